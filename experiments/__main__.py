@@ -1,0 +1,72 @@
+"""`python -m experiments` lists the experiments; `python -m experiments all [--quick|--full]` runs them all.
+
+Each experiment runs in its own process into `runs/<name>/`; a failing one is
+reported and the rest continue (exit status 1 if any failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import experiments
+from nndl.cli import EXIT_USER_ERROR, UserError, _Parser, print_error
+
+
+def list_experiments() -> None:
+    names = experiments.available()
+    width = max(map(len, names), default=0)
+    print("nndl experiments (python -m experiments.<name> [--quick|--full] [--out DIR] [--seed N]):")
+    for name in names:
+        print(f"  {name:<{width}}  {experiments.summary(name)}")
+    print("\n  all           run every experiment into runs/<name>/ (then the report)")
+
+
+def run_all(full: bool, root: Path, seed: int) -> int:
+    names = experiments.available()
+    failed = []
+    start = time.perf_counter()
+    for i, name in enumerate(names, 1):
+        print(f"[{i}/{len(names)}] {name}", flush=True)
+        cmd = [sys.executable, "-m", f"experiments.{name}", "--full" if full else "--quick",
+               "--out", str(root / name), "--seed", str(seed)]
+        t0 = time.perf_counter()
+        status = subprocess.call(cmd)
+        print(f"[{i}/{len(names)}] {name}: {'ok' if status == 0 else f'FAILED (exit {status})'} "
+              f"in {time.perf_counter() - t0:.1f} s", flush=True)
+        if status != 0:
+            failed.append(name)
+    total = time.perf_counter() - start
+    print(f"all: {len(names) - len(failed)}/{len(names)} experiments ok in {total:.1f} s"
+          + (f"; failed: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _Parser(prog="python -m experiments", description=__doc__.splitlines()[0])
+    parser.add_argument("command", nargs="?", default="list", help="list (default) or all")
+    parser.add_argument("--out", type=Path, default=Path("runs"), help="root folder of run folders (default runs/)")
+    parser.add_argument("--seed", type=int, default=0)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", dest="full", action="store_false")
+    mode.add_argument("--full", dest="full", action="store_true")
+    try:
+        args = parser.parse_args(argv)
+        if args.command == "list":
+            list_experiments()
+            return 0
+        if args.command == "all":
+            return run_all(args.full, args.out, args.seed)
+        if args.command in experiments.available():
+            raise UserError(f"run one experiment with: python -m experiments.{args.command}")
+        raise UserError(f"unknown command {args.command!r}; use 'list' or 'all'")
+    except UserError as e:
+        print_error("experiments", str(e))
+        return EXIT_USER_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

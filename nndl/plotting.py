@@ -1,0 +1,20 @@
+"""Matplotlib on the Agg backend; shared figure helpers. Plotting reads results, computes nothing."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+from nndl.runio import save_figure  # noqa: E402
+
+__all__ = ["plt", "subplots", "save_figure"]
+
+
+def subplots(nrows: int = 1, ncols: int = 1, *, width: float = 5.0, height: float = 3.8, **kwargs):
+    """`plt.subplots` sized per panel, with constrained layout so labels never overlap."""
+    kwargs.setdefault("layout", "constrained")
+    kwargs.setdefault("squeeze", False)
+    return plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), **kwargs)

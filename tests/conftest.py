@@ -1,0 +1,23 @@
+"""Strict, CPU-only test settings shared by every test."""
+
+import os
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("NNDL_PROGRESS", "0")
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+@pytest.fixture
+def key():
+    return jax.random.key(0)
+
+
+@pytest.fixture
+def x64():
+    """Float64 for the duration of one test (tight tolerances only)."""
+    with jax.enable_x64(True):
+        yield
