@@ -1,0 +1,229 @@
+"""Seed 003 ex. 4.1: a deep square network and the norms of dE/dW^(k) layer by layer, at initialisation.
+
+The network (the sheet's, biases zero at initialisation so left out):
+  z^(l) = W^(l) x^(l-1),   x^(l) = psi(z^(l))            (plain)
+  x^(l) = x^(l-1) + psi(z^(l))                             (residual)
+for l = 1..L, width n everywhere, W^(l) ~ N(0, scale / n) of shape (n, n).
+Networks of different depths share one padded stack of max_depth layers:
+layers past a network's depth are skipped (x^(l) = x^(l-1)), so their
+gradient is exactly zero and the first L layers are the depth-L network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from nndl import activations
+
+Fn = Callable[[jax.Array], jax.Array]
+
+
+class Cases(NamedTuple):
+    """A flat grid of networks, one entry per case; every field has shape (n_cases,)."""
+
+    activation: jax.Array  # int, index into nndl.activations.NAMES
+    scale: jax.Array  # float, W ~ N(0, scale / n)
+    depth: jax.Array  # int, L <= max_depth
+    residual: jax.Array  # float, 1.0 for x + psi(z), 0.0 for psi(z)
+
+
+def normal_weights(key: jax.Array, *, depth: int, width: int) -> jax.Array:
+    """Standard normal draws (depth, width, width); W^(l) = sqrt(scale / width) * draws[l-1]."""
+    return jax.random.normal(key, (depth, width, width))
+
+
+def init(key: jax.Array, *, depth: int, width: int, scale: float) -> jax.Array:
+    """Weights W^(1..L), shape (depth, width, width), W ~ N(0, scale / width)."""
+    return jnp.sqrt(scale / width) * normal_weights(key, depth=depth, width=width)
+
+
+def forward(
+    weights: jax.Array,
+    x: jax.Array,
+    *,
+    activation: Fn,
+    residual: float | jax.Array = 0.0,
+    depth: int | jax.Array | None = None,
+    shifts: jax.Array | None = None,
+) -> jax.Array:
+    """Every layer's activation x^(0..L_max) for ONE input.
+
+    Args:
+      weights: (L_max, n, n) stacked W^(l).
+      x: input x^(0), shape (n,).
+      activation: psi.
+      residual: 1.0 adds the skip connection x^(l-1), 0.0 does not (may be traced).
+      depth: use only the first `depth` layers (may be traced); default all.
+      shifts: (L_max, n) added to x^(1..L_max); differentiating at zero gives dE/dx^(l).
+
+    Returns:
+      (L_max + 1, n): x^(0), ..., x^(L_max); past `depth` the output repeats.
+    """
+    n_layers = weights.shape[0]
+    depth = n_layers if depth is None else depth
+    shifts = jnp.zeros((n_layers,) + x.shape, x.dtype) if shifts is None else shifts
+
+    def layer(h, inputs):
+        w, shift, index = inputs
+        new = residual * h + activation(w @ h)
+        h = jnp.where(index < depth, new, h) + shift
+        return h, h
+
+    _, hs = jax.lax.scan(layer, x, (weights, shifts, jnp.arange(n_layers)))
+    return jnp.concatenate([x[None], hs])
+
+
+def half_sq_error(output: jax.Array, target: jax.Array) -> jax.Array:
+    """E = 1/2 ||x^(L) - y||^2 for one example."""
+    return 0.5 * jnp.sum(jnp.square(output - target))
+
+
+def weight_grads(
+    weights: jax.Array,
+    xs: jax.Array,
+    ys: jax.Array,
+    *,
+    activation: Fn,
+    residual: float | jax.Array = 0.0,
+    depth: int | jax.Array | None = None,
+) -> jax.Array:
+    """dE/dW^(l) for E = batch mean of 1/2 ||x^(L) - y||^2.
+
+    Args:
+      weights: (L_max, n, n).
+      xs: inputs (B, n); ys: targets (B, n).
+      activation, residual, depth: as in `forward`.
+
+    Returns:
+      (L_max, n, n); zero for layers past `depth`.
+    """
+
+    def loss(w):
+        def one(x, y):
+            return half_sq_error(forward(w, x, activation=activation, residual=residual, depth=depth)[-1], y)
+
+        return jnp.mean(jax.vmap(one)(xs, ys))
+
+    return jax.grad(loss)(weights)
+
+
+def frobenius_norms(grads: jax.Array) -> jax.Array:
+    """||G_l||_F for each layer of a (L, n, n) stack, scaled by max |G_l| first so huge values do not overflow."""
+    peak = jnp.max(jnp.abs(grads), axis=(1, 2), keepdims=True)
+    safe = jnp.where(peak > 0, peak, 1.0)
+    return safe[:, 0, 0] * jnp.sqrt(jnp.sum(jnp.square(grads / safe), axis=(1, 2)))
+
+
+def make_cases(names: list[str], scales: list[float], depths: list[int], residuals: list[bool]) -> tuple[Cases, list[dict]]:
+    """The full grid activation x scale x depth x residual, flat.
+
+    Returns:
+      (Cases of arrays for `sweep`, the same cases as a list of plain dicts in the same order).
+    """
+    rows = [
+        {"activation": a, "init_scale": float(s), "depth": int(d), "residual": bool(r)}
+        for a in names
+        for s in scales
+        for d in depths
+        for r in residuals
+    ]
+    cases = Cases(
+        activation=jnp.array([activations.NAMES.index(r["activation"]) for r in rows]),
+        scale=jnp.array([r["init_scale"] for r in rows]),
+        depth=jnp.array([r["depth"] for r in rows]),
+        residual=jnp.array([float(r["residual"]) for r in rows]),
+    )
+    return cases, rows
+
+
+def log10_gradient_bound(
+    weights: jax.Array,
+    spectral_norms: jax.Array,
+    xs: jax.Array,
+    ys: jax.Array,
+    *,
+    activation: Fn,
+    residual: float | jax.Array = 0.0,
+    depth: int | jax.Array | None = None,
+) -> jax.Array:
+    """The product-of-Jacobians bound on ||dE/dW^(k)||_F, as log10, from the forward pass only.
+
+    dE/dW^(k) = diag(psi'(z^(k))) dE/dx^(k) x^(k-1)^T and
+    dE/dx^(k-1) = (r I + diag(psi'(z^(k))) W^(k))^T dE/dx^(k), so per example
+      ||dE/dW^(k)|| <= max|psi'(z^(k))| ||x^(k-1)|| prod_{l>k} (r + max|psi'(z^(l))| ||W^(l)||_2) ||x^(L) - y||,
+    and the batch mean is at most the mean of the per-example bounds.
+
+    Args:
+      weights: (L_max, n, n); spectral_norms: (L_max,) ||W^(l)||_2.
+      xs, ys: the batch (B, n) of `weight_grads`.
+      activation, residual, depth: as in `forward`.
+
+    Returns:
+      (L_max,) log10 of the bound; -inf past `depth` (the gradient is exactly zero there).
+    """
+    n_layers = weights.shape[0]
+    depth = n_layers if depth is None else depth
+    active = jnp.arange(n_layers) < depth
+
+    def one(x, y):
+        hs = forward(weights, x, activation=activation, residual=residual, depth=depth)
+        zs = jnp.einsum("lij,lj->li", weights, hs[:-1])  # z^(l) = W^(l) x^(l-1)
+        slopes = jax.jvp(activation, (zs,), (jnp.ones_like(zs),))[1]  # psi'(z) elementwise
+        log_slope = jnp.log(jnp.max(jnp.abs(slopes), axis=1))
+        log_rho = jnp.where(active, jnp.log(residual + jnp.exp(log_slope) * spectral_norms), 0.0)
+        log_after = jnp.cumsum(log_rho[::-1])[::-1] - log_rho  # sum over l > k
+        log_bound = (log_slope + jnp.log(jnp.linalg.norm(hs[:-1], axis=1)) + log_after
+                     + jnp.log(jnp.linalg.norm(hs[-1] - y)))
+        return jnp.where(active, log_bound, -jnp.inf)
+
+    per_example = jax.vmap(one)(xs, ys)
+    log_mean = jax.scipy.special.logsumexp(per_example, axis=0) - jnp.log(xs.shape[0])
+    return log_mean / jnp.log(10.0)
+
+
+class SweepResult(NamedTuple):
+    grad_norms: jax.Array  # (n_cases, max_depth) ||dE/dW^(l)||_F, zero past each depth
+    log10_bounds: jax.Array  # (n_cases, max_depth) log10 of the product-of-Jacobians bound
+
+
+def _sweep_case(case: Cases, draws: jax.Array, spectral: jax.Array, xs: jax.Array, ys: jax.Array):
+    width = draws.shape[-1]
+    factor = jnp.sqrt(case.scale / width)
+    kwargs = dict(activation=lambda z: activations.switch(case.activation, z),
+                  residual=case.residual, depth=case.depth)
+    grads = weight_grads(factor * draws, xs, ys, **kwargs)
+    bounds = log10_gradient_bound(factor * draws, factor * spectral, xs, ys, **kwargs)
+    return frobenius_norms(grads), bounds
+
+
+# Axis 0 of `cases` is the case axis; the weights and the batch are shared by all cases.
+_sweep_cases = jax.jit(jax.vmap(_sweep_case, in_axes=(0, None, None, None, None)))
+
+
+def sweep(key: jax.Array, cases: Cases, *, max_depth: int, width: int, batch: int) -> SweepResult:
+    """Per-layer gradient norms (and their bounds) of every case in ONE jitted, vmapped call.
+
+    All cases share one draw of standard normal weights and one batch of
+    inputs x ~ N(0, I) and targets y ~ N(0, I), so cases differ only in what
+    the case says (a depth-L network is the first L layers of the deepest).
+
+    Args:
+      key: PRNG key.
+      cases: the grid (axis 0 = case, vmapped).
+      max_depth: layers in the padded stack (>= every case's depth).
+      width: n.
+      batch: B examples in E.
+
+    Returns:
+      SweepResult of (n_cases, max_depth) arrays.
+    """
+    weight_key, x_key, y_key = jax.random.split(key, 3)
+    draws = normal_weights(weight_key, depth=max_depth, width=width)
+    spectral = jnp.linalg.norm(draws, ord=2, axis=(1, 2))  # largest singular value per layer
+    xs = jax.random.normal(x_key, (batch, width))
+    ys = jax.random.normal(y_key, (batch, width))
+    return SweepResult(*_sweep_cases(cases, draws, spectral, xs, ys))
