@@ -9,6 +9,8 @@ import jax.numpy as jnp
 import optax
 from jax.scipy.linalg import expm
 
+from nndl import ode
+
 
 def gram(xs: jax.Array) -> jax.Array:
     """M = Σᵢ xᵢ xᵢᵀ, summed as outer products so that M is exactly symmetric in floating point.
@@ -123,10 +125,37 @@ def instantaneous_rate(eigenvalues: jax.Array, z0: jax.Array, t: jax.Array | flo
     return jnp.sum(w * eigenvalues) / jnp.sum(w)
 
 
-def decay_rate(t: jax.Array, err: jax.Array) -> jax.Array:
-    """Rate r of a fitted err ≈ C e^{-rt}: minus the least-squares slope of log err against t. Shapes (T,) -> ()."""
-    slope, _ = jnp.polyfit(t, jnp.log(err), 1)
-    return -slope
+def decay_fit(t: jax.Array, err: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Least-squares fit of log err ≈ log C - r t.
+
+    Args:
+      t: times, shape (T,).
+      err: positive errors at those times, shape (T,).
+
+    Returns:
+      (r, log C), two scalars; r is the fitted decay rate.
+    """
+    # simple linear regression in closed form (as np.polyfit(t, log err, 1), without an SVD)
+    y = jnp.log(err)
+    dt = t - jnp.mean(t)
+    slope = jnp.sum(dt * (y - jnp.mean(y))) / jnp.sum(dt * dt)
+    return -slope, jnp.mean(y) - slope * jnp.mean(t)
+
+
+def flow_rk4(M: jax.Array, m: jax.Array, x0: jax.Array, dt: jax.Array | float, n_steps: int) -> jax.Array:
+    """The gradient flow ẋ = -Mx - m integrated numerically by `n_steps` RK4 steps of size dt.
+
+    Args:
+      M: shape (n, n).
+      m: shape (n,).
+      x0: shape (n,).
+      dt: step (stable for λ_max dt < 2.78).
+      n_steps: number of steps (static).
+
+    Returns:
+      x(k dt) for k = 0..n_steps, shape (n_steps + 1, n).
+    """
+    return ode.rk4(lambda x: -(M @ x) - m, x0, dt, n_steps)
 
 
 def gradient_descent(M: jax.Array, m: jax.Array, x0: jax.Array, lr: jax.Array | float, n_steps: int) -> jax.Array:
@@ -153,3 +182,22 @@ def gradient_descent(M: jax.Array, m: jax.Array, x0: jax.Array, lr: jax.Array | 
 
     _, xs = jax.lax.scan(step, (x0, opt.init(x0)), None, length=n_steps)
     return jnp.concatenate([x0[None], xs])
+
+
+def flow_limit(M: jax.Array, m: jax.Array, x0: jax.Array) -> jax.Array:
+    """lim_{t→∞} x(t) of the gradient flow for symmetric PSD M with m in range(M).
+
+    The range part converges to -M⁺m, the null-space part of x0 never moves:
+    x(∞) = P_null x0 - M⁺m, the point of the minimiser set {x : Mx = -m} closest
+    to x0. For positive-definite M it is x* = -M⁻¹m.
+
+    Args:
+      M: shape (n, n).
+      m: shape (n,), in the range of M.
+      x0: shape (n,).
+
+    Returns:
+      x(∞), shape (n,).
+    """
+    spec = spectrum(M)
+    return null_projector(spec) @ x0 - jnp.linalg.pinv(M, hermitian=True) @ m
