@@ -1,0 +1,262 @@
+"""The sweep engine: a grid of training runs as ONE jitted, vmapped, sharded call per chunk of epochs.
+
+A *task* describes one training run: `init(hp, key) -> state`,
+`epoch(state, hp, data, e) -> (state, loss)` and `evaluate(state, hp, data)
+-> {name: scalar}`, each for ONE config (`hp` is a dict of per-config traced
+scalars). The engine maps a task over the config axis with `jax.vmap`, runs
+epochs with `lax.scan` inside one `jax.jit`, and adds, for every config:
+
+- a horizon: epochs >= hp["epochs"] leave the state unchanged;
+- divergence: an epoch whose loss or new state is non-finite is rolled back,
+  the config is flagged (`diverged`, `diverged_epoch`) and stops updating;
+- curves: `evaluate` at ~100 log-spaced epochs; the first epoch whose loss is
+  below each tolerance;
+- sharding: the config axis is split over all devices (padded to a multiple
+  of the device count);
+- chunks: the scan runs `chunk_epochs` at a time; between chunks a progress
+  bar advances and the whole carry is checkpointed atomically, so a rerun
+  resumes from the last chunk.
+
+Several *buckets* (e.g. groups of widths padded to different maximum widths)
+run in the same jit, each with its own vmap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nndl.progress import bar
+from nndl.sweep import checkpoint
+from nndl.sweep.devices import config_sharding, replicated
+
+HP = dict[str, jax.Array]
+
+
+class Task(NamedTuple):
+    """One training run, for ONE config. All functions pure and traceable.
+
+    init(hp, key) -> state; epoch(state, hp, data, e) -> (state, loss) where e is
+    the (unbatched) epoch index and loss the epoch's training loss (at its start
+    for full batch); evaluate(state, hp, data) -> {name: scalar}; `name` keys the
+    jit cache: two tasks with equal names must be the same computation.
+    """
+
+    init: Callable[[HP, jax.Array], Any]
+    epoch: Callable[[Any, HP, Any, jax.Array], tuple[Any, jax.Array]]
+    evaluate: Callable[[Any, HP, Any], dict[str, jax.Array]]
+    name: str
+
+
+class Track(NamedTuple):
+    """Per-config bookkeeping carried through the scan."""
+
+    diverged: jax.Array  # bool
+    diverged_epoch: jax.Array  # int32, -1 if never
+    first_below: jax.Array  # int32[n_tol], first epoch whose loss < tol, -1 if never
+    last_loss: jax.Array  # loss of the last epoch that updated
+    curves: jax.Array  # float[n_record, n_metrics] evaluate() after record epochs
+
+
+class Carry(NamedTuple):
+    state: Any
+    track: Track
+
+
+class BucketResult(NamedTuple):
+    state: Any  # final per-config state (leading config axis)
+    track: Track
+
+
+def record_epochs(n_epochs: int, n_points: int = 100) -> np.ndarray:
+    """~n_points distinct log-spaced epoch counts in [1, n_epochs] (always including both ends)."""
+    points = np.unique(np.round(np.logspace(0, np.log10(max(n_epochs, 1)), n_points)).astype(int))
+    return points[(points >= 1) & (points <= n_epochs)]
+
+
+def _tree_where(cond, new, old):
+    return jax.tree.map(lambda a, b: jnp.where(cond, a, b), new, old)
+
+
+def _all_finite(tree) -> jax.Array:
+    leaves = [x for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.floating)]
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])) if leaves else jnp.bool_(True)
+
+
+def _config_epoch(task: Task, metric_names: tuple[str, ...], tols: jax.Array, slot_of_epoch: jax.Array):
+    """Returns f(carry, hp, data, e) -> carry for ONE config: the task's epoch plus bookkeeping."""
+
+    def step(carry: Carry, hp: HP, data, e):
+        state, track = carry
+        new_state, loss = task.epoch(state, hp, data, e)
+        active = (e < hp["epochs"]) & ~track.diverged
+        finite = jnp.isfinite(loss) & _all_finite(new_state)
+        update = active & finite
+        newly_diverged = active & ~finite
+        state = _tree_where(update, new_state, state)
+        first_below = jnp.where(update & (loss < tols) & (track.first_below < 0), e, track.first_below)
+        track = track._replace(
+            diverged=track.diverged | newly_diverged,
+            diverged_epoch=jnp.where(newly_diverged, e, track.diverged_epoch),
+            first_below=first_below.astype(jnp.int32),
+            last_loss=jnp.where(update, loss, track.last_loss),
+        )
+        slot = slot_of_epoch[e]
+
+        def record(curves):
+            values = task.evaluate(state, hp, data)
+            row = jnp.stack([jnp.asarray(values[k], curves.dtype) for k in metric_names])
+            return curves.at[slot].set(row)
+
+        # `slot` does not depend on the config, so under vmap this stays a real cond.
+        curves = jax.lax.cond(slot >= 0, record, lambda c: c, track.curves)
+        return Carry(state, track._replace(curves=curves))
+
+    return step
+
+
+class Sweep:
+    """Compiled sweep over buckets of configs; reusable across hyperparameter values.
+
+    Args:
+      tasks: one Task per bucket (static structure, e.g. padded width).
+      metric_names: names returned by every task's `evaluate`, in curve column order.
+      n_epochs: the longest horizon (scan length, rounded up to whole chunks).
+      chunk_epochs: epochs per jitted call (progress + checkpoint granularity).
+      tolerances: losses for which the first epoch below is tracked.
+      n_record: number of log-spaced epochs at which `evaluate` is recorded.
+      mesh_devices: devices to shard the config axis over (default all).
+    """
+
+    def __init__(self, tasks: Sequence[Task], metric_names: Sequence[str], n_epochs: int, *,
+                 chunk_epochs: int = 100, tolerances: Sequence[float] = (1e-3,), n_record: int = 100,
+                 devices: Sequence[jax.Device] | None = None):
+        if n_epochs < 1 or chunk_epochs < 1:
+            raise ValueError(f"need n_epochs >= 1 and chunk_epochs >= 1, got {n_epochs}, {chunk_epochs}")
+        self.tasks = tuple(tasks)
+        self.metric_names = tuple(metric_names)
+        self.n_epochs = int(n_epochs)
+        self.chunk_epochs = int(min(chunk_epochs, n_epochs))
+        self.n_chunks = -(-self.n_epochs // self.chunk_epochs)
+        self.tolerances = tuple(float(t) for t in tolerances)
+        self.record = record_epochs(self.n_epochs, n_record)
+        slots = np.full(self.n_chunks * self.chunk_epochs, -1, np.int32)
+        slots[self.record - 1] = np.arange(len(self.record))  # after epoch e completes => count e+1
+        self._slots = slots
+        self.devices = list(devices) if devices is not None else jax.devices()
+        self.trace_count = 0  # incremented on every (re)trace: tests assert no recompilation
+        self._init_fn = jax.jit(self._init_all)
+        self._chunk_fn = jax.jit(self._chunk_all, donate_argnums=0)
+
+    # -------------------------------------------------------------- traced
+    def _init_one(self, task: Task, hp: HP) -> Carry:
+        key = jax.random.key(hp["seed"])
+        state = task.init(hp, key)
+        dtype = jax.tree.leaves(state)[0].dtype
+        track = Track(
+            diverged=jnp.bool_(False),
+            diverged_epoch=jnp.int32(-1),
+            first_below=jnp.full((len(self.tolerances),), -1, jnp.int32),
+            last_loss=jnp.asarray(jnp.nan, dtype),
+            curves=jnp.full((len(self.record), len(self.metric_names)), jnp.nan, dtype),
+        )
+        return Carry(state, track)
+
+    def _init_all(self, hps: tuple[HP, ...]):
+        return tuple(jax.vmap(lambda hp, t=task: self._init_one(t, hp))(hp) for task, hp in zip(self.tasks, hps))
+
+    def _chunk_all(self, carries, hps, data, epoch0):
+        self.trace_count += 1
+        tols = jnp.asarray(self.tolerances)
+        slots = jnp.asarray(self._slots)
+        out = []
+        for task, carry, hp in zip(self.tasks, carries, hps):
+            one = _config_epoch(task, self.metric_names, tols, slots)
+            many = jax.vmap(one, in_axes=(0, 0, None, None))
+
+            def body(c, e, many=many, hp=hp):
+                return many(c, hp, data, e), None
+
+            carry, _ = jax.lax.scan(body, carry, epoch0 + jnp.arange(self.chunk_epochs, dtype=jnp.int32))
+            out.append(carry)
+        return tuple(out)
+
+    # ---------------------------------------------------------------- host
+    def _shard(self, hps: Sequence[dict[str, np.ndarray]]):
+        """Pads each bucket's config axis to a multiple of the device count and shards it."""
+        n_dev = len(self.devices)
+        sharding = config_sharding(self.devices)
+        padded = []
+        for hp in hps:
+            n = len(next(iter(hp.values())))
+            pad = (-n) % n_dev
+            padded.append({k: jax.device_put(np.concatenate([v, np.repeat(v[-1:], pad, axis=0)]), sharding)
+                           for k, v in hp.items()})
+        return tuple(padded)
+
+    def fingerprint(self, hps, data) -> str:
+        """Hash of everything that determines the result: resume only into the same sweep."""
+        h = hashlib.sha256()
+        h.update(repr((tuple(t.name for t in self.tasks), self.metric_names, self.n_epochs, self.chunk_epochs,
+                       self.tolerances, len(self.devices))).encode())
+        for hp in hps:
+            for k in sorted(hp):
+                h.update(k.encode())
+                h.update(np.ascontiguousarray(hp[k]).tobytes())
+        for leaf in jax.tree.leaves(data):
+            h.update(np.ascontiguousarray(np.asarray(leaf)).tobytes())
+        return h.hexdigest()[:16]
+
+    def run(self, hps: Sequence[dict[str, np.ndarray]], data: Any, *, checkpoint_dir: str | Path | None = None,
+            desc: str = "sweep", on_chunk: Callable[[int], None] | None = None) -> list[BucketResult]:
+        """Runs every bucket's configs; `hps[b][name]` is a 1-D array over bucket b's configs.
+
+        Each hp dict needs at least `seed` (int) and `epochs` (int); everything else
+        is the task's. `on_chunk(chunks_done)` is called after each chunk (and its
+        checkpoint). Returns per bucket the final states and tracks, config axis
+        first, padding removed.
+        """
+        if len(hps) != len(self.tasks):
+            raise ValueError(f"{len(hps)} hyperparameter sets for {len(self.tasks)} buckets")
+        hps = [{k: np.asarray(v) for k, v in hp.items()} for hp in hps]
+        sizes = [len(hp["seed"]) for hp in hps]
+        for hp in hps:
+            if int(np.max(hp["epochs"])) > self.n_epochs:
+                raise ValueError(f"an epochs value {int(np.max(hp['epochs']))} exceeds n_epochs={self.n_epochs}")
+        sharded_hps = self._shard(hps)
+        data = jax.device_put(data, replicated(self.devices))
+        path = Path(checkpoint_dir) / "sweep_checkpoint.npz" if checkpoint_dir is not None else None
+        fp = self.fingerprint(hps, data)
+
+        carries = self._init_fn(sharded_hps)
+        start_chunk = 0
+        if path is not None:
+            restored = checkpoint.load(path, fp, carries)
+            if restored is not None:
+                carries, start_chunk = restored
+                print(f"{desc}: resuming from {path} after epoch {start_chunk * self.chunk_epochs}",
+                      file=sys.stderr)
+        losses = None
+        with bar(self.n_chunks * self.chunk_epochs, desc, initial=start_chunk * self.chunk_epochs) as pbar:
+            for chunk in range(start_chunk, self.n_chunks):
+                carries = self._chunk_fn(carries, sharded_hps, data, jnp.int32(chunk * self.chunk_epochs))
+                if path is not None:
+                    checkpoint.save(path, fp, carries, chunk + 1)
+                losses = np.concatenate([np.asarray(c.track.last_loss) for c in carries])
+                if np.isfinite(losses).any():
+                    pbar.set_postfix(loss_median=f"{np.nanmedian(losses):.3g}", loss_min=f"{np.nanmin(losses):.3g}")
+                pbar.update(self.chunk_epochs)
+                if on_chunk is not None:
+                    on_chunk(chunk + 1)
+        results = []
+        for carry, n in zip(carries, sizes):
+            host = jax.tree.map(lambda x: np.asarray(x)[:n], carry)
+            results.append(BucketResult(state=host.state, track=host.track))
+        return results

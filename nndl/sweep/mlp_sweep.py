@@ -1,0 +1,181 @@
+"""Sweeps of MLP regression runs over seeds x learning rates x weight decays x widths x batch sizes x horizons."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from nndl import train
+from nndl.models import padded_mlp
+from nndl.sweep.engine import Sweep
+from nndl.sweep.grid import padded_cost, plan_buckets
+
+HP_KEYS = ("seed", "epochs", "lr", "weight_decay", "width", "batch_size")
+HP_DTYPES = {"seed": np.int32, "epochs": np.int32, "width": np.int32, "batch_size": np.int32}  # floats: run dtype
+
+
+@dataclass
+class SweepResult:
+    """Per-config results, in the order of the grid given to `run_mlp_sweep`."""
+
+    grid: dict[str, np.ndarray]
+    record_epochs: np.ndarray  # epoch counts at which curves were recorded
+    curves: dict[str, np.ndarray]  # name -> (n_configs, n_record); NaN past a config's horizon
+    final: dict[str, np.ndarray]  # name -> (n_configs,) after each config's own horizon
+    diverged: np.ndarray
+    diverged_epoch: np.ndarray
+    first_below: np.ndarray  # (n_configs, n_tol): first epoch whose training loss < tol, -1 if never
+    tolerances: tuple[float, ...]
+    buckets: list[list[int]]
+    flops_useful: float
+    flops_executed: float
+    location: np.ndarray  # (n_configs, 2): (bucket, index in bucket)
+    states: list[Any] = field(repr=False, default_factory=list)  # per bucket, config axis first
+    specs: list[train.Spec] = field(repr=False, default_factory=list)
+    engine: Sweep | None = field(repr=False, default=None)  # the compiled sweep (reused across values)
+
+    @property
+    def padding_waste(self) -> float:
+        """Fraction of executed matmul FLOPs spent on padding."""
+        return 1.0 - self.flops_useful / self.flops_executed
+
+    def params(self, i: int):
+        """Padded params of config i (masked units are exactly zero)."""
+        b, j = self.location[i]
+        return jax.tree.map(lambda x: x[j], self.states[b].params)
+
+
+def complete_grid(grid: dict[str, Sequence], n_train: int, dtype: str = "float32") -> dict[str, np.ndarray]:
+    """Fills defaults (weight_decay 0, batch_size N, seed 0) and checks the grid's values."""
+    grid = {k: np.asarray(v) for k, v in grid.items()}
+    unknown = set(grid) - set(HP_KEYS)
+    if unknown:
+        raise ValueError(f"unknown grid keys {sorted(unknown)}; allowed: {HP_KEYS}")
+    n = len(next(iter(grid.values())))
+    if any(len(v) != n for v in grid.values()):
+        raise ValueError("every grid axis must have one value per config")
+    defaults = {"seed": 0, "weight_decay": 0.0, "batch_size": n_train}
+    for k in HP_KEYS:
+        if k not in grid:
+            if k not in defaults:
+                raise ValueError(f"grid needs {k!r}")
+            grid[k] = np.full(n, defaults[k])
+        grid[k] = grid[k].astype(HP_DTYPES.get(k, dtype))
+    if (grid["width"] < 1).any() or (grid["epochs"] < 1).any() or (grid["batch_size"] < 1).any():
+        raise ValueError("width, epochs and batch_size must be >= 1")
+    if (grid["lr"] < 0).any() or (grid["weight_decay"] < 0).any():
+        raise ValueError("lr and weight_decay must be >= 0")
+    return grid
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_sweep(specs: tuple[train.Spec, ...], n_epochs: int, chunk_epochs: int, tolerances: tuple,
+                  n_record: int, devices: tuple) -> Sweep:
+    # One Sweep (and so one compiled program) per static structure: new values never recompile.
+    return Sweep([train.make_task(s) for s in specs], train.METRICS, n_epochs, chunk_epochs=chunk_epochs,
+                 tolerances=tolerances, n_record=n_record, devices=list(devices))
+
+
+@functools.lru_cache(maxsize=32)
+def _final_eval(spec: train.Spec):
+    def one(state, hp, data):
+        return train.evaluate(spec, state, hp, data)
+
+    return jax.jit(jax.vmap(one, in_axes=(0, 0, None)))
+
+
+def run_mlp_sweep(
+    grid: dict[str, Sequence],
+    data: dict[str, np.ndarray],
+    *,
+    depth: int,
+    optimizer: str = "adam",
+    loss: str = "mse",
+    decay_biases: bool = True,
+    activation: str = "relu",
+    n_buckets: int = 4,
+    buckets: list[list[int]] | None = None,
+    chunk_epochs: int = 250,
+    tolerances: Sequence[float] = (1e-3,),
+    n_record: int = 100,
+    checkpoint_dir: str | Path | None = None,
+    devices: Sequence[jax.Device] | None = None,
+    desc: str = "sweep",
+    dtype: str = "float32",
+    on_chunk=None,
+) -> SweepResult:
+    """Trains every config of `grid` in one jitted call per chunk of epochs.
+
+    Args:
+      grid: per-config 1-D arrays (e.g. from `nndl.sweep.product`) with keys among
+        seed, epochs (required), lr (required), weight_decay, width (required),
+        batch_size.
+      data: x_train (N, d_in), y_train (N, d_out), x_test, y_test.
+      depth: hidden layers of `width` units each.
+      optimizer, loss, decay_biases, activation: see `nndl.train.Spec`.
+      n_buckets: maximum number of width buckets (chosen to minimise padded FLOPs).
+      buckets: explicit buckets (lists of widths), overriding n_buckets.
+      chunk_epochs: epochs per jitted call; progress/checkpoint granularity.
+      tolerances: training-loss levels whose first crossing epoch is recorded.
+      n_record: number of log-spaced epochs with train/test loss curves.
+      checkpoint_dir: folder for the resumable checkpoint (None: no checkpoint).
+      devices: devices to shard configs over (default all).
+      desc: progress-bar label.
+      dtype: data and parameter dtype ("float64" inside `jax.enable_x64(True)`).
+      on_chunk: called with the number of chunks done after each chunk.
+    """
+    arrays = {k: np.asarray(data[k], dtype) for k in ("x_train", "y_train", "x_test", "y_test")}
+    x, y = arrays["x_train"], arrays["y_train"]
+    n_train, d_in, d_out = x.shape[0], x.shape[1], y.shape[1]
+    grid = complete_grid(grid, n_train, dtype)
+    widths = grid["width"]
+
+    def cost(w):
+        return padded_mlp.flops_per_example(w, d_in=d_in, d_out=d_out, depth=depth)
+
+    if buckets is None:
+        buckets = plan_buckets(widths, n_buckets, cost)
+    bucket_of = {w: b for b, ws in enumerate(buckets) for w in ws}
+    missing = set(int(w) for w in widths) - set(bucket_of)
+    if missing:
+        raise ValueError(f"widths {sorted(missing)} are in no bucket")
+    members = [np.flatnonzero([bucket_of[int(w)] == b for w in widths]) for b in range(len(buckets))]
+    members = [m for m in members if len(m)]
+    specs = tuple(train.make_spec(d_in=d_in, d_out=d_out, depth=depth, max_width=int(widths[m].max()),
+                                  n_train=n_train, batch_sizes=grid["batch_size"][m], optimizer=optimizer,
+                                  loss=loss, decay_biases=decay_biases, activation=activation, dtype=str(np.dtype(dtype)))
+                  for m in members)
+    n_epochs = int(grid["epochs"].max())
+    sweep = _cached_sweep(specs, n_epochs, int(chunk_epochs), tuple(float(t) for t in tolerances), int(n_record),
+                          tuple(devices if devices is not None else jax.devices()))
+    hps = [{k: grid[k][m] for k in HP_KEYS} for m in members]
+    results = sweep.run(hps, arrays, checkpoint_dir=checkpoint_dir, desc=desc, on_chunk=on_chunk)
+
+    n = len(widths)
+    location = np.zeros((n, 2), int)
+    curves = {name: np.full((n, len(sweep.record)), np.nan) for name in train.METRICS}
+    final = {name: np.zeros(n) for name in train.METRICS}
+    diverged, diverged_epoch = np.zeros(n, bool), np.zeros(n, int)
+    first_below = np.zeros((n, len(sweep.tolerances)), int)
+    for b, (m, res, spec) in enumerate(zip(members, results, specs)):
+        location[m, 0], location[m, 1] = b, np.arange(len(m))
+        finals = _final_eval(spec)(res.state, hps[b], arrays)
+        past = sweep.record[None, :] > grid["epochs"][m][:, None]
+        for c, name in enumerate(train.METRICS):
+            curves[name][m] = np.where(past, np.nan, res.track.curves[:, :, c])
+            final[name][m] = np.asarray(finals[name])
+        diverged[m], diverged_epoch[m] = res.track.diverged, res.track.diverged_epoch
+        first_below[m] = res.track.first_below
+    used_buckets = [sorted(set(map(int, widths[m]))) for m in members]
+    useful, executed = padded_cost(widths, used_buckets, cost)
+    return SweepResult(grid=grid, record_epochs=sweep.record, curves=curves, final=final, diverged=diverged,
+                       diverged_epoch=diverged_epoch, first_below=first_below, tolerances=sweep.tolerances,
+                       buckets=used_buckets, flops_useful=useful,
+                       flops_executed=executed, location=location, states=[r.state for r in results],
+                       specs=list(specs), engine=sweep)

@@ -1,0 +1,159 @@
+"""MLP regression training as a sweep task: padded widths, per-example batch weights, traced hyperparameters.
+
+`make_task(spec)` returns a `nndl.sweep.Task` for ONE config whose traced
+hyperparameters are `seed`, `epochs`, `lr`, `weight_decay`, `width` and
+`batch_size`. Minibatch SGD with batch size B inside a sweep equals a
+standalone run with B: every batch size sees the same per-epoch permutation
+(from the config's seed) and takes batches `perm[s*B:(s+1)*B]` (the last one
+partial, as PyTorch's DataLoader with drop_last=False), gathered into a fixed
+`max_batch` slot with zero weights on the padding.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from nndl import losses
+from nndl.models import padded_mlp
+from nndl.sweep.engine import Task
+
+PER_EXAMPLE_LOSS = {"mse": losses.mse, "half_mse": lambda p, y: 0.5 * losses.mse(p, y)}
+ACTIVATIONS = {"relu": jax.nn.relu, "tanh": jnp.tanh}
+
+
+class Spec(NamedTuple):
+    """Static (shape-determining) settings of an MLP regression task.
+
+    Attributes:
+      d_in, d_out: input/output dims.
+      depth: hidden layers (0 = linear model).
+      max_width: padded hidden width of this bucket.
+      n_train: training examples N.
+      max_batch: largest batch size in the bucket (slot size of a step).
+      steps_per_epoch: ceil(N / smallest batch size) (steps of the scan per epoch).
+      optimizer: "adam" or "sgd" (both with coupled weight decay, as PyTorch's weight_decay).
+      loss: "mse" (mean over outputs) or "half_mse" (0.5 * mse, the sheets' linear models).
+      decay_biases: whether weight decay also applies to biases.
+      activation: "relu" or "tanh".
+      dtype: parameter dtype ("float64" needs jax_enable_x64).
+    """
+
+    d_in: int
+    d_out: int
+    depth: int
+    max_width: int
+    n_train: int
+    max_batch: int
+    steps_per_epoch: int
+    optimizer: str = "adam"
+    loss: str = "mse"
+    decay_biases: bool = True
+    activation: str = "relu"
+    dtype: str = "float32"
+
+    @property
+    def full_batch(self) -> bool:
+        return self.max_batch == self.n_train and self.steps_per_epoch == 1
+
+
+def make_spec(*, d_in: int, d_out: int, depth: int, max_width: int, n_train: int, batch_sizes, **kw) -> Spec:
+    """Spec for a bucket whose configs use `batch_sizes` (any iterable of ints)."""
+    batch_sizes = [min(int(b), n_train) for b in batch_sizes]
+    return Spec(d_in=d_in, d_out=d_out, depth=depth, max_width=max_width, n_train=n_train,
+                max_batch=max(batch_sizes), steps_per_epoch=-(-n_train // min(batch_sizes)), **kw)
+
+
+class TrainState(NamedTuple):
+    params: Any
+    opt_state: Any
+
+
+def optimizer(spec: Spec, hp: dict) -> optax.GradientTransformation:
+    """Optimiser built from traced hyperparameters (so new values never recompile)."""
+    base = optax.adam(hp["lr"]) if spec.optimizer == "adam" else optax.sgd(hp["lr"])
+    mask = None if spec.decay_biases else (lambda params: [{"w": True, "b": False} for _ in params])
+    return optax.chain(optax.add_decayed_weights(hp["weight_decay"], mask=mask), base)
+
+
+def predict(spec: Spec, params, x: jax.Array, width) -> jax.Array:
+    """Predictions for a batch x: (n, d_in) -> (n, d_out)."""
+    act = ACTIVATIONS[spec.activation]
+    return jax.vmap(lambda xi: padded_mlp.apply(params, xi, width, act))(x)
+
+
+def weighted_loss(spec: Spec, params, x, y, weights, width) -> jax.Array:
+    """sum_i w_i l(f(x_i), y_i) / sum_i w_i with the per-example loss of the spec."""
+    per_example = jax.vmap(PER_EXAMPLE_LOSS[spec.loss])(predict(spec, params, x, width), y)
+    return jnp.sum(weights * per_example) / jnp.sum(weights)
+
+
+def dataset_loss(spec: Spec, params, x, y, width) -> jax.Array:
+    """Mean per-example loss over a whole data set."""
+    return jnp.mean(jax.vmap(PER_EXAMPLE_LOSS[spec.loss])(predict(spec, params, x, width), y))
+
+
+def shuffle_key(seed, epoch) -> jax.Array:
+    """Key of epoch `epoch`'s permutation: from the config's seed only (never its batch size)."""
+    return jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), 1), epoch)
+
+
+def init_state(spec: Spec, hp: dict, key: jax.Array) -> TrainState:
+    init_key = jax.random.fold_in(key, 0)
+    params = padded_mlp.init(init_key, hp["width"], d_in=spec.d_in, d_out=spec.d_out, depth=spec.depth,
+                             max_width=spec.max_width, dtype=jnp.dtype(spec.dtype))
+    return TrainState(params, optimizer(spec, hp).init(params))
+
+
+def train_epoch(spec: Spec, state: TrainState, hp: dict, data: dict, epoch) -> tuple[TrainState, jax.Array]:
+    """One epoch of (minibatch) training; returns the new state and the epoch's mean training loss."""
+    tx = optimizer(spec, hp)
+    x, y, width = data["x_train"], data["y_train"], hp["width"]
+    grad_fn = jax.value_and_grad(lambda p, xb, yb, w: weighted_loss(spec, p, xb, yb, w, width))
+
+    def update(st: TrainState, xb, yb, w):
+        loss, grads = grad_fn(st.params, xb, yb, w)
+        updates, opt_state = tx.update(grads, st.opt_state, st.params)
+        return TrainState(optax.apply_updates(st.params, updates), opt_state), loss
+
+    if spec.full_batch:
+        return update(state, x, y, jnp.ones((spec.n_train,), x.dtype))
+
+    n, batch = spec.n_train, jnp.minimum(hp["batch_size"], spec.n_train)
+    perm = jax.random.permutation(shuffle_key(hp["seed"], epoch), n)
+    n_steps = -(-n // batch)
+    slot = jnp.arange(spec.max_batch)
+
+    def step(st, s):
+        pos = s * batch + slot
+        w = ((slot < batch) & (pos < n)).astype(x.dtype)
+        idx = perm[jnp.minimum(pos, n - 1)]
+        new, loss = update(st, x[idx], y[idx], w)
+        active = s < n_steps
+        st = jax.tree.map(lambda a, b: jnp.where(active, a, b), new, st)
+        return st, jnp.where(active, loss * jnp.sum(w), 0.0)
+
+    state, weighted = jax.lax.scan(step, state, jnp.arange(spec.steps_per_epoch))
+    return state, jnp.sum(weighted) / n
+
+
+def evaluate(spec: Spec, state: TrainState, hp: dict, data: dict) -> dict[str, jax.Array]:
+    width = hp["width"]
+    return {"train_loss": dataset_loss(spec, state.params, data["x_train"], data["y_train"], width),
+            "test_loss": dataset_loss(spec, state.params, data["x_test"], data["y_test"], width)}
+
+
+METRICS = ("train_loss", "test_loss")
+
+
+def make_task(spec: Spec) -> Task:
+    """The sweep Task of an MLP regression run with this static spec."""
+    return Task(
+        init=lambda hp, key: init_state(spec, hp, key),
+        epoch=lambda state, hp, data, e: train_epoch(spec, state, hp, data, e),
+        evaluate=lambda state, hp, data: evaluate(spec, state, hp, data),
+        name=repr(spec),
+    )

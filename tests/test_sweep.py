@@ -1,0 +1,202 @@
+"""Property tests of the sweep engine: every config's result equals a standalone run of that config."""
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from nndl import losses, sweep, train
+from nndl.models import mlp, padded_mlp
+from nndl.sweep.grid import padded_cost, plan_buckets
+
+
+def make_data(seed=0, n=24, n_test=10, d_in=3, d_out=2):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n + n_test, d_in))
+    y = np.tanh(x @ rng.normal(size=(d_in, d_out))) + 0.3 * rng.normal(size=(n + n_test, d_out))
+    return {"x_train": x[:n], "y_train": y[:n], "x_test": x[n:], "y_test": y[n:]}
+
+
+def reference_run(data, *, seed, width, depth, lr, epochs, batch_size, opt="adam", weight_decay=0.0):
+    """A plain, unpadded training loop: ordinary MLP pytree, optax, Python loops, PyTorch-style batches."""
+    key = jax.random.fold_in(jax.random.key(seed), 0)
+    d_in, d_out = data["x_train"].shape[1], data["y_train"].shape[1]
+    params = jax.jit(padded_mlp.init, static_argnames=("d_in", "d_out", "depth", "max_width", "dtype"))(
+        key, width, d_in=d_in, d_out=d_out, depth=depth, max_width=width, dtype=jnp.asarray(data["x_train"]).dtype)
+    base = optax.adam(lr) if opt == "adam" else optax.sgd(lr)
+    tx = optax.chain(optax.add_decayed_weights(weight_decay), base)
+    opt_state = tx.init(params)
+
+    def loss_fn(p, xb, yb):
+        return jnp.mean(jax.vmap(lambda xi, yi: losses.mse(mlp.apply(p, xi), yi))(xb, yb))
+
+    @jax.jit
+    def step(params, opt_state, xb, yb):
+        updates, opt_state = tx.update(jax.grad(loss_fn)(params, xb, yb), opt_state, params)
+        return optax.apply_updates(params, updates), opt_state
+
+    x, y = jnp.asarray(data["x_train"]), jnp.asarray(data["y_train"])
+    n = x.shape[0]
+    for epoch in range(epochs):
+        if batch_size >= n:
+            batches = [jnp.arange(n)]
+        else:
+            perm = jax.random.permutation(train.shuffle_key(seed, epoch), n)
+            batches = [perm[s:s + batch_size] for s in range(0, n, batch_size)]
+        for idx in batches:
+            params, opt_state = step(params, opt_state, x[idx], y[idx])
+    return params, float(loss_fn(params, x, y))
+
+
+def unpad(params, width, depth):
+    """Slices a padded MLP down to its active block."""
+    out = []
+    for layer_i, layer in enumerate(params):
+        rows = layer["w"].shape[0] if layer_i == 0 else width
+        cols = layer["w"].shape[1] if layer_i == depth else width
+        out.append({"w": layer["w"][:rows, :cols], "b": layer["b"][:cols]})
+    return out
+
+
+def jit_init(key, width, max_width, d_in=3, d_out=2, depth=2):
+    # jitted: eager op-by-op dispatch of the random draws is far slower than one compile
+    return jax.jit(padded_mlp.init, static_argnames=("d_in", "d_out", "depth", "max_width"))(
+        key, width, d_in=d_in, d_out=d_out, depth=depth, max_width=max_width)
+
+
+def test_padded_init_depends_only_on_key_and_width(key):
+    small = jit_init(key, 5, 5)
+    big = jit_init(key, 5, 37)
+    for s, b in zip(small, unpad(big, 5, 2)):
+        np.testing.assert_array_equal(s["w"], b["w"])
+    # everything outside the active block is exactly zero
+    assert float(jnp.abs(big[1]["w"][5:, :]).sum() + jnp.abs(big[1]["w"][:, 5:]).sum()) == 0.0
+    # He scaling uses the ACTIVE fan-in: hidden weights ~ N(0, 2/5) here, not 2/37
+    wide = jit_init(key, 300, 400)
+    np.testing.assert_allclose(jnp.var(wide[1]["w"][:300, :300]), 2 / 300, rtol=0.03)  # 90k draws: ~0.5 % s.e.
+
+
+def test_masked_units_carry_zero_activation_and_gradient(key):
+    params = jit_init(key, 4, 9)
+    # poison the padding: the mask must still keep it out of the output and the gradient
+    params[0]["b"] = params[0]["b"].at[4:].set(7.0)
+    x = jnp.ones(3)
+    clean = jit_init(key, 4, 4)
+    np.testing.assert_allclose(padded_mlp.apply(params, x, 4), mlp.apply(clean, x), rtol=1e-6)
+    grads = jax.grad(lambda p: jnp.sum(padded_mlp.apply(p, x, 4) ** 2))(params)
+    assert float(jnp.abs(grads[0]["b"][4:]).sum()) == 0.0
+    assert float(jnp.abs(grads[1]["w"][4:, :]).sum() + jnp.abs(grads[1]["w"][:, 4:]).sum()) == 0.0
+
+
+def test_padded_bucketed_widths_equal_standalone_runs(x64):
+    data = make_data()
+    grid = sweep.product(width=[2, 3, 7], seed=[0, 1], lr=[0.01], epochs=[15])
+    res = sweep.run_mlp_sweep(grid, data, depth=2, n_buckets=2, chunk_epochs=5, dtype="float64")
+    assert len(res.buckets) == 2 and res.padding_waste > 0
+    for i in range(len(grid["width"])):
+        w, s = int(grid["width"][i]), int(grid["seed"][i])
+        ref_params, ref_loss = reference_run(data, seed=s, width=w, depth=2, lr=0.01, epochs=15, batch_size=24)
+        # float64: padded and unpadded sums differ only by rounding (~1e-16 per op)
+        np.testing.assert_allclose(res.final["train_loss"][i], ref_loss, rtol=1e-10)
+        for got, want in zip(unpad(res.params(i), w, 2), ref_params):
+            np.testing.assert_allclose(got["w"], want["w"], rtol=1e-9, atol=1e-12)
+
+
+def test_batch_size_masking_equals_standalone_minibatch_runs(x64):
+    data = make_data(n=22)
+    grid = sweep.product(batch_size=[1, 5, 8, 22], lr=[0.05], width=[4], epochs=[3], seed=[3])
+    res = sweep.run_mlp_sweep(grid, data, depth=1, optimizer="sgd", chunk_epochs=3, dtype="float64")
+    for i, b in enumerate(grid["batch_size"]):
+        _, ref_loss = reference_run(data, seed=3, width=4, depth=1, lr=0.05, epochs=3, batch_size=int(b), opt="sgd")
+        np.testing.assert_allclose(res.final["train_loss"][i], ref_loss, rtol=1e-10)
+
+
+def test_horizon_freezes_params_equal_to_shorter_run(x64):
+    data = make_data()
+    long = sweep.run_mlp_sweep({"width": [3, 3], "lr": [0.02, 0.02], "epochs": [7, 16], "seed": [0, 0]}, data,
+                               depth=2, chunk_epochs=4, dtype="float64")
+    short = sweep.run_mlp_sweep({"width": [3], "lr": [0.02], "epochs": [7], "seed": [0]}, data, depth=2,
+                                chunk_epochs=7, dtype="float64")
+    np.testing.assert_allclose(long.final["train_loss"][0], short.final["train_loss"][0], rtol=1e-12)
+    assert long.final["train_loss"][1] < long.final["train_loss"][0]  # the longer horizon kept training
+    # curves past a config's own horizon are NaN, before it finite
+    past = long.record_epochs > 7
+    assert np.isnan(long.curves["train_loss"][0][past]).all()
+    assert np.isfinite(long.curves["train_loss"][0][~past]).all()
+
+
+def test_divergent_config_is_flagged_and_isolated():
+    data = make_data()
+    base = {"width": [3, 5], "lr": [0.01, 0.02], "epochs": [12, 12], "seed": [0, 1]}
+    with_bad = {k: v + [v[-1]] for k, v in base.items()}
+    with_bad["lr"][-1] = 1e30  # overflows to inf on the first step
+    clean = sweep.run_mlp_sweep(base, data, depth=2, chunk_epochs=4, n_buckets=1)
+    mixed = sweep.run_mlp_sweep(with_bad, data, depth=2, chunk_epochs=4, n_buckets=1)
+    assert mixed.diverged.tolist() == [False, False, True] and mixed.diverged_epoch[2] >= 0
+    assert not clean.diverged.any()
+    for name in ("train_loss", "test_loss"):
+        np.testing.assert_array_equal(mixed.final[name][:2], clean.final[name])  # bit-identical
+        np.testing.assert_array_equal(mixed.curves[name][:2], clean.curves[name])
+    # the diverged config stopped at its last finite parameters (its loss there may overflow)
+    assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(mixed.params(2)))
+
+
+def test_new_hyperparameter_values_do_not_recompile():
+    data = make_data()
+    grid = {"width": [3, 4], "lr": [0.01, 0.02], "epochs": [6, 6], "seed": [0, 1]}
+    first = sweep.run_mlp_sweep(grid, data, depth=1, chunk_epochs=3, n_buckets=1)
+    second = sweep.run_mlp_sweep({**grid, "lr": [0.5, 0.001], "seed": [7, 8], "width": [2, 4]}, data, depth=1,
+                                 chunk_epochs=3, n_buckets=1)
+    assert second.engine is first.engine
+    assert first.engine.trace_count == 1  # two calls x two chunks, traced once
+    assert not np.allclose(first.final["train_loss"], second.final["train_loss"])
+
+
+def test_first_epoch_below_tolerance_matches_curve(x64):
+    data = make_data(n=6, d_in=3)  # 6 points, wide net: interpolates fast
+    res = sweep.run_mlp_sweep({"width": [64], "lr": [0.01], "epochs": [400], "seed": [0]}, data, depth=2,
+                              chunk_epochs=100, tolerances=(1e-1, 1e-3), n_record=400, dtype="float64")
+    # with n_record >= epochs every epoch is recorded: curve[e] is the loss after e+1 epochs,
+    # and full-batch epoch e's loss is the loss after e epochs.
+    curve = res.curves["train_loss"][0]
+    for t, first in zip(res.tolerances, res.first_below[0]):
+        assert first > 0
+        assert curve[first - 1] < t <= curve[first - 2]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_bucket_plan_is_optimal(seed):
+    rng = np.random.default_rng(seed)
+    widths = rng.integers(1, 40, size=12)
+
+    def cost(w):
+        return w * w + 10 * w
+
+    values = sorted(set(widths.tolist()))
+    for n_buckets in (1, 2, 3):
+        plan = plan_buckets(widths, n_buckets, cost)
+        assert sorted(w for b in plan for w in b) == values and len(plan) <= n_buckets
+        best = min(padded_cost(widths, split, cost)[1] for split in _splits(values, n_buckets))
+        assert padded_cost(widths, plan, cost)[1] == pytest.approx(best)
+
+
+def _splits(values, k):
+    for cuts in itertools.chain.from_iterable(itertools.combinations(range(1, len(values)), c) for c in range(k)):
+        bounds = [0, *cuts, len(values)]
+        yield [values[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def test_record_epochs_log_spaced():
+    r = sweep.record_epochs(2000, 100)
+    assert r[0] == 1 and r[-1] == 2000 and 80 <= len(r) <= 100 and (np.diff(r) > 0).all()
+    assert sweep.record_epochs(5, 100).tolist() == [1, 2, 3, 4, 5]
+
+
+def test_grid_validation():
+    with pytest.raises(ValueError, match="unknown grid keys"):
+        sweep.run_mlp_sweep({"width": [2], "lr": [0.1], "epochs": [1], "momentum": [0.9]}, make_data(), depth=1)
+    with pytest.raises(ValueError, match="width"):
+        sweep.run_mlp_sweep({"width": [0], "lr": [0.1], "epochs": [1]}, make_data(), depth=1)
