@@ -23,7 +23,7 @@ import numpy as np
 from nndl import cli, progress, runio
 from nndl.autodiff import compare, cost, functions
 from nndl.autodiff.draw import cost_figure, graph_figure
-from nndl.autodiff.graph import y_graph, z_graph
+from nndl.autodiff.graph import PRIMITIVES, expression, y_graph, z_graph
 from nndl.autodiff.table import format_table, node_rows, to_csv
 from nndl.plotting import save_figure
 
@@ -119,8 +119,8 @@ def run(config: dict, out: Path) -> dict:
             pbar.update(1)
     for row in timings:
         print(f"n={row['n']:>5} m={row['m']:>5}: jacfwd {row['jacfwd_s'] * 1e3:8.3f} ms "
-              f"({row['jvp_passes']} jvps), jacrev {row['jacrev_s'] * 1e3:8.3f} ms ({row['vjp_passes']} vjps)"
-              f" -> {row['faster']}")
+              f"({_passes(row['jvp_passes'], 'jvp')}), jacrev {row['jacrev_s'] * 1e3:8.3f} ms "
+              f"({_passes(row['vjp_passes'], 'vjp')}) -> {row['faster']}")
     save_figure(cost_figure(timings), out / "jacobian_cost.png")
 
     return {
@@ -131,8 +131,21 @@ def run(config: dict, out: Path) -> dict:
     }
 
 
-def _method_table(by_method: dict) -> list[list]:
-    return [[method, value] for method, value in by_method.items()]
+def _passes(count: int, kind: str) -> str:
+    return f"{count} {kind}{'s' if count != 1 else ''}"
+
+
+def _cost_sentence(row: dict) -> str:
+    ratio = max(row["jacfwd_s"], row["jacrev_s"]) / min(row["jacfwd_s"], row["jacrev_s"])
+    case = f"for n={row['n']}, m={row['m']}"
+    if row["n"] == row["m"] and ratio < 2:
+        return f"{case} both need {row['n']} passes and take about as long ({row['faster']} ahead by {ratio:.2g}x)"
+    return f"{case} {row['faster']} is {ratio:.3g}x faster"
+
+
+def _graph_table(graph) -> list[list]:
+    return [["node", "definition", "primitive"]] + [
+        [n.name, expression(n), PRIMITIVES[n.op].symbol] for n in graph.nodes]
 
 
 def _expected_winner(row: dict) -> str | None:
@@ -146,24 +159,22 @@ def report(metrics: dict) -> list[dict]:
     y, z, jac = metrics["y"], metrics["z"], metrics["jacobian_cost"]
     spread = metrics["max_abs_disagreement"]
     f_dy = y["dydx"]
-    cost_rows = [[f"n={r['n']}, m={r['m']}", f"{r['jacfwd_s'] * 1e3:.3g} ms ({r['jvp_passes']} jvps)",
-                  f"{r['jacrev_s'] * 1e3:.3g} ms ({r['vjp_passes']} vjps)", r["faster"]] for r in jac]
-    cost_text = "; ".join(
-        f"for n={r['n']}, m={r['m']} {r['faster']} is {max(r['jacfwd_s'], r['jacrev_s']) / min(r['jacfwd_s'], r['jacrev_s']):.1f}x faster"
-        for r in jac)
+    cost_rows = [[f"n={r['n']}, m={r['m']}", f"{r['jacfwd_s'] * 1e3:.3g} ms ({_passes(r['jvp_passes'], 'jvp')})",
+                  f"{r['jacrev_s'] * 1e3:.3g} ms ({_passes(r['vjp_passes'], 'vjp')})", r["faster"]] for r in jac]
+    cost_text = "; ".join(_cost_sentence(r) for r in jac)
     return [
         {"question": "seed 000 §1(a): the most efficient computational graph of y = exp(e^x + e^2x) + sin(e^x + e^2x)",
-         "figures": ["graph_y.png"], "table": [],
+         "figures": ["graph_y.png"], "table": _graph_table(y_graph()),
          "text": (f"f1 = e^x and f3 = f1 + f2 are shared, so each primitive runs once: f1 = exp x, f2 = f1², "
                   f"f3 = f1 + f2, f4 = exp f3, f5 = sin f3, y = f4 + f5. At x = {y['x']:g}, y = {y['value']:.10g}.")},
         {"question": "seed 000 §1(b)-(c): dy/dx by forward mode (x to y) and by reverse mode (y to x)",
-         "figures": ["graph_y.png"], "table": _method_table(f_dy),
+         "figures": ["graph_y.png"], "table": [["method", "dy/dx"]] + [[m, v] for m, v in f_dy.items()],
          "text": (f"The forward sweep carries d f_i/dx from x to y and gives dy/dx = {f_dy['forward']:.12g}; the "
                   f"reverse sweep carries dy/d f_i from y to x, adding the two uses of f1 and of f3, and gives "
                   f"{f_dy['reverse']:.12g}. The closed form (e^x + 2e^2x)(exp(e^x + e^2x) + cos(e^x + e^2x)) "
                   f"gives {f_dy['closed_form']:.12g}, jax.grad {f_dy['grad']:.12g}.")},
         {"question": "seed 001 ex. 1(a)-(c): graph of z(a, b) = log b / (1 + e^{a²} + b²), forward and backward pass",
-         "figures": ["graph_z.png"], "table": [],
+         "figures": ["graph_z.png"], "table": _graph_table(z_graph()),
          "text": (f"At a = {z['a']:g}, b = {z['b']:g}: z = {z['value']:.10g}. Forward mode needs one sweep per "
                   f"input (d/da and d/db columns); one reverse sweep gives both partials (adj of a and b).")},
         {"question": "seed 001 ex. 1(d): dz/da and dz/db at the given point",
@@ -174,7 +185,8 @@ def report(metrics: dict) -> list[dict]:
         {"question": "SPEC §1: cost of a Jacobian of f: R^n -> R^m, jacfwd (n jvps) vs jacrev (m vjps)",
          "figures": ["jacobian_cost.png"],
          "table": [["case", "jacfwd", "jacrev", "faster"]] + cost_rows,
-         "text": f"Median times after compilation: {cost_text}."},
+         "text": (f"Median times after compilation: {cost_text}. Forward mode pays one jvp per input, "
+                  "reverse mode one vjp per output.")},
     ]
 
 

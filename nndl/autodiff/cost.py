@@ -14,7 +14,7 @@ import numpy as np
 from nndl.models import mlp
 
 
-def test_function(params: mlp.Params, x: jax.Array) -> jax.Array:
+def dense_tanh(params: mlp.Params, x: jax.Array) -> jax.Array:
     """The dense tanh network f(x) = W2ᵀ tanh(W1ᵀ x + b1) + b2 from R^n to R^m; x (n,) -> (m,).
 
     Every output depends on every input through a nonlinearity, so the
@@ -26,7 +26,7 @@ def test_function(params: mlp.Params, x: jax.Array) -> jax.Array:
 
 @partial(jax.jit, static_argnames=("n", "m", "hidden"))
 def make_problem(key: jax.Array, n: int, m: int, hidden: int) -> tuple[mlp.Params, jax.Array]:
-    """Weights of `test_function` (sizes [n, hidden, m], LeCun-normal, suited to tanh) and x ~ N(0, I_n).
+    """Weights of `dense_tanh` (sizes [n, hidden, m], LeCun-normal, suited to tanh; biases N(0, 1)) and x ~ N(0, I_n).
 
     Args:
       key: PRNG key.
@@ -61,7 +61,7 @@ def median_time(fn: Callable[[], jax.Array], repeats: int) -> float:
 
 
 def jacobian_cost(key: jax.Array, n: int, m: int, *, hidden: int, repeats: int) -> dict:
-    """Times jit(jacfwd(f)) and jit(jacrev(f)) for the test function f: R^n -> R^m after compilation.
+    """Times jit(jacfwd(f)) and jit(jacrev(f)) for f = `dense_tanh`: R^n -> R^m, after compilation.
 
     Args:
       key: PRNG key (weights and the point x).
@@ -79,7 +79,7 @@ def jacobian_cost(key: jax.Array, n: int, m: int, *, hidden: int, repeats: int) 
     times = {}
     for name, jac in (("jacfwd", jax.jacfwd), ("jacrev", jax.jacrev)):
         # Weights are arguments, not closed-over constants, so XLA does not fold them into the program.
-        compiled = jax.jit(jac(test_function, argnums=1))
+        compiled = jax.jit(jac(dense_tanh, argnums=1))
         jax.block_until_ready(compiled(params, x))  # compile and warm up outside the timing
         times[name] = median_time(lambda: compiled(params, x), repeats)
     return {"n": n, "m": m, "jacfwd_s": times["jacfwd"], "jacrev_s": times["jacrev"],

@@ -146,19 +146,19 @@ def cost_figure(rows: list[dict]):
     fig, axes = subplots(1, 1, width=6.4, height=4.0)
     ax = axes[0, 0]
     where = np.arange(len(rows))
-    for offset, method, passes, color in ((-0.2, "jacfwd", "jvp_passes", "#4c72b0"),
-                                          (0.2, "jacrev", "vjp_passes", "#dd8452")):
+    for offset, method, passes, kind, color in ((-0.2, "jacfwd", "jvp_passes", "jvp", "#4c72b0"),
+                                                (0.2, "jacrev", "vjp_passes", "vjp", "#dd8452")):
         seconds = [r[f"{method}_s"] * 1e3 for r in rows]
-        bars = ax.bar(where + offset, seconds, width=0.38, color=color,
-                      label=f"{method} ({'forward: n jvps' if method == 'jacfwd' else 'reverse: m vjps'})")
+        what = "forward: n jvps" if method == "jacfwd" else "reverse: m vjps"
+        bars = ax.bar(where + offset, seconds, width=0.38, color=color, label=f"{method} ({what})")
         for bar, row in zip(bars, rows):
-            count = row[passes]
-            ax.annotate(f"{count} {passes.split('_')[0]}{'s' if count != 1 else ''}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                        xytext=(0, 2), textcoords="offset points", ha="center", va="bottom", fontsize=7.5)
+            label = f"{row[passes]} {kind}{'s' if row[passes] != 1 else ''}"
+            ax.annotate(label, (bar.get_x() + bar.get_width() / 2, bar.get_height()), xytext=(0, 2),
+                        textcoords="offset points", ha="center", va="bottom", fontsize=7.5)
     ax.set_yscale("log")
     ax.set_xticks(where, [f"n={r['n']}, m={r['m']}" for r in rows])
     ax.set_ylabel("median time per Jacobian [ms]")
-    ax.set_xlabel("f: R^n -> R^m")
+    ax.set_xlabel(r"$f: \mathbb{R}^n \to \mathbb{R}^m$")
     ax.set_title("Jacobian by forward vs reverse mode (after compilation)", fontsize=10)
     top = max(max(r["jacfwd_s"], r["jacrev_s"]) for r in rows) * 1e3
     ax.set_ylim(top=top * 6)  # room for the pass labels and the legend above the bars

@@ -32,8 +32,8 @@ def node_rows(graph: Graph, values: Values, tangents: Mapping[str, Values], adjo
         row = {"name": node.name, "primitive": PRIMITIVES[node.op].symbol,
                "parents": " ".join(node.parents), "definition": expression(node),
                "value": float(values[node.name])}
-        for input_name, tangent in tangents.items():
-            row[tangent_column(input_name)] = float(tangent[node.name])
+        for input_name in (name for name in graph.inputs if name in tangents):  # graph order
+            row[tangent_column(input_name)] = float(tangents[input_name][node.name])
         row["adjoint"] = float(adjoints[node.name])
         rows.append(row)
     return rows
