@@ -14,10 +14,10 @@ for n >> m, forward for m >> n (jacobian_cost.png).
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from nndl import cli, progress, runio
@@ -71,14 +71,20 @@ def validate(config: dict) -> None:
         raise cli.UserError(f"--b {config['b']:g}: must be > 0 (log b is undefined for b <= 0)")
     # A point where a value or derivative overflows float64 cannot be compared; say so up front.
     with jax.enable_x64(True):
-        x, a, b = (np.float64(config[k]) for k in ("x", "a", "b"))
-        if not all(math.isfinite(float(v)) for v in (functions.y(x), functions.dydx(x))):
-            raise cli.UserError(f"--x {config['x']:g}: y(x) or dy/dx overflows float64 "
-                                "(exp(e^x + e^2x) > 1.8e308); use x < 3.2")
-        if not all(math.isfinite(float(v)) for v in (functions.z(a, b), functions.dzda(a, b),
-                                                       functions.dzdb(a, b))):
-            raise cli.UserError(f"--a {config['a']:g} --b {config['b']:g}: z or its derivatives overflow "
-                                "float64 (e^(a^2), b^2 or 1/b out of range)")
+        y_ok, z_ok = jax.jit(_finite)(*(np.float64(config[k]) for k in ("x", "a", "b")))
+    if not y_ok:
+        raise cli.UserError(f"--x {config['x']:g}: y(x) or dy/dx overflows float64 "
+                            "(exp(e^x + e^2x) > 1.8e308); use x < 3.2")
+    if not z_ok:
+        raise cli.UserError(f"--a {config['a']:g} --b {config['b']:g}: z or its derivatives overflow "
+                            "float64 (e^(a^2), b^2 or 1/b out of range)")
+
+
+def _finite(x, a, b):
+    """Whether y, dy/dx are finite at x, and z, dz/da, dz/db at (a, b)."""
+    y_parts = jnp.stack([functions.y(x), functions.dydx(x)])
+    z_parts = jnp.stack([functions.z(a, b), functions.dzda(a, b), functions.dzdb(a, b)])
+    return jnp.all(jnp.isfinite(y_parts)), jnp.all(jnp.isfinite(z_parts))
 
 
 def _derivatives(graph, fn, closed_forms, inputs: dict, out: Path, csv_name: str):
