@@ -1,0 +1,114 @@
+import jax
+import numpy as np
+import pytest
+
+from experiments import quadratic as E
+from nndl import runio
+
+FLAGS = ["--n", "4", "--N", "9", "--rank-deficient-N", "2", "--n-times", "60", "--n-directions", "50",
+         "--seed", "3"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("quadratic")
+    assert E.main([*FLAGS, "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def metrics(run_dir):
+    return runio.read_json(run_dir / "metrics.json")
+
+
+@pytest.fixture(scope="module")
+def problem():
+    """The run's random draws, rebuilt from its seed; everything below recomputes from them with numpy."""
+    config = {**E.get_config(), "n": 4, "N": 9, "rank_deficient_N": 2, "n_times": 60, "n_directions": 50}
+    with jax.enable_x64(True):
+        prob = E.draw_problem(jax.random.key(3), n=4, N=9, rank_deficient_N=2, n_directions=50)
+    return config, jax.tree.map(np.asarray, prob)
+
+
+def test_run_folder_contents(run_dir, metrics):
+    for name in ("config.json", "metrics.json", "status.json", "curves.npz", "span.png", "flow.png",
+                 "rank_deficient.png"):
+        assert (run_dir / name).stat().st_size > 0
+    assert metrics["psd"]["symmetric"] is True and metrics["psd"]["min_eigenvalue"] > 0
+    assert {"minimiser_err", "rate_fit", "lambda_min"} <= metrics["full_rank"].keys()
+    assert (metrics["rank_deficient"]["rank"], metrics["rank_deficient"]["n"]) == (2, 4)
+    assert "nonfinite" not in metrics
+
+
+def test_every_check_passes_and_report_quotes_the_sheet(metrics):
+    failed = [c["check"] for c in E.checks(metrics) if not c["passed"]]
+    assert not failed
+    sections = E.report(metrics)
+    assert [s["question"][:11] for s in sections[:4]] == ["ex. 4.2 (a."] * 2 + ["ex. 4.2 (b)", "ex. 4.2 (c)"]
+    assert all(s["text"] for s in sections)
+
+
+def test_spectrum_and_minimiser_match_numpy(metrics, problem):
+    _, p = problem
+    M = p.xs.T @ p.xs
+    lam = np.linalg.eigvalsh(M)
+    full = metrics["full_rank"]
+    np.testing.assert_allclose(metrics["psd"]["eigenvalues"], lam, rtol=1e-10)
+    np.testing.assert_allclose([full["lambda_min"], full["lambda_max"]], lam[[0, -1]], rtol=1e-10)
+    np.testing.assert_allclose(full["x_star"], -np.linalg.solve(M, p.m), rtol=1e-9)
+    # min over the random directions of vᵀMv/‖v‖² (numpy), necessarily >= λ_min
+    v = p.directions
+    rayleigh = np.einsum("ki,ij,kj->k", v, M, v) / np.sum(v * v, 1)
+    assert metrics["psd"]["min_rayleigh_quotient"] == pytest.approx(rayleigh.min(), rel=1e-10)
+    assert rayleigh.min() >= lam[0]
+    for row in metrics["span"]:  # rank by numpy's SVD-based matrix_rank of the first N vectors
+        assert row["span_dim"] == row["rank"] == np.linalg.matrix_rank(p.span_xs[:row["N"]]) == min(row["N"], 4)
+
+
+def test_flow_numbers_match_closed_forms(metrics, problem):
+    config, p = problem
+    full = metrics["full_rank"]
+    M = p.xs.T @ p.xs
+    lam = np.linalg.eigvalsh(M)
+    x_star = -np.linalg.solve(M, p.m)
+    assert full["minimiser_err"] <= np.exp(-config["horizon"])  # ‖x(T) - x*‖ <= e^{-λ_min T}, T = horizon/λ_min
+    assert full["rate_lower"] * (1 - 1e-6) <= full["rate_fit"] <= full["rate_upper"] * (1 + 1e-6)
+    assert lam[0] <= full["rate_lower"] * (1 + 1e-9)
+    # GD after k steps: x_k - x* = (I - ηM)^k (x0 - x*), evaluated by numpy
+    for row in full["gd"]:
+        e_k = np.linalg.matrix_power(np.eye(4) - row["lr"] * M, full["gd_steps"]) @ (p.x0 - x_star)
+        expected = np.linalg.norm(e_k) / np.linalg.norm(p.x0 - x_star)
+        assert row["final_err"] == pytest.approx(expected, rel=1e-6, abs=1e-14)
+        assert row["converged"] == (row["h"] < 2)
+    assert full["rk4_err"] <= full["rk4_err_bound"]
+
+
+def test_rank_deficient_numbers_match_projections(metrics, problem):
+    _, p = problem
+    rd = metrics["rank_deficient"]
+    # null(M) = span(rows of rd_xs)^⊥, from numpy's SVD of the vectors themselves
+    _, _, vt = np.linalg.svd(p.rd_xs)
+    P_null = np.eye(4) - vt[:2].T @ vt[:2]
+    assert rd["unbounded"]["null_m_norm"] == pytest.approx(np.linalg.norm(P_null @ p.rd_m_generic), rel=1e-9)
+    assert rd["unbounded"]["drift_speed"] == pytest.approx(rd["unbounded"]["null_m_norm"], rel=1e-9)
+    assert rd["null_gap_two_starts"] == pytest.approx(np.linalg.norm(P_null @ (p.x0 - p.rd_x0_other)), rel=1e-9)
+    # the two limits differ exactly by the null-space part of the two starts
+    assert rd["limit_gap_two_starts"] == pytest.approx(rd["null_gap_two_starts"], rel=1e-9)
+    assert rd["null_drift"] < 1e-9 and rd["min_eigenvalue"] <= rd["tol"]
+    lam_pos = np.linalg.eigvalsh(p.rd_xs.T @ p.rd_xs)[-2:].min()
+    assert rd["min_positive_eigenvalue"] == pytest.approx(lam_pos, rel=1e-9)
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--n", "0"], "--n: must be a positive integer"),
+    (["--n", "4", "--N", "3"], "--N must be >= --n"),
+    (["--n", "4", "--N", "8", "--rank-deficient-N", "4"], "--rank-deficient-N must be < --n"),
+    (["--rk4-h", "3"], "--rk4-h must be <= 2.5"),
+    (["--gd-h", "0.5,-1"], "--gd-h: must be > 0"),
+    (["--horizon", "nan"], "--horizon: 'nan' is not a finite number"),
+    (["--n-times", "5"], "--n-times must be >= 10"),
+])
+def test_bad_flags_exit_2_with_one_line(argv, needle, tmp_path, capsys):
+    assert E.main([*argv, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err and "Traceback" not in err
