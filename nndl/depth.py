@@ -17,7 +17,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nndl import activations
+from nndl import activations, rand
 
 Fn = Callable[[jax.Array], jax.Array]
 
@@ -31,14 +31,9 @@ class Cases(NamedTuple):
     residual: jax.Array  # float, 1.0 for x + psi(z), 0.0 for psi(z)
 
 
-def normal_weights(key: jax.Array, *, depth: int, width: int) -> jax.Array:
-    """Standard normal draws (depth, width, width); W^(l) = sqrt(scale / width) * draws[l-1]."""
-    return jax.random.normal(key, (depth, width, width))
-
-
 def init(key: jax.Array, *, depth: int, width: int, scale: float) -> jax.Array:
     """Weights W^(1..L), shape (depth, width, width), W ~ N(0, scale / width)."""
-    return jnp.sqrt(scale / width) * normal_weights(key, depth=depth, width=width)
+    return jnp.sqrt(scale / width) * jax.random.normal(key, (depth, width, width))
 
 
 def forward(
@@ -221,9 +216,6 @@ def sweep(key: jax.Array, cases: Cases, *, max_depth: int, width: int, batch: in
     Returns:
       SweepResult of (n_cases, max_depth) arrays.
     """
-    weight_key, x_key, y_key = jax.random.split(key, 3)
-    draws = normal_weights(weight_key, depth=max_depth, width=width)
+    draws, xs, ys = rand.normals(key, [(max_depth, width, width), (batch, width), (batch, width)])
     spectral = jnp.linalg.norm(draws, ord=2, axis=(1, 2))  # largest singular value per layer
-    xs = jax.random.normal(x_key, (batch, width))
-    ys = jax.random.normal(y_key, (batch, width))
     return SweepResult(*_sweep_cases(cases, draws, spectral, xs, ys))

@@ -56,6 +56,22 @@ def backward_flops(n_in: int, n_out: int, n_hidden: int, width: int, batch: int)
     return batch * per_example + (batch - 1) * n_params
 
 
+def backward_flops_autodiff(n_in: int, n_out: int, n_hidden: int, width: int, batch: int) -> int:
+    """FLOPs of the backward pass the way `jax.grad` of the mean MSE builds it (ReLU, batch > 1).
+
+    It differs from `backward_flops` in three places, which is how XLA's count
+    differs from the hand-written one: each dW is one matmul H^T Delta,
+    2 B n_{k-1} n_k, where summing B outer products needs B n_{k-1} n_k
+    multiplies and (B - 1) n_{k-1} n_k adds (n_{k-1} n_k fewer); ReLU' is
+    compare, select and multiply (3 per hidden unit, not 2); and the MSE
+    derivative is left as separate elementwise ops (2 e, / O, / B, ...: 6 per
+    output, where folding 2 / (B O) into one constant needs 1).
+    """
+    sizes = layer_sizes(n_in, n_out, n_hidden, width)
+    extra = sum(a * b for a, b in _pairs(sizes)) + batch * n_hidden * width + 5 * batch * n_out
+    return backward_flops(n_in, n_out, n_hidden, width, batch) + extra
+
+
 def big_o(n_in: int, n_out: int, n_hidden: int, width: int, batch: int) -> dict:
     """The sheet's count: how many naive products of each size each pass makes.
 

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from nndl import losses
+from nndl import losses, rand
 
 SLOPE = 5.0  # f(z) = 5 ReLU(z)
 
@@ -44,13 +44,8 @@ def init(key: jax.Array, n: int, d: int, k: int) -> Params:
     Returns:
       Params with W1 (d, n), b1 (d,), W2 (k, d), b2 (k,).
     """
-    key1, key2 = jax.random.split(key)
-    return Params(
-        w1=jax.random.normal(key1, (d, n)) / jnp.sqrt(n),
-        b1=jnp.zeros((d,)),
-        w2=jax.random.normal(key2, (k, d)) / jnp.sqrt(d),
-        b2=jnp.zeros((k,)),
-    )
+    w1, w2 = rand.normals(key, [(d, n), (k, d)])
+    return Params(w1=w1 / jnp.sqrt(n), b1=jnp.zeros((d,)), w2=w2 / jnp.sqrt(d), b2=jnp.zeros((k,)))
 
 
 def f(z1: jax.Array) -> jax.Array:

@@ -1,0 +1,386 @@
+"""MLP forward/backward pass by hand = jax.grad; FLOP counts vs XLA; seed 002's 5·ReLU net by hand.
+
+Run: python -m experiments.backprop [--quick|--full] [--out DIR] [--seed N] [--batch 7] [--lr 0.01] [--steps 200]
+Shows: seed 001 ex. 2 and seed 002 Problem 1. (a)-(b) the manual forward and
+backward pass of an MLP with K hidden layers of L units (nndl.backprop) equals
+jax.grad for several (I, O, K, L, psi) (grad_max_abs_err, float64); (c) the
+analytic FLOP count of each pass vs XLA's compiled cost analysis over a grid
+of (I, O, K, L, batch), backward/forward ~ 2 (flops.png, the `flops` table);
+seed 002: each layer's input/output, the Jacobians dz2/dz1 = diag(5·1[z1>0]),
+dyhat/dz3 = I, dl/dyhat = 2(yhat - y)^T with their shapes, the five training
+steps run by hand, one SGD step by hand = jax.grad + optax.sgd (seed002_loss.png).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nndl import activations, backprop, cli, losses, opcount, progress, rand, twolayer
+from nndl.models import mlp
+from nndl.plotting import save_figure, subplots
+
+NAME = "backprop"
+SHEET = "seed 001 ex. 2; seed 002 Problem 1"
+
+# float64 round-off (2.2e-16) grown over a few hundred multiply-adds: the manual
+# and the autodiff gradient are the same arithmetic in a different order.
+GRAD_RTOL = 1e-10
+# XLA's count differs from the analytic one only in elementwise terms (O(B·L) of
+# O(B·L²)): a few per cent on the grid, exactly 0 for the forward pass at B > 1.
+FLOP_RTOL = 0.15
+
+
+def get_config(full: bool = False) -> dict:
+    config = {
+        "seed": 0,
+        "batch": 7,
+        # (I, O, K, L, psi) for the gradient check
+        "grad_cases": [[3, 1, 1, 4, "relu"], [5, 2, 2, 8, "tanh"], [4, 3, 3, 6, "sigmoid"],
+                       [6, 4, 4, 10, "relu"]],
+        # (I, O, K, L, batch) for the FLOP table
+        "flop_grid": [[16, 4, 2, 32, 8], [32, 10, 3, 64, 16], [64, 10, 2, 128, 32], [128, 10, 4, 256, 64]],
+        # seed 002: x in R^n, d hidden units, yhat in R^K, N points
+        "n": 4, "hidden": 8, "k": 3, "n_points": 32, "lr": 0.01, "steps": 200,
+    }
+    if full:
+        config["grad_cases"] = config["grad_cases"] + [[2, 5, 2, 3, "tanh"], [8, 6, 6, 32, "sigmoid"]]
+        config["flop_grid"] = config["flop_grid"] + [
+            [784, 10, 2, 512, 128], [256, 16, 8, 512, 256], [1024, 100, 4, 1024, 256]]
+        config.update(steps=2000)
+    return config
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--batch", type=cli.positive_int, default=None,
+                        help="examples in the gradient check (default 7)")
+    parser.add_argument("--hidden", type=cli.positive_int, default=None,
+                        help="hidden units d of seed 002's net (default 8)")
+    parser.add_argument("--lr", type=cli.positive_float, default=None, help="SGD learning rate (default 0.01)")
+    parser.add_argument("--steps", type=cli.positive_int, default=None, help="SGD steps on seed 002's net (default 200)")
+
+
+def validate(config: dict) -> None:
+    if config["lr"] >= 1:
+        raise cli.UserError(f"--lr {config['lr']:g}: must be < 1; full-batch SGD on this net diverges far below that")
+
+
+# ----------------------------------------------------------------- seed 001 ex. 2
+def _max_abs_diff(a, b) -> jax.Array:
+    """max |a - b| over every leaf of two pytrees of the same structure."""
+    return jnp.max(jnp.stack([jnp.max(jnp.abs(u - v)) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b))]))
+
+
+def _grad_errors(params, xs, ys, activation: str):
+    """Manual vs jax.grad gradients of the batch-mean MSE: (max |diff|, max |jax.grad|, |loss diff|)."""
+    loss, grads = backprop.loss_and_grad(params, xs, ys, activation)
+
+    def reference_loss(p):
+        preds = jax.vmap(lambda x: mlp.apply(p, x, activations.get(activation)))(xs)
+        return jnp.mean(jax.vmap(losses.mse)(preds, ys))
+
+    ref_loss, ref_grads = jax.value_and_grad(reference_loss)(params)
+    scale = _max_abs_diff(ref_grads, jax.tree.map(jnp.zeros_like, ref_grads))
+    return _max_abs_diff(grads, ref_grads), scale, jnp.abs(loss - ref_loss)
+
+
+def _grad_cases(key, cases: list, batch: int) -> list[dict]:
+    """Every gradient-check case: params W ~ N(0, 2/fan_in), b ~ N(0, 1), inputs and targets N(0, 1)."""
+    all_sizes = [opcount.layer_sizes(*case[:4]) for case in cases]
+    shapes = []
+    for sizes in all_sizes:
+        shapes += [s for a, b in zip(sizes[:-1], sizes[1:]) for s in ((a, b), (b,))]
+        shapes += [(batch, sizes[0]), (batch, sizes[-1])]
+    # One PRNG call for all cases: each jax.random call compiles its own kernel (seconds).
+    draws = iter(rand.normals(key, shapes))
+    # One compilation per case (the shapes differ anyway); dispatching the per-layer
+    # ops one by one would cost far more than compiling.
+    errors = jax.jit(_grad_errors, static_argnums=3)
+    rows = []
+    for case, sizes in zip(cases, all_sizes):
+        params = [{"w": next(draws) * np.sqrt(2.0 / a), "b": next(draws)} for a in sizes[:-1]]
+        xs, ys = next(draws), next(draws)
+        diff, scale, loss_err = (float(v) for v in errors(params, xs, ys, case[4]))
+        rows.append({"I": case[0], "O": case[1], "K": case[2], "L": case[3], "activation": case[4], "batch": batch,
+                     "max_abs_err": diff, "max_rel_err": diff / scale, "loss_abs_err": loss_err})
+    return rows
+
+
+def _flop_row(n_in, n_out, n_hidden, width, batch) -> dict:
+    forward_xla, backward_xla = opcount.xla_forward_backward(n_in, n_out, n_hidden, width, batch)
+    forward = opcount.forward_flops(n_in, n_out, n_hidden, width, batch)
+    backward = opcount.backward_flops(n_in, n_out, n_hidden, width, batch)
+    autodiff = opcount.backward_flops_autodiff(n_in, n_out, n_hidden, width, batch)
+    big = opcount.big_o(n_in, n_out, n_hidden, width, batch)
+    return {"I": n_in, "O": n_out, "K": n_hidden, "L": width, "batch": batch,
+            "forward_analytic": forward, "backward_analytic": backward,
+            "forward_xla": forward_xla, "backward_xla": backward_xla, "backward_autodiff_model": autodiff,
+            "forward_bigO_madds": big["forward"], "backward_bigO_madds": big["backward"],
+            "forward_bigO": big["forward_text"], "backward_bigO": big["backward_text"],
+            "ratio_analytic": backward / forward, "ratio_xla": backward_xla / forward_xla}
+
+
+def _flops_figure(rows: list[dict]):
+    fig, axes = subplots(1, 2, width=5.4)
+    ax = axes[0, 0]
+    for key, marker, label in (("forward", "o", "forward"), ("backward", "s", "backward")):
+        ax.scatter([r[f"{key}_analytic"] for r in rows], [r[f"{key}_xla"] for r in rows], marker=marker,
+                   label=label, zorder=3)
+    lo = min(min(r["forward_analytic"], r["forward_xla"]) for r in rows)
+    hi = max(max(r["backward_analytic"], r["backward_xla"]) for r in rows)
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="XLA = analytic")
+    ax.set(xscale="log", yscale="log", xlabel="analytic FLOPs", ylabel="XLA cost_analysis FLOPs",
+           title="FLOP counts: analytic vs XLA")
+    ax.legend(loc="upper left")
+    ax = axes[0, 1]
+    x = np.arange(len(rows))
+    ax.bar(x - 0.2, [r["ratio_analytic"] for r in rows], 0.4, label="analytic")
+    ax.bar(x + 0.2, [r["ratio_xla"] for r in rows], 0.4, label="XLA")
+    ax.axhline(2.0, color="k", ls="--", lw=1, label="2")
+    ax.set_xticks(x, [f"{r['I']},{r['O']},{r['K']},{r['L']},{r['batch']}" for r in rows], rotation=20)
+    ax.set(xlabel="(I, O, K, L, batch)", ylabel="backward / forward FLOPs", title="Cost of the backward pass",
+           ylim=(0, 2.6))
+    ax.legend(loc="lower right")
+    return fig
+
+
+# ------------------------------------------------------------------- seed 002
+@partial(jax.jit, static_argnames=("n", "d", "k", "n_points", "steps"))
+def _seed002_arrays(key, lr, *, n: int, d: int, k: int, n_points: int, steps: int) -> dict:
+    """Every array of seed 002's answer, in one compiled call."""
+    init_key, x_key, teacher_key = jax.random.split(key, 3)
+    # Step (a): initialise. Data: one batch from a fixed smooth teacher y = tanh(A x).
+    params = twolayer.init(init_key, n, d, k)
+    xs = jax.random.normal(x_key, (n_points, n))
+    ys = jnp.tanh(xs @ jax.random.normal(teacher_key, (n, k)))
+    x, y = xs[0], ys[0]
+    # Step (b) for one (x, y): every layer's output.
+    out = twolayer.layers(params, x)
+    # Question 4: the local Jacobians in closed form, and by jax.jacobian.
+    closed = twolayer.jacobians(params, x, y)
+    by_jax = {
+        "dz2_dz1": jax.jacobian(twolayer.f)(out.z1),
+        "dyhat_dz3": jax.jacobian(twolayer.g)(out.z3),
+        "dl_dyhat": jax.jacobian(lambda yh: losses.sse(yh, y))(out.yhat)[None, :],
+    }
+    # Question 3: gradients by hand vs jax.grad, one example.
+    manual = twolayer.grads(params, x, y)
+    auto = jax.grad(twolayer.loss)(params, x, y)
+    # Steps (c)-(d): one SGD step by hand vs jax.grad + optax.sgd; (e) iterate.
+    _, history = twolayer.train(params, xs, ys, lr=lr, steps=steps)
+    return {"x": x, "y": y, "layers": out, "closed": closed, "by_jax": by_jax, "manual": manual, "auto": auto,
+            "by_hand": twolayer.sgd_step(params, xs, ys, lr), "by_optax": twolayer.sgd_step_optax(params, xs, ys, lr),
+            "history": history}
+
+
+def _seed002(key, config: dict, out: Path) -> tuple[dict, dict]:
+    n, d, k = config["n"], config["hidden"], config["k"]
+    arrays = _seed002_arrays(key, config["lr"], n=n, d=d, k=k, n_points=config["n_points"], steps=config["steps"])
+    history = np.asarray(arrays["history"])
+    if not np.all(np.isfinite(history)):
+        raise cli.UserError(f"--lr {config['lr']:g}: SGD diverged on seed 002's net (loss not finite); use a smaller --lr")
+    x, out_layers = arrays["x"], arrays["layers"]
+    layers = [
+        {"layer": "Linear_1", "input": "x", "input_shape": list(x.shape), "output": "z1 = W1 x + b1",
+         "output_shape": list(out_layers.z1.shape)},
+        {"layer": "f = 5 ReLU", "input": "z1", "input_shape": list(out_layers.z1.shape),
+         "output": "z2 = 5 max(0, z1)", "output_shape": list(out_layers.z2.shape)},
+        {"layer": "Linear_2", "input": "z2", "input_shape": list(out_layers.z2.shape),
+         "output": "z3 = W2 z2 + b2", "output_shape": list(out_layers.z3.shape)},
+        {"layer": "g = identity", "input": "z3", "input_shape": list(out_layers.z3.shape),
+         "output": "yhat = z3", "output_shape": list(out_layers.yhat.shape)},
+    ]
+    closed, by_jax = arrays["closed"], arrays["by_jax"]
+    jacobians = {}
+    for name, matrix in closed.items():
+        square = matrix.shape[0] == matrix.shape[1]
+        jacobians[name] = {"shape": list(matrix.shape), "max_abs_err": float(_max_abs_diff(matrix, by_jax[name])),
+                           "is_diagonal": bool(square and jnp.all(matrix == jnp.diag(jnp.diag(matrix))))}
+    jacobians["dz2_dz1"]["diagonal_values"] = sorted({float(v) for v in jnp.diag(closed["dz2_dz1"])})
+    dl_dz3 = closed["dl_dyhat"][0]
+    # db2 = factor * dl/dz3: jax.grad says factor 1 (the sheet's worked answer writes dz3/db2 = 5).
+    db2_factor = float(jnp.sum(arrays["auto"].b2 * dl_dz3) / jnp.sum(dl_dz3 * dl_dz3))
+
+    fig, axes = subplots(1, 1)
+    ax = axes[0, 0]
+    ax.plot(np.arange(history.size), history)
+    ax.set(yscale="log", xlabel="SGD step (full batch, gradient by hand)", ylabel="mean ||yhat - y||^2",
+           title=f"Seed 002 net {n}->{d}->{k}, lr {config['lr']:g}")
+    save_figure(fig, out / "seed002_loss.png")
+
+    result = {
+        "sizes": {"n": n, "d": d, "K": k}, "layers": layers,
+        "example": {"x": x, "y": arrays["y"], **out_layers._asdict()},
+        "grad_max_abs_err": float(_max_abs_diff(arrays["manual"], arrays["auto"])), "db2_factor": db2_factor,
+        "sgd_step_max_abs_err": float(_max_abs_diff(arrays["by_hand"], arrays["by_optax"])),
+        "lr": config["lr"], "steps": config["steps"],
+        "loss_first": float(history[0]), "loss_last": float(history[-1]),
+    }
+    return result, jacobians
+
+
+def run(config: dict, out: Path) -> dict:
+    out = Path(out)
+    key = jax.random.key(config["seed"])
+    grad_key, seed002_key = jax.random.split(key)
+    # float64 only here: manual and autodiff gradients must agree to ~1e-13, beyond float32's 1e-7.
+    with jax.enable_x64(True):
+        cases = _grad_cases(grad_key, config["grad_cases"], config["batch"])
+    for c in cases:
+        print(f"I={c['I']} O={c['O']} K={c['K']} L={c['L']} {c['activation']:>7}: "
+              f"max |manual - jax.grad| = {c['max_abs_err']:.2e} (relative {c['max_rel_err']:.2e})")
+
+    rows = []
+    with progress.bar(len(config["flop_grid"]), "XLA cost analysis", unit="size") as pbar:
+        for size in config["flop_grid"]:
+            rows.append(_flop_row(*size))
+            pbar.update(1)
+    for r in rows:
+        print(f"(I,O,K,L,B)=({r['I']},{r['O']},{r['K']},{r['L']},{r['batch']}): forward {r['forward_analytic']} "
+              f"(XLA {r['forward_xla']:.0f}), backward {r['backward_analytic']} (XLA {r['backward_xla']:.0f}), "
+              f"ratio {r['ratio_analytic']:.2f} (XLA {r['ratio_xla']:.2f})")
+    save_figure(_flops_figure(rows), out / "flops.png")
+
+    seed002, jacobians = _seed002(seed002_key, config, out)
+    print(f"seed 002: jacobian shapes {({k: v['shape'] for k, v in jacobians.items()})}, "
+          f"SGD step by hand vs optax max |diff| {seed002['sgd_step_max_abs_err']:.2e}, "
+          f"loss {seed002['loss_first']:.4g} -> {seed002['loss_last']:.4g} in {config['steps']} steps")
+    return {
+        "grad_max_abs_err": max(c["max_abs_err"] for c in cases),
+        "grad_max_rel_err": max(c["max_rel_err"] for c in cases),
+        "grad_cases": cases,
+        "flops": rows,
+        "jacobians": jacobians,
+        "seed002": seed002,
+    }
+
+
+def _size(row: dict) -> str:
+    return f"({row['I']}, {row['O']}, {row['K']}, {row['L']}, {row['batch']})"
+
+
+def _rel(a: float, b: float) -> float:
+    return abs(a - b) / abs(b)
+
+
+def report(metrics: dict) -> list[dict]:
+    cases, rows, jac, s2 = metrics["grad_cases"], metrics["flops"], metrics["jacobians"], metrics["seed002"]
+    acts = sorted({c["activation"] for c in cases})
+    exact_fwd = [r for r in rows if r["forward_xla"] == r["forward_analytic"]]
+    batched = [r for r in rows if r["batch"] > 1]
+    big = max(rows, key=lambda r: r["forward_analytic"])
+    bwd_gap = [_rel(r["backward_xla"], r["backward_analytic"]) for r in rows]
+    model_gap = [_rel(r["backward_autodiff_model"], r["backward_xla"]) for r in batched]
+    shapes = {k: "x".join(map(str, v["shape"])) for k, v in jac.items()}
+    return [
+        {"question": "seed 001 ex. 2(a)-(b): forward and backward pass of an MLP (I inputs, K hidden layers of L, "
+                     "O outputs, MSE) for one x, with e = yhat - y",
+         "figures": [],
+         "table": [["step", "expression", "shape"],
+                   ["input", "h_0 = x", "(I,)"],
+                   ["hidden k = 1..K", "a_k = W_k h_{k-1} + b_k, h_k = psi(a_k)", "W_1 (L, I), W_k (L, L); (L,)"],
+                   ["output", "yhat = W_{K+1} h_K + b_{K+1}", "W_{K+1} (O, L); (O,)"],
+                   ["loss", "e = yhat - y, J = e^T e / O", "(O,), ()"],
+                   ["output error", "delta_{K+1} = (2/O) e", "(O,)"],
+                   ["weight gradients", "dJ/dW_k = delta_k h_{k-1}^T, dJ/db_k = delta_k", "like W_k, b_k"],
+                   ["back one layer", "delta_{k-1} = (W_k^T delta_k) * psi'(a_{k-1})", "(L,)"]],
+         "text": (f"The hand-written passes (nndl/backprop.py; source: Goodfellow, Bengio and Courville, Deep "
+                  f"Learning, algorithm 6.4) were run on {len(cases)} networks with psi in {{{', '.join(acts)}}} "
+                  f"and a batch of {cases[0]['batch']}; the largest difference from jax.grad is "
+                  f"{metrics['grad_max_abs_err']:.1e} ({metrics['grad_max_rel_err']:.1e} relative, float64), "
+                  f"i.e. the same numbers.")},
+        {"question": "seed 001 ex. 2(c): number of operations of the forward and the backward pass",
+         "figures": ["flops.png"],
+         "table": [["(I, O, K, L, B)", "forward", "forward XLA", "backward", "backward XLA", "bwd/fwd",
+                    "bwd/fwd XLA", "sheet's forward", "sheet's backward"]]
+         + [[_size(r), r["forward_analytic"], round(r["forward_xla"]), r["backward_analytic"],
+             round(r["backward_xla"]), round(r["ratio_analytic"], 3), round(r["ratio_xla"], 3),
+             r["forward_bigO"], r["backward_bigO"]] for r in rows],
+         "text": (f"Counting a multiply-add as 2 FLOPs: the forward pass costs B[2IL + 2(K-1)L^2 + 2LO] plus "
+                  f"elementwise terms (bias, ReLU, loss); the backward pass forms K+1 outer products "
+                  f"delta h^T and K products W^T delta (none for W_1, whose input x needs no gradient), so it "
+                  f"costs B[2IL + 4(K-1)L^2 + 4LO] at leading order: twice the forward pass minus the first "
+                  f"layer's input gradient. On the largest size {_size(big)} the ratio is "
+                  f"{big['ratio_analytic']:.2f} by hand and {big['ratio_xla']:.2f} by XLA. XLA's forward count "
+                  f"equals ours on {len(exact_fwd)} of {len(rows)} sizes; where not, a mean over one element "
+                  f"(B = 1 or O = 1) lost its division by 1 to XLA's simplifier. XLA's backward count exceeds "
+                  f"ours by {min(bwd_gap):.1%} to {max(bwd_gap):.1%}, all in lower-order terms: jax computes "
+                  f"each dW as one matmul (2B n_in n_out, n_in n_out more than B outer products summed), "
+                  f"differentiates ReLU by compare, select and multiply (3 per unit, ours 2) and leaves the "
+                  f"MSE derivative's constants unfolded (6 ops per output, ours 1). Adding exactly these terms "
+                  f"(opcount.backward_flops_autodiff) matches XLA to within {max(model_gap):.2g} (relative) on the sizes "
+                  f"with B > 1. The gap shrinks as L grows because the elementwise terms are O(BL) against "
+                  f"O(BL^2) for the products.")},
+        {"question": "seed 002 Problem 1.2: inputs and outputs of each layer for one (x, y)",
+         "figures": [],
+         "table": [["layer", "input", "input shape", "output", "output shape"]]
+         + [[r["layer"], r["input"], str(tuple(r["input_shape"])), r["output"], str(tuple(r["output_shape"]))]
+            for r in s2["layers"]],
+         "text": (f"With n = {s2['sizes']['n']}, d = {s2['sizes']['d']} hidden units and K = {s2['sizes']['K']} "
+                  f"outputs: yhat = 5 W2 max(0, W1 x + b1) + b2; the example's values are in metrics.json "
+                  f"(seed002.example).")},
+        {"question": "seed 002 Problem 1.3-1.4: gradients and the elements of dz2/dz1, dyhat/dz3, dl/dyhat",
+         "figures": [],
+         "table": [["Jacobian", "shape", "closed form", "max |closed form - jax.jacobian|"],
+                   ["dz2/dz1", shapes["dz2_dz1"], "diag(5 * 1[z1 > 0])", jac["dz2_dz1"]["max_abs_err"]],
+                   ["dyhat/dz3", shapes["dyhat_dz3"], "identity I_K", jac["dyhat_dz3"]["max_abs_err"]],
+                   ["dl/dyhat", shapes["dl_dyhat"], "2 (yhat - y)^T", jac["dl_dyhat"]["max_abs_err"]]],
+         "text": (f"dz2/dz1 is diagonal (f acts elementwise) with entries in "
+                  f"{{{', '.join(f'{v:g}' for v in jac['dz2_dz1']['diagonal_values'])}}}; dl/dyhat is a row vector. "
+                  f"Chaining them, dW1 = (dl/dyhat W2 dz2/dz1)^T x^T etc. equals jax.grad to "
+                  f"{s2['grad_max_abs_err']:.1e}. Note db2 = {s2['db2_factor']:.6g} x (dl/dz3)^T: dz3/db2 is the "
+                  f"identity, not 5 as the sheet's worked answer writes (the 5 belongs to dz2/dz1 only).")},
+        {"question": "seed 002 Problem 1.1: the five steps of training with SGD on one batch",
+         "figures": ["seed002_loss.png"], "table": [],
+         "text": (f"(a) initialise W ~ N(0, 1/fan_in), b = 0; (b) predict yhat for the batch; (c) compute the "
+                  f"mean loss and its gradient by the backward pass; (d) update theta <- theta - lr * grad; "
+                  f"(e) repeat until a stopping rule. One step by hand equals jax.grad + optax.sgd to "
+                  f"{s2['sgd_step_max_abs_err']:.1e}; {s2['steps']} steps at lr {s2['lr']:g} take the loss from "
+                  f"{s2['loss_first']:.4g} to {s2['loss_last']:.4g}.")},
+    ]
+
+
+def checks(metrics: dict) -> list[dict]:
+    s2 = metrics["seed002"]
+    results = [{"check": "manual backward pass = jax.grad (all cases)", "reference": 0.0,
+                "measured": metrics["grad_max_rel_err"], "tolerance": f"relative {GRAD_RTOL:g} (float64 round-off)",
+                "passed": metrics["grad_max_rel_err"] <= GRAD_RTOL}]
+    for r in metrics["flops"]:
+        for key in ("forward", "backward"):
+            gap = _rel(r[f"{key}_xla"], r[f"{key}_analytic"])
+            results.append({"check": f"{key} FLOPs {_size(r)}: XLA ~ analytic", "reference": r[f"{key}_analytic"],
+                            "measured": r[f"{key}_xla"], "tolerance": f"relative {FLOP_RTOL:g} (elementwise terms)",
+                            "passed": gap <= FLOP_RTOL})
+    largest = max(metrics["flops"], key=lambda r: r["forward_analytic"])
+    results.append({"check": f"backward/forward ~ 2 at the largest size {_size(largest)}", "reference": 2.0,
+                    "measured": largest["ratio_xla"], "tolerance": "within 0.25 (minus the first layer's share)",
+                    "passed": abs(largest["ratio_xla"] - 2.0) <= 0.25})
+    for name, entry in metrics["jacobians"].items():
+        results.append({"check": f"{name} closed form = jax.jacobian", "reference": 0.0,
+                        "measured": entry["max_abs_err"], "tolerance": "1e-6 (float32)",
+                        "passed": entry["max_abs_err"] <= 1e-6})
+    results += [
+        {"check": "seed 002 gradient by hand = jax.grad", "reference": 0.0, "measured": s2["grad_max_abs_err"],
+         "tolerance": "1e-5 (float32)", "passed": s2["grad_max_abs_err"] <= 1e-5},
+        {"check": "db2 = 1 x dl/dz3 (not 5)", "reference": 1.0, "measured": s2["db2_factor"],
+         "tolerance": "1e-5 (float32)", "passed": abs(s2["db2_factor"] - 1.0) <= 1e-5},
+        {"check": "one SGD step by hand = jax.grad + optax.sgd", "reference": 0.0,
+         "measured": s2["sgd_step_max_abs_err"], "tolerance": "1e-5 (float32)",
+         "passed": s2["sgd_step_max_abs_err"] <= 1e-5},
+        {"check": "SGD lowers the loss", "reference": s2["loss_first"], "measured": s2["loss_last"],
+         "tolerance": "strictly lower", "passed": s2["loss_last"] < s2["loss_first"]},
+    ]
+    return results
+
+
+def main(argv=None) -> int:
+    return cli.run_experiment(NAME, doc=__doc__, get_config=get_config, run=run,
+                              add_arguments=add_arguments, validate=validate, argv=argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
