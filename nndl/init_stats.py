@@ -69,36 +69,42 @@ def chunked_draws(draw_chunk: Callable[[jax.Array], Any], key: jax.Array, n_draw
     return jax.tree.map(lambda *xs: jnp.concatenate(xs)[:n_draws], *parts)
 
 
-def neuron_moments(key: jax.Array, m: int, sigma2: float, n_draws: int, *, chunk: int = 1000) -> dict[str, Estimate]:
-    """Monte Carlo moments of sheet questions (a)-(c) from n_draws independent draws.
+def neuron_moments(key: jax.Array, m: int, sigma2s: jax.Array, n_draws: int, *, chunk: int = 1000) -> dict[str, Estimate]:
+    """Monte Carlo moments of sheet questions (a)-(c) from n_draws independent draws, for each sigma^2.
 
     Each draw is x ~ N(0, I_M), W ~ N(0, sigma2) (M x M), w' ~ N(0, sigma2) (M,);
-    `neuron` is vmapped over the draws.
+    `neuron` is vmapped over the draws and over sigma2s (the same standard normal
+    draws for every sigma^2).
 
     Args:
       key: PRNG key.
       m: M.
-      sigma2: weight variance.
-      n_draws: number of independent draws.
+      sigma2s: (S,) weight variances.
+      n_draws: number of independent draws (>= 2).
       chunk: draws at once (memory: chunk * M^2 floats).
 
     Returns:
-      {"mean_pre", "var_pre", "second_moment_relu", "mean_next", "var_next"} Estimates.
+      {"mean_pre", "var_pre", "second_moment_relu", "mean_next", "var_next"}: Estimates of shape (S,).
     """
     chunk = min(chunk, n_draws)
 
     def draw_chunk(k):
         x, w, w_next = rand.normals(k, [(m,), (m, m), (m,)], batch=(chunk,))
-        return jax.vmap(neuron)(x, jnp.sqrt(sigma2) * w, jnp.sqrt(sigma2) * w_next)
+
+        def at(sigma2):
+            return jax.vmap(neuron)(x, jnp.sqrt(sigma2) * w, jnp.sqrt(sigma2) * w_next)
+
+        return jax.vmap(at, out_axes=1)(sigma2s)  # fields (chunk, S)
 
     draws = chunked_draws(draw_chunk, key, n_draws, chunk)
-    return {
-        "mean_pre": mean_estimate(draws.z),
-        "var_pre": var_estimate(draws.z),
-        "second_moment_relu": mean_estimate(jnp.square(draws.h)),
-        "mean_next": mean_estimate(draws.z_next),
-        "var_next": var_estimate(draws.z_next),
-    }
+    per_sigma = jax.vmap(lambda d: {
+        "mean_pre": mean_estimate(d.z),
+        "var_pre": var_estimate(d.z),
+        "second_moment_relu": mean_estimate(jnp.square(d.h)),
+        "mean_next": mean_estimate(d.z_next),
+        "var_next": var_estimate(d.z_next),
+    }, in_axes=1)
+    return per_sigma(draws)
 
 
 def neuron_theory(m: int, sigma2: float) -> dict[str, float]:

@@ -1,0 +1,309 @@
+"""Initialisation: a neuron's moments by Monte Carlo, second moments through 50 ReLU layers, smoothness vs sigma^2.
+
+Run: python -m experiments.init [--quick|--full] [--out DIR] [--seed N] [--m 100] [--sigma2 0.03] [--draws 3000]
+Shows: seed 001 ex. 3. (a)-(c) for one neuron with M inputs x ~ N(0, 1) and
+weights N(0, sigma^2): pre-activation mean 0 and variance M sigma^2, ReLU second
+moment M sigma^2 / 2, next-layer mean 0 and variance M sigma^2 * M sigma^2 / 2,
+each within 4 Monte Carlo standard errors (metrics.json single_neuron);
+(d) sigma^2 = 2/M keeps the second moment: through 50 layers of width 100 the
+activations' and the gradients' second moments vanish, stay, or explode for
+sigma^2 = 0.5, 1, 2 times 2/M (propagation.png, log scale); (e) the initial
+function of a one-hidden-layer net is smoother for smaller sigma^2 (tanh;
+ReLU's shape does not depend on sigma^2) (smoothness_samples.png, smoothness.png).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nndl import cli, init_stats, runio, smoothness
+from nndl.plotting import save_figure, subplots
+
+NAME = "init"
+SHEET = "seed 001 ex. 3"
+
+# Monte Carlo agreement: |estimate - theory| <= K_SE standard errors (two-sided
+# normal tail 6e-5 per check, so a correct run fails one of ~20 checks with p ~ 1e-3).
+K_SE = 4.0
+SMOOTH_ACTIVATIONS = {"tanh": jnp.tanh, "relu": jax.nn.relu}
+# Taylor: the curved part of a tanh net's f grows like sigma^2 relative to the
+# linear part, so the unexplained share of its variance grows like (sigma^2)^2.
+TAYLOR_SLOPE = 2.0
+TAYLOR_SLOPE_TOL = 0.25  # the next Taylor order shifts the slope by O(sigma^2) at the smallest grid values
+
+
+def get_config(full: bool = False) -> dict:
+    config = {
+        "seed": 0,
+        "m": 100, "sigma2": 0.03, "draws": 3000,  # (a)-(c)
+        "width": 100, "layers": 50, "prop_draws": 128, "factors": [0.5, 1.0, 2.0],  # (d): sigma^2 = factor * 2/M
+        # (e): sigma^2 grid, hidden units, networks per sigma^2, x grid
+        "smooth_sigma2": [float(v) for v in np.logspace(-3, 2, 11)], "smooth_m": 100, "smooth_draws": 200,
+        "x_max": 3.0, "grid": 401,
+    }
+    if full:
+        config.update(draws=100_000, prop_draws=2000, smooth_draws=5000)
+    return config
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--m", type=cli.positive_int, default=None, help="inputs M of the single neuron (default 100)")
+    parser.add_argument("--sigma2", type=cli.positive_float, default=None,
+                        help="weight variance of the single-neuron Monte Carlo (default 0.03)")
+    parser.add_argument("--draws", type=cli.positive_int, default=None,
+                        help="Monte Carlo draws for the single neuron (default 3000)")
+    parser.add_argument("--width", type=cli.positive_int, default=None, help="units per layer in (d) (default 100)")
+    parser.add_argument("--layers", type=cli.positive_int, default=None, help="depth in (d) (default 50)")
+    parser.add_argument("--prop-draws", dest="prop_draws", type=cli.positive_int, default=None,
+                        help="networks drawn in (d) (default 128)")
+    parser.add_argument("--smooth-m", dest="smooth_m", type=cli.positive_int, default=None,
+                        help="hidden units in (e) (default 100)")
+    parser.add_argument("--smooth-draws", dest="smooth_draws", type=cli.positive_int, default=None,
+                        help="networks per sigma^2 in (e) (default 200)")
+
+
+def validate(config: dict) -> None:
+    for flag, key in (("--draws", "draws"), ("--prop-draws", "prop_draws")):
+        if config[key] < 2:
+            raise cli.UserError(f"{flag} {config[key]}: need at least 2 draws for a standard error")
+    # 2^L must stay inside float32 (3.4e38) for sigma^2 = 2 * (2/M).
+    if config["layers"] > 100:
+        raise cli.UserError(f"--layers {config['layers']}: at most 100 (2^L overflows float32 beyond ~127)")
+
+
+def _single_neuron(key, config: dict) -> tuple[dict, dict]:
+    m, sigma2 = config["m"], config["sigma2"]
+    he = init_stats.he_variance(m)
+    est = init_stats.neuron_moments(key, m, jnp.array([sigma2, he]), config["draws"])
+
+    def entry(index: int, s2: float) -> dict:
+        theory = init_stats.neuron_theory(m, s2)
+        row = {"M": m, "sigma2": s2, "n_draws": config["draws"], "tolerance_se": K_SE}
+        for name, estimate in est.items():
+            row[name] = float(estimate.value[index])
+            row[f"{name}_se"] = float(estimate.se[index])
+            row[f"{name}_theory"] = theory[name]
+        return row
+
+    return entry(0, sigma2), entry(1, he)
+
+
+def _propagation(key, config: dict, out: Path) -> dict:
+    width, layers = config["width"], config["layers"]
+    sigma2s = [f * init_stats.he_variance(width) for f in config["factors"]]
+    prop = init_stats.propagation(key, width=width, n_layers=layers, sigma2s=jnp.array(sigma2s),
+                                  n_draws=config["prop_draws"])
+    # Host float64 for the statistics: squares of 2^50-sized values overflow float32.
+    fwd, bwd = np.asarray(prop.forward, np.float64), np.asarray(prop.backward, np.float64)
+    n = fwd.shape[0]
+    theory = [init_stats.propagation_theory(width, layers, s2) for s2 in sigma2s]
+    fwd_theory = np.array([np.asarray(t[0]) for t in theory])
+    bwd_theory = np.array([np.asarray(t[1]) for t in theory])
+    runio.save_curves(out / "propagation.npz", sigma2=np.array(sigma2s), forward_mean=fwd.mean(0),
+                      backward_mean=bwd.mean(0), forward_theory=fwd_theory, backward_theory=bwd_theory)
+    _propagation_figure(np.array(config["factors"]), fwd.mean(0), bwd.mean(0), fwd_theory, bwd_theory, out)
+    return {
+        "width": width, "layers": layers, "n_draws": n, "factor": config["factors"], "sigma2": sigma2s,
+        "c": [width * s2 / 2 for s2 in sigma2s], "tolerance_se": K_SE,
+        "forward_last": fwd[:, :, -1].mean(0), "forward_last_se": fwd[:, :, -1].std(0, ddof=1) / np.sqrt(n),
+        "forward_last_theory": fwd_theory[:, -1],
+        "backward_first": bwd[:, :, 0].mean(0), "backward_first_se": bwd[:, :, 0].std(0, ddof=1) / np.sqrt(n),
+        "backward_first_theory": bwd_theory[:, 0],
+    }
+
+
+def _propagation_figure(factors, fwd, bwd, fwd_theory, bwd_theory, out: Path) -> None:
+    fig, axes = subplots(1, 2, width=5.2)
+    layers = np.arange(fwd.shape[1])
+    panels = ((axes[0, 0], fwd, fwd_theory, "activations: mean x_i^(l)^2", "theory c^l", "lower left"),
+              (axes[0, 1], bwd, bwd_theory, "gradients: mean (dE/dx_i^(l))^2", "theory c^(L-l)", "lower right"))
+    for ax, measured, theory, what, theory_label, corner in panels:
+        for i, f in enumerate(factors):
+            line, = ax.plot(layers, measured[i], lw=2, label=f"sigma^2 = {f:g} x 2/M (c = {f:g})")
+            ax.plot(layers, theory[i], ls="--", lw=1, color="k")
+        ax.plot([], [], "k--", lw=1, label=f"{theory_label}, c = M sigma^2 / 2")
+        ax.set(yscale="log", xlabel="layer l", ylabel="second moment (mean over draws)", title=what)
+        ax.legend(fontsize=8, loc=corner)
+    save_figure(fig, out / "propagation.png")
+
+
+def _smoothness(key, config: dict, out: Path) -> dict:
+    xs = jnp.linspace(-config["x_max"], config["x_max"], config["grid"])
+    sigma2s = jnp.array(config["smooth_sigma2"])
+    result = {"M": config["smooth_m"], "n_draws": config["smooth_draws"], "sigma2": config["smooth_sigma2"],
+              "x_max": config["x_max"], "grid": config["grid"]}
+    samples = {}
+    for name, activation in SMOOTH_ACTIVATIONS.items():
+        sweep = smoothness.sweep(key, sigma2s, m=config["smooth_m"], n_draws=config["smooth_draws"],
+                                 xs=xs, activation=activation)
+        result[name] = {"roughness": np.asarray(sweep.roughness), "nonlinearity": np.asarray(sweep.nonlinearity)}
+        samples[name] = np.asarray(sweep.samples)
+    s = np.log(np.asarray(config["smooth_sigma2"]))
+    # The local slopes of log nonlinearity (tanh) and log roughness (ReLU) vs log sigma^2 at the small end.
+    result["tanh"]["taylor_slope"] = float(np.diff(np.log(result["tanh"]["nonlinearity"][:2]))[0] / (s[1] - s[0]))
+    result["relu"]["roughness_slope"] = float(np.polyfit(s, np.log(result["relu"]["roughness"]), 1)[0])
+    runio.save_curves(out / "smoothness.npz", x=np.asarray(xs), sigma2=np.asarray(sigma2s),
+                      **{f"samples_{k}": v for k, v in samples.items()})
+    _smoothness_figures(np.asarray(xs), np.asarray(sigma2s), samples, result, out)
+    return result
+
+
+def _smoothness_figures(xs, sigma2s, samples, result, out: Path) -> None:
+    picks = [0, len(sigma2s) // 2, len(sigma2s) - 1]
+    fig, axes = subplots(2, 3, width=4.2, height=3.2)
+    for row, name in enumerate(SMOOTH_ACTIVATIONS):
+        for col, i in enumerate(picks):
+            ax = axes[row, col]
+            ax.plot(xs, samples[name][i].T, lw=1.2)
+            ax.set(xlabel="x", ylabel="f(x) at initialisation", title=f"{name}, sigma^2 = {sigma2s[i]:.3g}")
+    save_figure(fig, out / "smoothness_samples.png")
+
+    fig, axes = subplots(1, 2, width=5.0)
+    for name, marker in (("tanh", "o"), ("relu", "s")):
+        axes[0, 0].plot(sigma2s, result[name]["roughness"], marker=marker, label=name)
+        axes[0, 1].plot(sigma2s, result[name]["nonlinearity"], marker=marker, label=name)
+    axes[0, 0].set(xscale="log", yscale="log", xlabel="sigma^2", ylabel="mean |f''(x)| on the grid",
+                   title="Roughness (scales with the output too)")
+    axes[0, 1].set(xscale="log", yscale="log", xlabel="sigma^2", ylabel="1 - R^2 of the best line",
+                   title="Nonlinearity (scale-free)")
+    axes[0, 0].legend(loc="upper left")
+    axes[0, 1].legend(loc="lower right")
+    save_figure(fig, out / "smoothness.png")
+
+
+def run(config: dict, out: Path) -> dict:
+    out = Path(out)
+    neuron_key, prop_key, smooth_key = jax.random.split(jax.random.key(config["seed"]), 3)
+    single, he = _single_neuron(neuron_key, config)
+    for name in ("mean_pre", "var_pre", "second_moment_relu", "mean_next", "var_next"):
+        print(f"{name}: {single[name]:.4g} +- {single[name + '_se']:.2g} (theory {single[name + '_theory']:.4g})")
+    depth = _propagation(prop_key, config, out)
+    for f, fl, bf in zip(depth["factor"], depth["forward_last"], depth["backward_first"]):
+        print(f"sigma^2 = {f:g} x 2/M: layer {depth['layers']} second moment {fl:.3g}, input gradient {bf:.3g}")
+    smooth = _smoothness(smooth_key, config, out)
+    print("tanh nonlinearity vs sigma^2:", " ".join(f"{v:.2g}" for v in smooth["tanh"]["nonlinearity"]))
+    return {"single_neuron": single, "he": he, "depth_propagation": depth, "smoothness": smooth}
+
+
+def _z(entry: dict, name: str) -> float:
+    """(estimate - theory) in standard errors."""
+    return (entry[name] - entry[f"{name}_theory"]) / entry[f"{name}_se"]
+
+
+def _pm(entry: dict, name: str) -> str:
+    return f"{entry[name]:.4g} +- {entry[name + '_se']:.2g}"
+
+
+def report(metrics: dict) -> list[dict]:
+    one, he, dp, sm = metrics["single_neuron"], metrics["he"], metrics["depth_propagation"], metrics["smoothness"]
+    head = f"M = {one['M']}, sigma^2 = {one['sigma2']:g}, {one['n_draws']} draws"
+    tanh, relu = sm["tanh"], sm["relu"]
+    prop_rows = [[f"{f:g} x 2/M", f"{c:g}", f"{fl:.3g} +- {fs:.2g}", f"{ft:.3g}", f"{bf:.3g} +- {bs:.2g}", f"{bt:.3g}"]
+                 for f, c, fl, fs, ft, bf, bs, bt in zip(dp["factor"], dp["c"], dp["forward_last"],
+                                                           dp["forward_last_se"], dp["forward_last_theory"],
+                                                           dp["backward_first"], dp["backward_first_se"],
+                                                           dp["backward_first_theory"])]
+    lo, hi = 0, len(sm["sigma2"]) - 1
+    return [
+        {"question": "seed 001 ex. 3(a): mean and variance of the neuron before the activation",
+         "figures": [],
+         "table": [["quantity", "Monte Carlo", "theory"],
+                   ["E z", _pm(one, "mean_pre"), 0.0], ["Var z", _pm(one, "var_pre"), one["var_pre_theory"]]],
+         "text": (f"z = sum_m w_m x_m with w and x independent and zero-mean: E z = sum E w_m E x_m = 0 and "
+                  f"Var z = sum E[w_m^2] E[x_m^2] = M sigma^2. With {head}: E z = {_pm(one, 'mean_pre')} "
+                  f"({_z(one, 'mean_pre'):+.1f} standard errors from 0), Var z = {_pm(one, 'var_pre')} vs "
+                  f"M sigma^2 = {one['var_pre_theory']:g} ({_z(one, 'var_pre'):+.1f} SE).")},
+        {"question": "seed 001 ex. 3(b): second moment after a ReLU",
+         "figures": [],
+         "table": [["quantity", "Monte Carlo", "theory"],
+                   ["E ReLU(z)^2", _pm(one, "second_moment_relu"), one["second_moment_relu_theory"]]],
+         "text": (f"z is symmetric about 0 and ReLU(z)^2 = z^2 on z > 0, 0 otherwise, so E ReLU(z)^2 = "
+                  f"E[z^2] / 2 = M sigma^2 / 2 = {one['second_moment_relu_theory']:g}; measured "
+                  f"{_pm(one, 'second_moment_relu')} ({_z(one, 'second_moment_relu'):+.1f} SE).")},
+        {"question": "seed 001 ex. 3(c): mean and variance of a second-layer neuron fed by M such neurons",
+         "figures": [],
+         "table": [["quantity", "Monte Carlo", "theory"],
+                   ["E z'", _pm(one, "mean_next"), 0.0], ["Var z'", _pm(one, "var_next"), one["var_next_theory"]]],
+         "text": (f"z' = sum_j w'_j ReLU(z_j): the new weights are zero-mean and independent of the inputs, so "
+                  f"E z' = 0 and Var z' = M sigma^2 E[ReLU(z)^2] = M sigma^2 * M sigma^2 / 2 = "
+                  f"{one['var_next_theory']:g} (the inputs are no longer zero-mean or unit-variance, only their "
+                  f"second moment matters). Measured E z' = {_pm(one, 'mean_next')}, Var z' = "
+                  f"{_pm(one, 'var_next')} ({_z(one, 'var_next'):+.1f} SE).")},
+        {"question": "seed 001 ex. 3(d): the sigma^2 that keeps the variance across layers; much smaller or larger",
+         "figures": ["propagation.png"],
+         "table": [["sigma^2", "c = M sigma^2/2", f"layer {dp['layers']} x^2", "theory c^L",
+                    "input gradient^2", "theory c^L"]] + prop_rows,
+         "text": (f"Each ReLU layer multiplies the second moment by c = M sigma^2 / 2, so sigma^2 = 2/M (He) "
+                  f"keeps it: at sigma^2 = 2/M = {he['sigma2']:g} the ReLU output's second moment is "
+                  f"{_pm(he, 'second_moment_relu')} = E x^2 = 1. Through {dp['layers']} layers of width "
+                  f"{dp['width']} ({dp['n_draws']} networks) it becomes c^L: "
+                  + ", ".join(f"{fl:.2g} for c = {c:g}" for c, fl in zip(dp["c"], dp["forward_last"]))
+                  + " - vanishing, stable, exploding. Backpropagated gradients pick up the same factor per "
+                  "layer in the other direction (W^T and the ReLU mask halve M sigma^2), so the input "
+                  "gradient's second moment is "
+                  + ", ".join(f"{bf:.2g}" for bf in dp["backward_first"])
+                  + ". Too small a sigma^2 starves early layers of signal and of gradient; too large overflows. "
+                  "(Without biases a ReLU net is positively homogeneous, so the three networks are the same "
+                  "draws scaled by sigma: only the factor c^l differs between the curves.)")},
+        {"question": "seed 001 ex. 3(e): does a larger or a smaller sigma^2 give a smoother initial function?",
+         "figures": ["smoothness_samples.png", "smoothness.png"],
+         "table": [["sigma^2", "tanh 1 - R^2", "tanh mean |f''|", "ReLU 1 - R^2", "ReLU mean |f''|"]]
+         + [[f"{s:.3g}", f"{a:.3g}", f"{b:.3g}", f"{c:.3g}", f"{d:.3g}"]
+            for s, a, b, c, d in zip(sm["sigma2"], tanh["nonlinearity"], tanh["roughness"],
+                                     relu["nonlinearity"], relu["roughness"])],
+         "text": (f"f(x) = sum_j v_j psi(w_j x + b_j), M = {sm['M']}, all weights N(0, sigma^2), "
+                  f"{sm['n_draws']} networks per sigma^2, x in [-{sm['x_max']:g}, {sm['x_max']:g}]. Taylor: "
+                  f"psi(w x + b) = psi(b) + psi'(b) w x + psi''(b) (w x)^2 / 2 + ..., the k-th term ~ sigma^k, "
+                  f"so for small sigma^2 the linear term dominates and f is nearly a straight line; a large "
+                  f"sigma^2 makes the higher terms (sharp tanh transitions within |x| < 1/|w|) dominate. "
+                  f"Smaller sigma^2 gives smoother functions. For tanh the share of f's variation no line "
+                  f"explains grows from {tanh['nonlinearity'][lo]:.2g} at sigma^2 = {sm['sigma2'][lo]:g} to "
+                  f"{tanh['nonlinearity'][hi]:.2g} at {sm['sigma2'][hi]:g}, with log-log slope "
+                  f"{tanh['taylor_slope']:.2f} at the small end (Taylor: 2). ReLU is the exception: it is "
+                  f"positively homogeneous, so scaling w, b, v by sigma scales f by sigma^2 without changing "
+                  f"its shape (1 - R^2 = {relu['nonlinearity'][lo]:.3g} for every sigma^2; mean |f''| grows "
+                  f"with slope {relu['roughness_slope']:.3f} in sigma^2, which is amplitude, not shape).")},
+    ]
+
+
+def checks(metrics: dict) -> list[dict]:
+    results = []
+    for label, entry in (("sigma^2 = %g" % metrics["single_neuron"]["sigma2"], metrics["single_neuron"]),
+                         ("sigma^2 = 2/M", metrics["he"])):
+        for name in ("mean_pre", "var_pre", "second_moment_relu", "mean_next", "var_next"):
+            results.append({"check": f"{name} = theory ({label})", "reference": entry[f"{name}_theory"],
+                            "measured": entry[name], "tolerance": f"{K_SE:g} Monte Carlo SE ({entry[name + '_se']:.2g})",
+                            "passed": abs(_z(entry, name)) <= K_SE})
+    dp = metrics["depth_propagation"]
+    for i, c in enumerate(dp["c"]):
+        for name, what in (("forward_last", f"x^2 at layer {dp['layers']}"), ("backward_first", "input gradient^2")):
+            se, ref, got = dp[f"{name}_se"][i], dp[f"{name}_theory"][i], dp[name][i]
+            results.append({"check": f"{what} = c^L (c = {c:g})", "reference": ref, "measured": got,
+                            "tolerance": f"{K_SE:g} Monte Carlo SE ({se:.2g})", "passed": abs(got - ref) <= K_SE * se})
+    tanh, relu = metrics["smoothness"]["tanh"], metrics["smoothness"]["relu"]
+    results += [
+        {"check": "tanh: nonlinearity grows with sigma^2", "reference": "increasing",
+         "measured": tanh["nonlinearity"], "tolerance": "strictly", "passed": bool(np.all(np.diff(tanh["nonlinearity"]) > 0))},
+        {"check": "tanh: Taylor slope of log(1 - R^2) vs log sigma^2", "reference": TAYLOR_SLOPE,
+         "measured": tanh["taylor_slope"], "tolerance": f"{TAYLOR_SLOPE_TOL:g}",
+         "passed": abs(tanh["taylor_slope"] - TAYLOR_SLOPE) <= TAYLOR_SLOPE_TOL},
+        {"check": "ReLU: shape independent of sigma^2", "reference": relu["nonlinearity"][0],
+         "measured": relu["nonlinearity"], "tolerance": "relative 1e-4 (float32)",
+         "passed": bool(np.ptp(relu["nonlinearity"]) <= 1e-4 * relu["nonlinearity"][0])},
+        {"check": "ReLU: roughness proportional to sigma^2", "reference": 1.0, "measured": relu["roughness_slope"],
+         "tolerance": "1e-3 (float32)", "passed": abs(relu["roughness_slope"] - 1.0) <= 1e-3},
+    ]
+    return results
+
+
+def main(argv=None) -> int:
+    return cli.run_experiment(NAME, doc=__doc__, get_config=get_config, run=run,
+                              add_arguments=add_arguments, validate=validate, argv=argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
