@@ -92,9 +92,9 @@ def _derivatives(graph, fn, closed_forms, inputs: dict, out: Path, csv_name: str
     sweeps, derivatives = compare.six_ways(graph, fn, closed_forms, inputs)
     rows = node_rows(graph, sweeps.values, sweeps.tangents, sweeps.adjoints)
     runio.atomic_write_bytes(out / f"nodes_{csv_name}.csv", to_csv(rows).encode())
-    print(f"\n{graph.output}({', '.join(f'{k}={float(v):g}' for k, v in inputs.items())}): per-node table")
-    print(format_table(rows))
     point = ", ".join(f"{k} = {float(v):g}" for k, v in inputs.items())
+    print(f"\n{graph.output} at {point}: per-node table")
+    print(format_table(rows))
     save_figure(graph_figure(graph, rows, title=f"{graph.output}: forward and reverse sweeps at {point}"),
                 out / f"graph_{csv_name}.png")
     as_floats = {name: {m: float(v) for m, v in by_method.items()} for name, by_method in derivatives.items()}
@@ -104,6 +104,7 @@ def _derivatives(graph, fn, closed_forms, inputs: dict, out: Path, csv_name: str
 def run(config: dict, out: Path) -> dict:
     out = Path(out)
     # float64 only here: the six methods must agree to ~1e-12, beyond float32's 1e-7.
+    # The Jacobian timings below run in the default float32, as a network would.
     with jax.enable_x64(True):
         y_value, dy = _derivatives(y_graph(), functions.y, {"x": functions.dydx},
                                    {"x": np.float64(config["x"])}, out, "y")
