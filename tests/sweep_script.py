@@ -23,7 +23,8 @@ def main(out: str, slow: bool) -> None:
     data = {"x_train": x[:20], "y_train": y[:20], "x_test": x[20:], "y_test": y[20:]}
     grid = sweep.product(width=[2, 6], lr=[0.01, 0.03], batch_size=[5, 20], seed=[0], epochs=[12])
     res = sweep.run_mlp_sweep(grid, data, depth=2, optimizer="sgd", n_buckets=2, chunk_epochs=3,
-                              checkpoint_dir=out, on_chunk=(lambda done: time.sleep(1.5)) if slow else None)
+                              checkpoint=os.path.join(out, "sweep_checkpoint.npz"), keep_checkpoint=True,
+                              on_chunk=(lambda done: time.sleep(1.5)) if slow else None)
     runio.save_curves(os.path.join(out, "result.npz"), devices=np.array(len(jax.devices())),
                       train=res.final["train_loss"], test=res.final["test_loss"],
                       curves=res.curves["train_loss"], **{f"p{i}": leaf for i, leaf in

@@ -6,7 +6,8 @@ A *task* describes one training run: `init(hp, key) -> state`,
 scalars). The engine maps a task over the config axis with `jax.vmap`, runs
 epochs with `lax.scan` inside one `jax.jit`, and adds, for every config:
 
-- a horizon: epochs >= hp["epochs"] leave the state unchanged;
+- a horizon: epochs >= hp["epochs"] leave the state unchanged, and so do the
+  epochs after one whose loss fell below hp["stop_loss"] (if given);
 - divergence: an epoch whose loss or new state is non-finite is rolled back,
   the config is flagged (`diverged`, `diverged_epoch`) and stops updating;
 - curves: `evaluate` at ~100 log-spaced epochs; the first epoch whose loss is
@@ -34,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nndl.progress import bar
-from nndl.sweep import checkpoint
+from nndl.sweep import checkpoint as ckpt
 from nndl.sweep.devices import config_sharding, replicated
 
 HP = dict[str, jax.Array]
@@ -61,6 +62,7 @@ class Track(NamedTuple):
     diverged: jax.Array  # bool
     diverged_epoch: jax.Array  # int32, -1 if never
     first_below: jax.Array  # int32[n_tol], first epoch whose loss < tol, -1 if never
+    stopped_epoch: jax.Array  # int32, epoch whose loss fell below hp["stop_loss"] (training ends), -1 if never
     last_loss: jax.Array  # loss of the last epoch that updated
     curves: jax.Array  # float[n_record, n_metrics] evaluate() after record epochs
 
@@ -76,9 +78,14 @@ class BucketResult(NamedTuple):
 
 
 def record_epochs(n_epochs: int, n_points: int = 100) -> np.ndarray:
-    """~n_points distinct log-spaced epoch counts in [1, n_epochs] (always including both ends)."""
-    points = np.unique(np.round(np.logspace(0, np.log10(max(n_epochs, 1)), n_points)).astype(int))
-    return points[(points >= 1) & (points <= n_epochs)]
+    """min(n_points, n_epochs) distinct, roughly log-spaced epoch counts in [1, n_epochs], both ends included."""
+    if n_epochs <= n_points:
+        return np.arange(1, n_epochs + 1)
+    for m in range(n_points, 20 * n_points):
+        points = np.unique(np.round(np.logspace(0, np.log10(n_epochs), m)).astype(int))
+        if len(points) >= n_points:
+            return points
+    return points
 
 
 def _tree_where(cond, new, old):
@@ -96,7 +103,7 @@ def _config_epoch(task: Task, metric_names: tuple[str, ...], tols: jax.Array, sl
     def step(carry: Carry, hp: HP, data, e):
         state, track = carry
         new_state, loss = task.epoch(state, hp, data, e)
-        active = (e < hp["epochs"]) & ~track.diverged
+        active = (e < hp["epochs"]) & ~track.diverged & (track.stopped_epoch < 0)
         finite = jnp.isfinite(loss) & _all_finite(new_state)
         update = active & finite
         newly_diverged = active & ~finite
@@ -106,6 +113,8 @@ def _config_epoch(task: Task, metric_names: tuple[str, ...], tols: jax.Array, sl
             diverged=track.diverged | newly_diverged,
             diverged_epoch=jnp.where(newly_diverged, e, track.diverged_epoch),
             first_below=first_below.astype(jnp.int32),
+            stopped_epoch=jnp.where(update & (loss < hp.get("stop_loss", -jnp.inf)), e,
+                                    track.stopped_epoch).astype(jnp.int32),
             last_loss=jnp.where(update, loss, track.last_loss),
         )
         slot = slot_of_epoch[e]
@@ -164,6 +173,7 @@ class Sweep:
             diverged=jnp.bool_(False),
             diverged_epoch=jnp.int32(-1),
             first_below=jnp.full((len(self.tolerances),), -1, jnp.int32),
+            stopped_epoch=jnp.int32(-1),
             last_loss=jnp.asarray(jnp.nan, dtype),
             curves=jnp.full((len(self.record), len(self.metric_names)), jnp.nan, dtype),
         )
@@ -214,14 +224,17 @@ class Sweep:
             h.update(np.ascontiguousarray(np.asarray(leaf)).tobytes())
         return h.hexdigest()[:16]
 
-    def run(self, hps: Sequence[dict[str, np.ndarray]], data: Any, *, checkpoint_dir: str | Path | None = None,
-            desc: str = "sweep", on_chunk: Callable[[int], None] | None = None) -> list[BucketResult]:
+    def run(self, hps: Sequence[dict[str, np.ndarray]], data: Any, *, checkpoint: str | Path | None = None,
+            keep_checkpoint: bool = False, desc: str = "sweep",
+            on_chunk: Callable[[int], None] | None = None) -> list[BucketResult]:
         """Runs every bucket's configs; `hps[b][name]` is a 1-D array over bucket b's configs.
 
         Each hp dict needs at least `seed` (int) and `epochs` (int); everything else
-        is the task's. `on_chunk(chunks_done)` is called after each chunk (and its
-        checkpoint). Returns per bucket the final states and tracks, config axis
-        first, padding removed.
+        is the task's. With `checkpoint` (an .npz path) the carry is saved after
+        every chunk and a rerun of the identical sweep resumes from it; the file is
+        removed at the end unless `keep_checkpoint`. `on_chunk(chunks_done)` is
+        called after each chunk (and its checkpoint). Returns per bucket the final
+        states and tracks, config axis first, padding removed.
         """
         if len(hps) != len(self.tasks):
             raise ValueError(f"{len(hps)} hyperparameter sets for {len(self.tasks)} buckets")
@@ -232,13 +245,13 @@ class Sweep:
                 raise ValueError(f"an epochs value {int(np.max(hp['epochs']))} exceeds n_epochs={self.n_epochs}")
         sharded_hps = self._shard(hps)
         data = jax.device_put(data, replicated(self.devices))
-        path = Path(checkpoint_dir) / "sweep_checkpoint.npz" if checkpoint_dir is not None else None
+        path = Path(checkpoint) if checkpoint is not None else None
         fp = self.fingerprint(hps, data)
 
         carries = self._init_fn(sharded_hps)
         start_chunk = 0
         if path is not None:
-            restored = checkpoint.load(path, fp, carries)
+            restored = ckpt.load(path, fp, carries)
             if restored is not None:
                 carries, start_chunk = restored
                 print(f"{desc}: resuming from {path} after epoch {start_chunk * self.chunk_epochs}",
@@ -248,13 +261,15 @@ class Sweep:
             for chunk in range(start_chunk, self.n_chunks):
                 carries = self._chunk_fn(carries, sharded_hps, data, jnp.int32(chunk * self.chunk_epochs))
                 if path is not None:
-                    checkpoint.save(path, fp, carries, chunk + 1)
+                    ckpt.save(path, fp, carries, chunk + 1)
                 losses = np.concatenate([np.asarray(c.track.last_loss) for c in carries])
                 if np.isfinite(losses).any():
                     pbar.set_postfix(loss_median=f"{np.nanmedian(losses):.3g}", loss_min=f"{np.nanmin(losses):.3g}")
                 pbar.update(self.chunk_epochs)
                 if on_chunk is not None:
                     on_chunk(chunk + 1)
+        if path is not None and not keep_checkpoint:
+            path.unlink(missing_ok=True)
         results = []
         for carry, n in zip(carries, sizes):
             host = jax.tree.map(lambda x: np.asarray(x)[:n], carry)

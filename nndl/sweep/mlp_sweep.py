@@ -16,7 +16,7 @@ from nndl.models import padded_mlp
 from nndl.sweep.engine import Sweep
 from nndl.sweep.grid import padded_cost, plan_buckets
 
-HP_KEYS = ("seed", "epochs", "lr", "weight_decay", "width", "batch_size")
+HP_KEYS = ("seed", "epochs", "lr", "weight_decay", "width", "batch_size", "stop_loss")
 HP_DTYPES = {"seed": np.int32, "epochs": np.int32, "width": np.int32, "batch_size": np.int32}  # floats: run dtype
 
 
@@ -31,6 +31,7 @@ class SweepResult:
     diverged: np.ndarray
     diverged_epoch: np.ndarray
     first_below: np.ndarray  # (n_configs, n_tol): first epoch whose training loss < tol, -1 if never
+    stopped_epoch: np.ndarray  # epoch whose loss fell below the config's stop_loss (then frozen), -1 if never
     tolerances: tuple[float, ...]
     buckets: list[list[int]]
     flops_useful: float
@@ -60,7 +61,7 @@ def complete_grid(grid: dict[str, Sequence], n_train: int, dtype: str = "float32
     n = len(next(iter(grid.values())))
     if any(len(v) != n for v in grid.values()):
         raise ValueError("every grid axis must have one value per config")
-    defaults = {"seed": 0, "weight_decay": 0.0, "batch_size": n_train}
+    defaults = {"seed": 0, "weight_decay": 0.0, "batch_size": n_train, "stop_loss": 0.0}  # 0: never stop
     for k in HP_KEYS:
         if k not in grid:
             if k not in defaults:
@@ -104,7 +105,8 @@ def run_mlp_sweep(
     chunk_epochs: int = 250,
     tolerances: Sequence[float] = (1e-3,),
     n_record: int = 100,
-    checkpoint_dir: str | Path | None = None,
+    checkpoint: str | Path | None = None,
+    keep_checkpoint: bool = False,
     devices: Sequence[jax.Device] | None = None,
     desc: str = "sweep",
     dtype: str = "float32",
@@ -115,7 +117,7 @@ def run_mlp_sweep(
     Args:
       grid: per-config 1-D arrays (e.g. from `nndl.sweep.product`) with keys among
         seed, epochs (required), lr (required), weight_decay, width (required),
-        batch_size.
+        batch_size, stop_loss (training ends after the first epoch whose loss is below it).
       data: x_train (N, d_in), y_train (N, d_out), x_test, y_test.
       depth: hidden layers of `width` units each.
       optimizer, loss, decay_biases, activation: see `nndl.train.Spec`.
@@ -124,7 +126,8 @@ def run_mlp_sweep(
       chunk_epochs: epochs per jitted call; progress/checkpoint granularity.
       tolerances: training-loss levels whose first crossing epoch is recorded.
       n_record: number of log-spaced epochs with train/test loss curves.
-      checkpoint_dir: folder for the resumable checkpoint (None: no checkpoint).
+      checkpoint: .npz path of the resumable checkpoint (None: no checkpoint).
+      keep_checkpoint: keep the checkpoint after the sweep completes.
       devices: devices to shard configs over (default all).
       desc: progress-bar label.
       dtype: data and parameter dtype ("float64" inside `jax.enable_x64(True)`).
@@ -155,7 +158,8 @@ def run_mlp_sweep(
     sweep = _cached_sweep(specs, n_epochs, int(chunk_epochs), tuple(float(t) for t in tolerances), int(n_record),
                           tuple(devices if devices is not None else jax.devices()))
     hps = [{k: grid[k][m] for k in HP_KEYS} for m in members]
-    results = sweep.run(hps, arrays, checkpoint_dir=checkpoint_dir, desc=desc, on_chunk=on_chunk)
+    results = sweep.run(hps, arrays, checkpoint=checkpoint,
+                        keep_checkpoint=keep_checkpoint, desc=desc, on_chunk=on_chunk)
 
     n = len(widths)
     location = np.zeros((n, 2), int)
@@ -163,6 +167,7 @@ def run_mlp_sweep(
     final = {name: np.zeros(n) for name in train.METRICS}
     diverged, diverged_epoch = np.zeros(n, bool), np.zeros(n, int)
     first_below = np.zeros((n, len(sweep.tolerances)), int)
+    stopped_epoch = np.zeros(n, int)
     for b, (m, res, spec) in enumerate(zip(members, results, specs)):
         location[m, 0], location[m, 1] = b, np.arange(len(m))
         finals = _final_eval(spec)(res.state, hps[b], arrays)
@@ -172,10 +177,12 @@ def run_mlp_sweep(
             final[name][m] = np.asarray(finals[name])
         diverged[m], diverged_epoch[m] = res.track.diverged, res.track.diverged_epoch
         first_below[m] = res.track.first_below
+        stopped_epoch[m] = res.track.stopped_epoch
     used_buckets = [sorted(set(map(int, widths[m]))) for m in members]
     useful, executed = padded_cost(widths, used_buckets, cost)
     return SweepResult(grid=grid, record_epochs=sweep.record, curves=curves, final=final, diverged=diverged,
-                       diverged_epoch=diverged_epoch, first_below=first_below, tolerances=sweep.tolerances,
+                       diverged_epoch=diverged_epoch, first_below=first_below, stopped_epoch=stopped_epoch,
+                       tolerances=sweep.tolerances,
                        buckets=used_buckets, flops_useful=useful,
                        flops_executed=executed, location=location, states=[r.state for r in results],
                        specs=list(specs), engine=sweep)
