@@ -91,9 +91,9 @@ def weighted_loss(spec: Spec, params, x, y, weights, width) -> jax.Array:
     return jnp.sum(weights * per_example) / jnp.sum(weights)
 
 
-def dataset_loss(spec: Spec, params, x, y, width) -> jax.Array:
-    """Mean per-example loss over a whole data set."""
-    return jnp.mean(jax.vmap(PER_EXAMPLE_LOSS[spec.loss])(predict(spec, params, x, width), y))
+def dataset_mse(spec: Spec, params, x, y, width) -> jax.Array:
+    """Plain MSE (mean over examples and outputs) on a whole data set, whatever the training loss."""
+    return jnp.mean(jax.vmap(losses.mse)(predict(spec, params, x, width), y))
 
 
 def shuffle_key(seed, epoch) -> jax.Array:
@@ -141,9 +141,10 @@ def train_epoch(spec: Spec, state: TrainState, hp: dict, data: dict, epoch) -> t
 
 
 def evaluate(spec: Spec, state: TrainState, hp: dict, data: dict) -> dict[str, jax.Array]:
+    """Unregularised MSE on the training and test sets (also for loss="half_mse")."""
     width = hp["width"]
-    return {"train_loss": dataset_loss(spec, state.params, data["x_train"], data["y_train"], width),
-            "test_loss": dataset_loss(spec, state.params, data["x_test"], data["y_test"], width)}
+    return {"train_loss": dataset_mse(spec, state.params, data["x_train"], data["y_train"], width),
+            "test_loss": dataset_mse(spec, state.params, data["x_test"], data["y_test"], width)}
 
 
 METRICS = ("train_loss", "test_loss")

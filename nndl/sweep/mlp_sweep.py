@@ -33,7 +33,7 @@ class SweepResult:
     first_below: np.ndarray  # (n_configs, n_tol): first epoch whose training loss < tol, -1 if never
     stopped_epoch: np.ndarray  # epoch whose loss fell below the config's stop_loss (then frozen), -1 if never
     tolerances: tuple[float, ...]
-    buckets: list[list[int]]
+    buckets: list[list[int]]  # distinct widths of each bucket
     flops_useful: float
     flops_executed: float
     location: np.ndarray  # (n_configs, 2): (bucket, index in bucket)
@@ -102,6 +102,7 @@ def run_mlp_sweep(
     activation: str = "relu",
     n_buckets: int = 4,
     buckets: list[list[int]] | None = None,
+    split_batch_sizes: bool = False,
     chunk_epochs: int = 250,
     tolerances: Sequence[float] = (1e-3,),
     n_record: int = 100,
@@ -123,6 +124,7 @@ def run_mlp_sweep(
       optimizer, loss, decay_biases, activation: see `nndl.train.Spec`.
       n_buckets: maximum number of width buckets (chosen to minimise padded FLOPs).
       buckets: explicit buckets (lists of widths), overriding n_buckets.
+      split_batch_sizes: one bucket per batch size too (no padded batch slots, one compile each).
       chunk_epochs: epochs per jitted call; progress/checkpoint granularity.
       tolerances: training-loss levels whose first crossing epoch is recorded.
       n_record: number of log-spaced epochs with train/test loss curves.
@@ -148,7 +150,12 @@ def run_mlp_sweep(
     missing = set(int(w) for w in widths) - set(bucket_of)
     if missing:
         raise ValueError(f"widths {sorted(missing)} are in no bucket")
-    members = [np.flatnonzero([bucket_of[int(w)] == b for w in widths]) for b in range(len(buckets))]
+    width_bucket = np.array([bucket_of[int(w)] for w in widths])
+    # a bucket is a group of configs sharing one static spec: a width bucket, and with
+    # split_batch_sizes one batch size (exact slots, no padded examples)
+    batch_key = grid["batch_size"] if split_batch_sizes else np.zeros(len(widths), int)
+    members = [np.flatnonzero((width_bucket == b) & (batch_key == k))
+               for b in range(len(buckets)) for k in np.unique(batch_key)]
     members = [m for m in members if len(m)]
     specs = tuple(train.make_spec(d_in=d_in, d_out=d_out, depth=depth, max_width=int(widths[m].max()),
                                   n_train=n_train, batch_sizes=grid["batch_size"][m], optimizer=optimizer,
