@@ -125,3 +125,55 @@ def _parse_number(text: str, path: Path, line: int, column: str) -> float:
     if not math.isfinite(value):
         raise UserError(f"{path} line {line}: {text.strip()!r} in column {column!r} is not finite")
     return value
+
+
+# ------------------------------------------------------- synthetic data sets
+def make_linear(seed: int, n: int, weights, bias: float, noise: float) -> tuple[np.ndarray, np.ndarray]:
+    """Linear regression data: x ~ Uniform(-1, 1)^d, y = x w + b + noise * z, z ~ N(0, 1).
+
+    Args:
+      seed: PCG64 seed.
+      n: number of points.
+      weights: true w, length d.
+      bias: true b.
+      noise: standard deviation of the additive Gaussian noise.
+
+    Returns:
+      (x of shape (n, d), y of shape (n,)), float64.
+    """
+    rng = np.random.default_rng(seed)
+    w = np.asarray(weights, np.float64)
+    x = rng.uniform(-1.0, 1.0, (n, w.size))
+    return x, x @ w + bias + noise * rng.standard_normal(n)
+
+
+def make_blobs(seed: int, n: int, center, std: float) -> tuple[np.ndarray, np.ndarray]:
+    """Two Gaussian classes: label +1 around +center, -1 around -center, isotropic std, equal shares.
+
+    Overlapping for std comparable to |center|, so the logistic-loss minimiser is finite.
+
+    Returns:
+      (x of shape (n, d), labels of shape (n,) in {-1.0, +1.0}), float64.
+    """
+    rng = np.random.default_rng(seed)
+    c = np.asarray(center, np.float64)
+    labels = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
+    rng.shuffle(labels)
+    return labels[:, None] * c + std * rng.standard_normal((n, c.size)), labels
+
+
+def make_scaled_teacher(seed: int, n: int, scales, noise: float) -> tuple[np.ndarray, np.ndarray]:
+    """Regression whose input features have very different scales (so their weights see different gradients).
+
+    z ~ N(0, I_d), x_j = scales_j z_j, y = sum_j (-1)^j tanh(z_j) + noise * e, e ~ N(0, 1):
+    every feature matters equally once standardised, but a network must give the
+    small-scale features large first-layer weights.
+
+    Returns:
+      (x of shape (n, d), y of shape (n,)), float64.
+    """
+    rng = np.random.default_rng(seed)
+    s = np.asarray(scales, np.float64)
+    z = rng.standard_normal((n, s.size))
+    signs = np.where(np.arange(s.size) % 2 == 0, 1.0, -1.0)
+    return z * s, np.tanh(z) @ signs + noise * rng.standard_normal(n)
