@@ -15,7 +15,6 @@ never moves, and a linear term outside range(M) makes f unbounded below
 
 from __future__ import annotations
 
-import itertools
 import math
 from functools import partial
 from pathlib import Path
@@ -25,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nndl import cli, runio
+from nndl import cli, rand, runio
 from nndl import quadratic as q
 from nndl.plotting import save_figure, subplots
 
@@ -101,7 +100,7 @@ objective_at = jax.vmap(q.objective, (0, None, None))  # over points x
 
 
 class Problem(NamedTuple):
-    """Every random draw of one run (standard normal entries, float64)."""
+    """Every random draw of one run (standard normal entries, float64 under `jax.enable_x64`)."""
 
     xs: jax.Array            # (N, n) the vectors xᵢ of the full-rank M
     m: jax.Array             # (n,) linear term
@@ -120,11 +119,7 @@ def draw_problem(key: jax.Array, *, n: int, N: int, rank_deficient_N: int, n_dir
     shapes = {"xs": (N, n), "m": (n,), "x0": (n,), "span_xs": (n + 2, n), "directions": (n_directions, n),
               "growth": (64, n), "rd_xs": (rank_deficient_N, n), "rd_u": (n,), "rd_x0_other": (n,),
               "rd_m_generic": (n,)}
-    sizes = [math.prod(shapes[name]) for name in Problem._fields]
-    # one draw sliced into the pieces: a single normal() compiles far faster than ten
-    flat = jax.random.normal(key, (sum(sizes),), jnp.float64)
-    pieces = jnp.split(flat, list(itertools.accumulate(sizes))[:-1])
-    return Problem(*(piece.reshape(shapes[name]) for piece, name in zip(pieces, Problem._fields)))
+    return Problem(*rand.normals(key, [shapes[name] for name in Problem._fields]))
 
 
 def rel_norms(xs: jax.Array, target: jax.Array, scale: jax.Array) -> jax.Array:

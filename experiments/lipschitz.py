@@ -1,0 +1,338 @@
+"""ResNets with 1-Lipschitz blocks: measured Lipschitz lower bounds vs the bounds 2 and 2^L; BatchNorm breaks them.
+
+Run: python -m experiments.lipschitz [--quick|--full] [--out DIR] [--seed N] [--depths 1,2,4,8,16]
+Shows: seed 000 §4. f = T_L ∘ … ∘ T_1, T(x) = x + F(x), F(x) = W2ᵀ relu(W1ᵀx + b1) + b2 with
+W1, W2 spectrally normalised by power iteration (‖W‖₂ = 1), so F is 1-Lipschitz,
+Lip(T) <= 2 (a) and Lip(f) <= 2^L (b). For L in --depths: the largest Jacobian singular
+value over many inputs (power iteration with jax.jvp/jax.vjp) and the best ratio
+‖f(x) - f(y)‖/‖x - y‖ found by Adam ascent over input pairs, both lower bounds on Lip(f),
+against 2^L; the block W1 = W2 = I attains 2^L exactly (bounds.png, log scale).
+(c) The same block with flax.nnx BatchNorm after W1: in eval mode BN is the affine map
+z ↦ γ(z - μ)/√(var + ε) + β, so Lip grows like 1/√var as the running variance collected
+from the data shrinks (by data scale and by number of batches seen, batchnorm.png); in
+train mode one example's output depends on the rest of its batch.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nndl import cli, progress, rand, runio
+from nndl import lipschitz as lip
+from nndl.models import bn_block, resnet
+from nndl.plotting import save_figure, subplots
+
+NAME = "lipschitz"
+SHEET = "seed 000 §4"
+
+# float32 power iteration / SVD round-off allowed when comparing an estimate with a bound.
+BOUND_RTOL = 1e-4
+
+
+def get_config(full: bool = False) -> dict:
+    config = {"seed": 0, "dim": 16, "hidden": 32, "depths": [1, 2, 4, 8, 16],
+              "n_inputs": 128,       # inputs for the Jacobian power iteration
+              "n_iter": 30,          # power iterations per Jacobian
+              "sn_iter": 500,        # power iterations of the spectral normalisation
+              "n_pairs": 64, "pair_steps": 200, "pair_lr": 0.02, "pair_delta": 0.1,
+              "bn_scales": [0.03, 0.1, 0.3, 1.0, 3.0, 10.0],  # std of the data the BN statistics see
+              "bn_batch": 64, "bn_batches": 100, "bn_momentum": 0.9, "bn_epsilon": 1e-5}
+    if full:
+        config.update(dim=64, hidden=128, n_inputs=1024, n_iter=100, n_pairs=512, pair_steps=1000,
+                      bn_batches=200)
+    return config
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--dim", type=cli.positive_int, default=None, help="block width d (default 16)")
+    parser.add_argument("--hidden", type=cli.positive_int, default=None, help="hidden width of F (default 32)")
+    parser.add_argument("--depths", type=cli.int_list(), default=None, help="numbers of blocks L, e.g. 1,2,4,8,16")
+    parser.add_argument("--n-inputs", dest="n_inputs", type=cli.positive_int, default=None,
+                        help="inputs for the Jacobian power iteration (default 128)")
+    parser.add_argument("--n-iter", dest="n_iter", type=cli.positive_int, default=None,
+                        help="power iterations per Jacobian (default 30)")
+    parser.add_argument("--sn-iter", dest="sn_iter", type=cli.positive_int, default=None,
+                        help="power iterations of the spectral normalisation (default 500)")
+    parser.add_argument("--n-pairs", dest="n_pairs", type=cli.positive_int, default=None,
+                        help="input pairs in the adversarial search (default 64)")
+    parser.add_argument("--pair-steps", dest="pair_steps", type=cli.nonneg_int, default=None,
+                        help="Adam steps of the pair search (default 200)")
+    parser.add_argument("--pair-lr", dest="pair_lr", type=cli.positive_float, default=None,
+                        help="Adam learning rate of the pair search (default 0.02)")
+    parser.add_argument("--pair-delta", dest="pair_delta", type=cli.positive_float, default=None,
+                        help="std of the initial offsets y - x (default 0.1)")
+    parser.add_argument("--bn-scales", dest="bn_scales", type=cli.float_list(), default=None,
+                        help="data std values seen by BatchNorm, e.g. 0.1,1,10")
+    parser.add_argument("--bn-batch", dest="bn_batch", type=cli.positive_int, default=None,
+                        help="BatchNorm batch size, >= 2 (default 64)")
+    parser.add_argument("--bn-batches", dest="bn_batches", type=cli.positive_int, default=None,
+                        help="train-mode batches that collect the running statistics (default 100)")
+    parser.add_argument("--bn-momentum", dest="bn_momentum", type=cli.nonneg_float, default=None,
+                        help="BatchNorm momentum in [0, 1) (default 0.9)")
+    parser.add_argument("--bn-epsilon", dest="bn_epsilon", type=cli.positive_float, default=None,
+                        help="BatchNorm epsilon (default 1e-5)")
+
+
+def validate(config: dict) -> None:
+    if config["bn_momentum"] >= 1:
+        raise cli.UserError(f"--bn-momentum must be < 1 (1 never updates the statistics), got {config['bn_momentum']:g}")
+    if config["bn_batch"] < 2:
+        raise cli.UserError(f"--bn-batch must be >= 2 (a batch of one has zero variance), got {config['bn_batch']}")
+    if max(config["depths"]) > 64:
+        raise cli.UserError(f"--depths: at most 64 blocks (2^64 overflows float32 bounds), got {max(config['depths'])}")
+
+
+# ------------------------------------------------------------------ maths glue
+@partial(jax.jit, static_argnames=("n_iter", "pair_steps"))
+def depth_estimates(params, identity, depth, xs, pair_xs, pair_deltas, key, *, n_iter: int, pair_steps: int,
+                    pair_lr: float) -> dict:
+    """Lower bounds on Lip(f_depth) for the first `depth` blocks (traced: one compile for all depths)."""
+    f = lambda x: resnet.apply(params, x, depth=depth)
+    sigmas, _ = lip.power_iteration_estimates(f, xs, key=key, n_iter=n_iter)
+    best, _ = lip.pair_search(f, pair_xs, pair_deltas, n_steps=pair_steps, learning_rate=pair_lr)
+    # W1 = W2 = I: on the positive orthant f(x) = 2^depth x, so a pair there attains the bound
+    tight = lambda x: resnet.apply(identity, x, depth=depth)
+    x_pos = jnp.abs(xs[0]) + 0.1
+    return {"estimate_power_iteration": jnp.max(sigmas), "estimate_pair_search": jnp.max(best),
+            "tight_example_estimate": lip.pair_ratio(tight, x_pos, 2.0 * x_pos)}
+
+
+@partial(jax.jit, static_argnames=("dim", "hidden", "max_depth", "n_inputs", "n_pairs", "sn_iter", "bn_batches",
+                                   "bn_batch"))
+def draw(key: jax.Array, pair_delta, *, dim: int, hidden: int, max_depth: int, n_inputs: int, n_pairs: int,
+         sn_iter: int, bn_batches: int, bn_batch: int) -> dict:
+    """The spectrally normalised net and every random input of one run, in one compiled call."""
+    k_init, k_sn, k_data = jax.random.split(key, 3)
+    params, _ = resnet.spectral_normalize(resnet.init(k_init, dim, hidden, max_depth), key=k_sn, n_iter=sn_iter)
+    xs, pair_xs, pair_deltas, bn_batches_, batch_a, batch_b = rand.normals(
+        k_data, [(n_inputs, dim), (n_pairs, dim), (n_pairs, dim), (bn_batches, bn_batch, dim), (bn_batch, dim),
+                 (bn_batch, dim)])
+    return {"params": params, "identity": resnet.identity_params(dim, max_depth),
+            "w_norms": jnp.concatenate([jnp.linalg.norm(params[w], ord=2, axis=(1, 2)) for w in ("w1", "w2")]),
+            "block_bounds": resnet.block_lipschitz_bounds(params),
+            "xs": xs, "pair_xs": pair_xs, "pair_deltas": pair_delta * pair_deltas,
+            # unit-variance data; BN statistics are collected from scale * these
+            "bn_batches": bn_batches_,
+            # two batches that share example 0, for train-mode batch dependence
+            "batch_a": batch_a, "batch_b": batch_b.at[0].set(batch_a[0])}
+
+
+def eval_estimate(graphdef, block, xs, key, n_iter):
+    """max over inputs of σ_max(J) of the eval-mode BN block (a fixed function of one input)."""
+    sigmas, _ = lip.power_iteration_estimates(partial(bn_block.apply_eval, graphdef, block), xs,
+                                              key=key, n_iter=n_iter)
+    return jnp.max(sigmas)
+
+
+@partial(jax.jit, static_argnames=("graphdef", "n_iter"))
+def scale_study(graphdef, block, unit_batches, unit_inputs, scale, key, *, n_iter: int) -> dict:
+    """Statistics collected from data of std `scale`: the eval-mode constant after each batch and at the end
+    (and the statistics themselves, under "stats")."""
+    trained, history = bn_block.collect_statistics(graphdef, block, scale * unit_batches)
+    bounds = jax.vmap(lambda stats: bn_block.eval_lipschitz_bound(graphdef, block._replace(stats=stats)))(history)
+    return {"data_scale": scale, "running_var_mean": jnp.mean(trained.stats["var"]),
+            "max_bn_scale": jnp.max(jnp.abs(bn_block.eval_scale(graphdef, trained))),
+            "lipschitz_bound": bn_block.eval_lipschitz_bound(graphdef, trained),
+            "estimate_power_iteration": eval_estimate(graphdef, trained, scale * unit_inputs, key, n_iter),
+            "bound_history": jnp.concatenate([bn_block.eval_lipschitz_bound(graphdef, block)[None], bounds]),
+            "stats": trained.stats}
+
+
+@partial(jax.jit, static_argnames=("graphdef",))
+def batch_dependence(graphdef, block, batch_a, batch_b) -> dict:
+    """Example 0's output in train and eval mode: its Jacobians w.r.t. itself and example 1, and its change
+    when the rest of the batch is replaced (batch_b shares example 0 with batch_a)."""
+
+    def out0(batch, train, x, index):  # example 0's output as a function of example `index`
+        return bn_block.apply(graphdef, block, batch.at[index].set(x), train=train)[0][0]
+
+    sigma = lambda m: jnp.linalg.norm(m, ord=2)
+    res = {}
+    for train, mode in ((True, "train"), (False, "eval")):
+        res[f"{mode}_cross_jacobian_norm"] = sigma(jax.jacfwd(out0, argnums=2)(batch_a, train, batch_a[1], 1))
+        res[f"{mode}_output_change_other_batch"] = jnp.linalg.norm(
+            out0(batch_a, train, batch_a[0], 0) - out0(batch_b, train, batch_b[0], 0))
+        for name, batch in (("a", batch_a), ("b", batch_b)):
+            res[f"{mode}_self_jacobian_sigma_batch_{name}"] = sigma(jax.jacfwd(out0, argnums=2)(batch, train, batch[0], 0))
+    return res
+
+
+def batchnorm_study(arrays: dict, key: jax.Array, config: dict) -> tuple[dict, dict]:
+    """Eval-mode Lipschitz constant vs the statistics collected; train-mode batch dependence."""
+    # the first block of the ResNet, now with BatchNorm after W1
+    first = jax.tree.map(lambda a: a[0], arrays["params"])
+    graphdef, block = bn_block.init(first, momentum=config["bn_momentum"], epsilon=config["bn_epsilon"])
+    study = partial(scale_study, graphdef, block, arrays["bn_batches"], arrays["xs"], key=key, n_iter=config["n_iter"])
+    # power iteration at inputs of the data's own scale
+    rows = [jax.device_get(study(scale)) for scale in config["bn_scales"]]
+    curves = {"bn_scales": np.asarray(config["bn_scales"]),
+              "bn_bound_history": np.stack([r.pop("bound_history") for r in rows])}
+    # train-mode dependence, with statistics collected from unit-variance data
+    trained = block._replace(stats=study(1.0)["stats"])
+    for r in rows:
+        del r["stats"]
+    metrics = {"momentum": config["bn_momentum"], "epsilon": config["bn_epsilon"], "batch_size": config["bn_batch"],
+               "n_batches": config["bn_batches"], "by_data_scale": runio.to_jsonable(rows),
+               "train_mode": runio.to_jsonable(jax.device_get(
+                   batch_dependence(graphdef, trained, arrays["batch_a"], arrays["batch_b"])))}
+    return metrics, curves
+
+
+def run(config: dict, out: Path) -> dict:
+    key, k_power, k_bn_power = jax.random.split(jax.random.key(config["seed"]), 3)
+    arrays = draw(key, config["pair_delta"], dim=config["dim"], hidden=config["hidden"],
+                  max_depth=max(config["depths"]), n_inputs=config["n_inputs"], n_pairs=config["n_pairs"],
+                  sn_iter=config["sn_iter"], bn_batches=config["bn_batches"], bn_batch=config["bn_batch"])
+    per_depth = []
+    with progress.bar(len(config["depths"]), "depths", unit="depth") as bar:
+        for depth in config["depths"]:
+            est = depth_estimates(arrays["params"], arrays["identity"], depth, arrays["xs"], arrays["pair_xs"],
+                                  arrays["pair_deltas"], k_power, n_iter=config["n_iter"],
+                                  pair_steps=config["pair_steps"], pair_lr=config["pair_lr"])
+            row = {"depth": depth, "upper_bound": 2.0**depth,
+                   "upper_bound_exact_norms": float(np.prod(np.asarray(arrays["block_bounds"])[:depth])),
+                   **runio.to_jsonable(jax.device_get(est))}
+            row["estimate_over_bound"] = max(row["estimate_power_iteration"], row["estimate_pair_search"]) / 2.0**depth
+            per_depth.append(row)
+            bar.set_postfix(L=depth, est=f"{row['estimate_power_iteration']:.3g}")
+            bar.update(1)
+    batchnorm, bn_curves = batchnorm_study(arrays, k_bn_power, config)
+    w_norms = np.asarray(arrays["w_norms"])
+    metrics = {"dim": config["dim"], "hidden": config["hidden"],
+               "spectral_norms": {"max_abs_deviation_from_1": float(np.max(np.abs(w_norms - 1.0))),
+                                  "max": float(np.max(w_norms))},
+               "per_depth": per_depth, "batchnorm": batchnorm}
+    runio.save_curves(out / "curves.npz", **bn_curves)
+    save_figure(bounds_figure(per_depth), out / "bounds.png")
+    save_figure(batchnorm_figure(batchnorm, bn_curves), out / "batchnorm.png")
+    return metrics
+
+
+# -------------------------------------------------------------------- figures
+def bounds_figure(per_depth: list[dict]):
+    fig, ax = subplots(1, 1, width=6.0, height=4.5)
+    a = ax[0, 0]
+    depth = [r["depth"] for r in per_depth]
+    a.plot(depth, [r["upper_bound"] for r in per_depth], "k-", lw=2, label="upper bound 2^L")
+    a.plot(depth, [r["tight_example_estimate"] for r in per_depth], "o", ms=10, mfc="none", color="k",
+           label="W1 = W2 = I: attains 2^L")
+    a.plot(depth, [r["estimate_power_iteration"] for r in per_depth], "s-", label="max σ_max(J) (power iteration)")
+    a.plot(depth, [r["estimate_pair_search"] for r in per_depth], "^--", label="best ‖f(x)-f(y)‖/‖x-y‖ (pair search)")
+    # linear L against log₂ Lip: the bound 2^L is a straight line of slope 1
+    a.set_yscale("log", base=2)
+    a.set_xticks(depth, [str(d) for d in depth])
+    a.set(xlabel="number of residual blocks L", ylabel="Lipschitz constant (log₂ scale)",
+          title="spectrally normalised ResNet: estimates vs bound")
+    a.legend(loc="upper left", fontsize=9)
+    return fig
+
+
+def batchnorm_figure(bn: dict, curves: dict):
+    fig, ax = subplots(1, 2, width=5.5)
+    rows = bn["by_data_scale"]
+    scale = [r["data_scale"] for r in rows]
+    a = ax[0, 0]
+    a.loglog(scale, [r["lipschitz_bound"] for r in rows], "o-", label="bound 1 + ‖W2‖ max γ/√(var+ε) ‖W1‖")
+    a.loglog(scale, [r["estimate_power_iteration"] for r in rows], "s--", label="max σ_max(J) (power iteration)")
+    a.axhline(2.0, color="k", lw=1, ls=":", label="bound 2 without BatchNorm")
+    a.set(xlabel="std of the data that filled the running statistics", ylabel="Lipschitz constant, eval mode",
+          title="eval-mode BN block: Lip grows as var shrinks")
+    a.legend(loc="upper right", fontsize=8)
+    b = ax[0, 1]
+    k = np.arange(curves["bn_bound_history"].shape[1])
+    for s, hist in zip(curves["bn_scales"], curves["bn_bound_history"]):
+        b.semilogy(k, hist, label=f"data std {s:g}")
+    b.set(xlabel=f"train-mode batches seen (momentum {bn['momentum']:g})", ylabel="Lipschitz bound, eval mode",
+          title="the constant moves with the running statistics")
+    b.legend(loc="upper left", fontsize=8)
+    return fig
+
+
+# --------------------------------------------------------------------- report
+def report(metrics: dict) -> list[dict]:
+    rows, bn = metrics["per_depth"], metrics["batchnorm"]
+    one = next((r for r in rows if r["depth"] == 1), rows[0])
+    deep = rows[-1]
+    tm = bn["train_mode"]
+    small, large = min(bn["by_data_scale"], key=lambda r: r["data_scale"]), max(bn["by_data_scale"], key=lambda r: r["data_scale"])
+    return [
+        {"question": "§4 (a): why is T(x) = x + F(x) Lipschitz, and an upper bound for Lip(T)",
+         "figures": [], "table": [["‖W‖₂ after spectral normalisation (max)", metrics["spectral_norms"]["max"]],
+                                  [f"L = {one['depth']}: power iteration", one["estimate_power_iteration"]],
+                                  [f"L = {one['depth']}: pair search", one["estimate_pair_search"]],
+                                  ["bound", one["upper_bound"]]],
+         "text": (f"‖T(x) - T(y)‖ <= ‖x - y‖ + ‖F(x) - F(y)‖ <= 2‖x - y‖, so Lip(T) <= 2. With weights of spectral "
+                  f"norm at most {metrics['spectral_norms']['max']:.6f} and ReLU, F is 1-Lipschitz; for one random "
+                  f"block the largest Jacobian singular value found is {one['estimate_power_iteration']:.4g} and the "
+                  f"best pair ratio {one['estimate_pair_search']:.4g}, below 2; W1 = W2 = I gives T(x) = 2x for "
+                  f"x > 0 ({one['tight_example_estimate']:.4g}), so the bound 2 is sharp.")},
+        {"question": "§4 (b): an upper bound on Lip(f), f = T_L ∘ … ∘ T_1, as a function of L",
+         "figures": ["bounds.png"],
+         "table": [["L", "2^L", "power iteration", "pair search", "W = I example"]]
+         + [[r["depth"], r["upper_bound"], r["estimate_power_iteration"], r["estimate_pair_search"],
+             r["tight_example_estimate"]] for r in rows],
+         "text": (f"Lip(g ∘ h) <= Lip(g) Lip(h) gives Lip(f) <= 2^L. The measured lower bounds stay far below it for "
+                  f"random blocks: at L = {deep['depth']} the best estimate is {max(deep['estimate_power_iteration'], deep['estimate_pair_search']):.4g}, "
+                  f"{deep['estimate_over_bound']:.2g} of 2^L = {deep['upper_bound']:g}, while the aligned blocks "
+                  f"W1 = W2 = I reach {deep['tight_example_estimate']:.6g}: the bound is attained, not loose in general.")},
+        {"question": "§4 (c): why BatchNorm complicates a Lipschitz guarantee at test time",
+         "figures": ["batchnorm.png"],
+         "table": [["data std", "running var (mean)", "max γ/√(var+ε)", "bound", "power iteration"]]
+         + [[r["data_scale"], r["running_var_mean"], r["max_bn_scale"], r["lipschitz_bound"],
+             r["estimate_power_iteration"]] for r in bn["by_data_scale"]]
+         + [["train mode: ‖∂y₀/∂x₁‖ (eval mode)", f"{tm['train_cross_jacobian_norm']:.3g} ({tm['eval_cross_jacobian_norm']:.3g})"]],
+         "text": (f"In eval mode BN multiplies feature j by γ_j/√(var_j + ε), with var the running variance collected "
+                  f"in training, so Lip(block) <= 1 + max_j |γ_j|/√(var_j + ε) depends on the data, not only on the "
+                  f"normalised weights: statistics collected from data of std {large['data_scale']:g} give "
+                  f"{large['estimate_power_iteration']:.3g} (bound {large['lipschitz_bound']:.3g}), from std "
+                  f"{small['data_scale']:g} {small['estimate_power_iteration']:.3g} (bound {small['lipschitz_bound']:.3g}), "
+                  f"far above 2, and it keeps moving while statistics are collected. In train mode an example's output "
+                  f"depends on the other examples of its batch (‖∂y₀/∂x₁‖ = {tm['train_cross_jacobian_norm']:.3g}, "
+                  f"0 in eval mode; replacing the rest of the batch moves y₀ by {tm['train_output_change_other_batch']:.3g}), "
+                  f"so it is not a fixed function of one input and has no Lipschitz constant of its own.")},
+    ]
+
+
+def _check(check: str, reference, measured, tolerance: str, passed: bool) -> dict:
+    return {"check": check, "reference": reference, "measured": measured, "tolerance": tolerance,
+            "passed": bool(passed)}
+
+
+def checks(metrics: dict) -> list[dict]:
+    rows, bn = metrics["per_depth"], metrics["batchnorm"]
+    tm = bn["train_mode"]
+    within = lambda est, bound: est <= bound * (1 + BOUND_RTOL)
+    out = [_check("‖W‖₂ = 1 after spectral normalisation", 1.0, metrics["spectral_norms"]["max"],
+                  f"{BOUND_RTOL:g} (power iteration underestimates σ)",
+                  metrics["spectral_norms"]["max_abs_deviation_from_1"] <= BOUND_RTOL)]
+    for r in rows:
+        out.append(_check(f"L = {r['depth']}: estimates <= 2^L", r["upper_bound"],
+                          max(r["estimate_power_iteration"], r["estimate_pair_search"]), f"{BOUND_RTOL:g} relative",
+                          within(r["estimate_power_iteration"], r["upper_bound"])
+                          and within(r["estimate_pair_search"], r["upper_bound"])))
+        out.append(_check(f"L = {r['depth']}: W = I example attains 2^L", r["upper_bound"], r["tight_example_estimate"],
+                          f"{BOUND_RTOL:g} relative",
+                          abs(r["tight_example_estimate"] - r["upper_bound"]) <= BOUND_RTOL * r["upper_bound"]))
+    for r in bn["by_data_scale"]:
+        out.append(_check(f"BN eval, data std {r['data_scale']:g}: estimate <= 1 + max γ/√(var+ε)", r["lipschitz_bound"],
+                          r["estimate_power_iteration"], f"{BOUND_RTOL:g} relative",
+                          within(r["estimate_power_iteration"], r["lipschitz_bound"])))
+    out.append(_check("BN eval: no dependence on other examples", 0.0, tm["eval_cross_jacobian_norm"], "exact",
+                      tm["eval_cross_jacobian_norm"] == 0 and tm["eval_output_change_other_batch"] == 0))
+    out.append(_check("BN train: output depends on other examples", "> 0", tm["train_cross_jacobian_norm"], "> 0",
+                      tm["train_cross_jacobian_norm"] > 0 and tm["train_output_change_other_batch"] > 0))
+    return out
+
+
+def main(argv=None) -> int:
+    return cli.run_experiment(NAME, doc=__doc__, get_config=get_config, run=run,
+                              add_arguments=add_arguments, validate=validate, argv=argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
