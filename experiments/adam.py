@@ -88,14 +88,25 @@ def validate(config: dict) -> None:
 
 
 # ------------------------------------------------- first step and remedies
-def first_step_ratios(g: jax.Array, lr: float, b1: float, b2: float, eps: float) -> dict:
-    """|theta_1 - theta_0| / lr averaged over coordinates, after one Adam step on gradient g."""
-    out = {}
-    for name, corrected in (("ratio_bias_corrected", True), ("ratio_uncorrected", False)):
-        tx = optim.adam(lr, b1, b2, eps, bias_correction=corrected)
-        update, _ = tx.update(g, tx.init(g))
-        out[name] = float(jnp.mean(jnp.abs(update)) / lr)
-    return out
+@jax.jit
+def first_step_ratios(g: jax.Array, lr: float, b1: float, b2: float, eps: jax.Array) -> dict:
+    """|theta_1 - theta_0| / lr averaged over coordinates after one Adam step on gradient g, per eps.
+
+    Args:
+      g: gradient (dim,).
+      lr, b1, b2: Adam's hyperparameters.
+      eps: shape (k,): one value per run.
+
+    Returns:
+      {"ratio_bias_corrected": (k,), "ratio_uncorrected": (k,)}.
+    """
+
+    def ratio(e, corrected):
+        tx = optim.adam(lr, b1, b2, e, bias_correction=corrected)
+        return jnp.mean(jnp.abs(tx.update(g, tx.init(g))[0])) / lr
+
+    return {"ratio_bias_corrected": jax.vmap(lambda e: ratio(e, True))(eps),
+            "ratio_uncorrected": jax.vmap(lambda e: ratio(e, False))(eps)}
 
 
 def effective_steps(g: jax.Array, config: dict) -> dict[str, np.ndarray]:
@@ -194,14 +205,29 @@ def decay_multiplier(config: dict, state: fit.FitState, x_tr, y_tr) -> jax.Array
     return -(with_decay[0]["w"] - without[0]["w"]) / (lr * lam * theta * momentum_share)
 
 
-def adamw_vs_l2(config: dict, key: jax.Array) -> tuple[dict, dict]:
-    scales = np.logspace(np.log10(config["feature_scales"][0]), np.log10(config["feature_scales"][1]),
-                         config["n_features"])
-    seed = 1000 + 2 * config["seed"]  # numpy data seeds of the train and test draws: seed, seed + 1
-    x_tr, y_tr, x_te, y_te = (jnp.asarray(a, jnp.float32) for s, n in ((seed, config["n_train"]),
-                                                                       (seed + 1, config["n_test"]))
-                              for a in data.make_scaled_teacher(s, n, scales, config["noise"]))
-    params = jax.jit(mlp.init, static_argnums=1)(key, (config["n_features"], *config["hidden"], 1))
+def feature_scales(config: dict) -> np.ndarray:
+    """Input feature scales, log-spaced between the two ends of config["feature_scales"]."""
+    lo, hi = np.log10(config["feature_scales"][0]), np.log10(config["feature_scales"][1])
+    return np.logspace(lo, hi, config["n_features"])
+
+
+def decay_data(config: dict) -> tuple[jax.Array, ...]:
+    """(x_tr, y_tr, x_te, y_te) of the decay study: `data.make_scaled_teacher`, numpy seeds 1000 + 2 seed (+1)."""
+    seed = 1000 + 2 * config["seed"]
+    return tuple(jnp.asarray(a, jnp.float32) for s, n in ((seed, config["n_train"]), (seed + 1, config["n_test"]))
+                 for a in data.make_scaled_teacher(s, n, feature_scales(config), config["noise"]))
+
+
+def decay_params(config: dict):
+    """Initial MLP of the decay study, from key fold_in(key(seed), 1)."""
+    key = jax.random.fold_in(jax.random.key(config["seed"]), 1)
+    return jax.jit(mlp.init, static_argnums=1)(key, (config["n_features"], *config["hidden"], 1))
+
+
+def adamw_vs_l2(config: dict) -> tuple[dict, dict]:
+    scales = feature_scales(config)
+    x_tr, y_tr, x_te, y_te = decay_data(config)
+    params = decay_params(config)
     lambdas = np.asarray(config["lambdas"], np.float64)
     lams = np.concatenate([[0.0], lambdas, lambdas])
     decoupled = np.concatenate([[0.0], np.zeros(lambdas.size), np.ones(lambdas.size)])
@@ -295,12 +321,18 @@ def epochs_to_tolerance(train_curve: np.ndarray, best: float, tolerance: float) 
     return int(hit[0]) + 1 if hit.size else None
 
 
-def sgd_vs_adam(config: dict, key: jax.Array) -> tuple[dict, dict]:
+def task_splits(config: dict) -> dict[str, tuple[np.ndarray, ...]]:
+    """{task: (x_tr, y_tr, x_te, y_te)}: the first train_share of each task's points train, the rest test."""
     n_train = int(config["train_share"] * config["n_points"])
-    splits, keys = {}, dict(zip(TASKS, jax.random.split(key, len(TASKS))))
+    splits = {}
     for i, task in enumerate(TASKS):
         x, y = task_data(task, config["seed"] * 10 + i, config["n_points"])
         splits[task] = (x[:n_train], y[:n_train], x[n_train:], y[n_train:])
+    return splits
+
+
+def sgd_vs_adam(config: dict, key: jax.Array) -> tuple[dict, dict]:
+    splits, keys = task_splits(config), dict(zip(TASKS, jax.random.split(key, len(TASKS))))
 
     @jax.jit
     def train_all():  # six small runs, one compile
@@ -333,12 +365,15 @@ def sgd_vs_adam(config: dict, key: jax.Array) -> tuple[dict, dict]:
 # ------------------------------------------------------------------ the run
 def run(config: dict, out: Path) -> dict:
     key = jax.random.key(config["seed"])
-    grad_key, decay_key, task_key = jax.random.split(key, 3)
+    grad_key, task_key = jax.random.split(key)
     lr, b1, b2, eps = (config[k] for k in ("lr", "b1", "b2", "eps"))
     g = config["grad_scale"] * jax.random.normal(grad_key, (config["dim"],))
-    first = {**first_step_ratios(g, lr, b1, b2, eps), "ratio_uncorrected_theory": (1 - b1) / np.sqrt(1 - b2),
+    eps_all = np.array([eps, *config["eps_sweep"]], np.float32)
+    ratios = {k: np.asarray(v, np.float64) for k, v in first_step_ratios(g, lr, b1, b2, eps_all).items()}
+    first = {**{k: float(v[0]) for k, v in ratios.items()}, "ratio_uncorrected_theory": (1 - b1) / np.sqrt(1 - b2),
              "lr": lr, "eps": eps, "dim": config["dim"],
-             "eps_sweep": [{"eps": e, **first_step_ratios(g, lr, b1, b2, e)} for e in config["eps_sweep"]]}
+             "eps_sweep": [{"eps": e, **{k: float(v[i + 1]) for k, v in ratios.items()}}
+                           for i, e in enumerate(config["eps_sweep"])]}
     long = effective_steps(g, config)
     n = config["effective_steps"]
     unc = long["uncorrected"]
@@ -346,10 +381,10 @@ def run(config: dict, out: Path) -> dict:
                  **{v: long[v][:n].tolist() for v in VARIANTS},
                  "uncorrected_peak": float(unc.max()), "uncorrected_peak_step": int(unc.argmax()) + 1,
                  "uncorrected_last": float(unc[-1]), "long_steps": config["long_steps"]}
-    decay, decay_curves = adamw_vs_l2(config, decay_key)
+    decay, decay_curves = adamw_vs_l2(config)
     table, task_curves = sgd_vs_adam(config, task_key)
     metrics = {"first_step": first, "effective_step": effective, "adamw_vs_l2": decay, "sgd_vs_adam": table}
-    runio.save_curves(out / "curves.npz", **{f"effective_{k}": v for k, v in long.items()},
+    runio.save_curves(out / "curves.npz", gradient=np.asarray(g), **{f"effective_{k}": v for k, v in long.items()},
                       **decay_curves, **task_curves)
     plot(metrics, long, task_curves, out)
     return metrics
@@ -440,8 +475,8 @@ def report(metrics: dict) -> list[dict]:
                    ["at step", e["uncorrected_peak_step"]],
                    [f"|step|/lr without correction after {e['long_steps']} steps", e["uncorrected_last"]]],
          "text": f"Without bias correction the step grows to {e['uncorrected_peak']:.2f} lr at step "
-                 f"{e['uncorrected_peak_step']} and is still {e['uncorrected_last']:.2f} lr after {e['long_steps']} "
-                 f"steps. Dividing by 1 - b^t keeps it at lr from the first step; a linear warm-up over "
+                 f"{e['uncorrected_peak_step']} and only returns to {e['uncorrected_last']:.2f} lr after "
+                 f"{e['long_steps']} steps. Dividing by 1 - b^t keeps it at lr from the first step; a linear warm-up over "
                  f"{e['warmup_steps']} steps instead keeps the early steps small while v is poorly estimated "
                  f"({e['warmup_uncorrected'][0]:.4f} lr at step 1)."},
         {"question": "§2 (d): L2 penalty in the loss vs decoupled weight decay (AdamW)",
@@ -450,9 +485,11 @@ def report(metrics: dict) -> list[dict]:
                    ["test MSE, AdamW", *d["adamw"]["test_loss"]], ["||W||, L2", *d["l2"]["weight_norm"]],
                    ["||W||, AdamW", *d["adamw"]["weight_norm"]]],
          "text": f"An L2 penalty's gradient lambda theta goes through Adam's 1/sqrt(v^) rescaling: at lambda = "
-                 f"{d['probe_lambda']:g} the per-step decay of first-layer weights ranges over a factor "
-                 f"{d['l2_multiplier_spread']:.0f} between input features of scale {d['feature_scales'][0]:g} and "
-                 f"{d['feature_scales'][-1]:g} (weights with large gradient history are barely decayed), while AdamW "
+                 f"{d['probe_lambda']:g} the per-step decay of first-layer weights is "
+                 f"{d['decay_multiplier']['l2'][0]:.3g} lr lambda theta for the input of scale "
+                 f"{d['feature_scales'][0]:g} (small gradients) and {d['decay_multiplier']['l2'][-1]:.3g} lr lambda "
+                 f"theta for the input of scale {d['feature_scales'][-1]:g} (large gradients), a factor "
+                 f"{d['l2_multiplier_spread']:.0f} apart, while AdamW "
                  f"decays every weight at lr lambda (spread {d['adamw_multiplier_spread']:.3f}). Best test MSE: L2 "
                  f"{d['best']['l2']['test_loss']:.4f} at lambda = {d['best']['l2']['lambda']:g}, AdamW "
                  f"{d['best']['adamw']['test_loss']:.4f} at lambda = {d['best']['adamw']['lambda']:g} "

@@ -1,0 +1,169 @@
+"""experiments.adam: smoke run with every reported number checked against closed forms, optax or numpy."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from experiments import adam
+from nndl import runio
+
+SMALL = ["--dim", "300", "--long-steps", "60", "--lambdas", "0.01,0.1", "--probe-lambda", "0.1",
+         "--hidden", "16,16", "--decay-steps", "150", "--n-train", "40", "--n-test", "200",
+         "--n-points", "100", "--epochs", "25", "--batch-size", "10"]
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    out = tmp_path_factory.mktemp("adam")
+    assert adam.main([*SMALL, "--out", str(out)]) == 0
+    config = runio.read_json(out / "config.json")["config"]
+    return runio.read_json(out / "metrics.json"), runio.load_curves(out / "curves.npz"), config, out
+
+
+def test_files_keys_and_report(smoke):
+    m, _, _, out = smoke
+    for name in ("first_step.png", "adamw_vs_l2.png", "sgd_vs_adam.png", "curves.npz"):
+        assert (out / name).exists()
+    assert set(m["first_step"]) >= {"ratio_bias_corrected", "ratio_uncorrected", "ratio_uncorrected_theory"}
+    assert set(m) == {"first_step", "effective_step", "adamw_vs_l2", "sgd_vs_adam"}
+    assert all(section["text"] for section in adam.report(m))
+    assert all(row["passed"] for row in adam.checks(m))
+
+
+def test_first_step_closed_forms(smoke):
+    m, c, config, _ = smoke
+    g = np.abs(c["gradient"].astype(np.float64))
+    b1, b2 = config["b1"], config["b2"]
+    f = m["first_step"]
+    assert f["ratio_uncorrected_theory"] == pytest.approx(0.1 / np.sqrt(0.001))  # 3.1623 for the defaults
+    # float32 Adam vs float64 closed form: the moments carry ~1e-7 relative rounding; eps itself is stored
+    # in float32 (relative 3e-8), so 1e-5 is generous.
+    for row in [{"eps": config["eps"], **f}, *f["eps_sweep"]]:
+        eps = np.float64(np.float32(row["eps"]))
+        assert row["ratio_bias_corrected"] == pytest.approx(np.mean(g / (g + eps)), rel=1e-5)
+        assert row["ratio_uncorrected"] == pytest.approx(np.mean((1 - b1) * g / (np.sqrt(1 - b2) * g + eps)), rel=1e-5)
+    assert f["eps_sweep"][-1]["ratio_bias_corrected"] == pytest.approx(1.0, abs=1e-4)  # -> lr sign(g)
+    assert f["eps_sweep"][-1]["ratio_uncorrected"] == pytest.approx(f["ratio_uncorrected_theory"], rel=1e-4)
+
+
+def test_effective_steps_closed_forms(smoke):
+    m, c, config, _ = smoke
+    g = np.abs(c["gradient"].astype(np.float64))
+    b1, b2, eps, warm = config["b1"], config["b2"], config["eps"], config["warmup_steps"]
+    t = np.arange(1, config["long_steps"] + 1)[:, None]
+    # constant gradient: m_t = (1 - b1^t) g, v_t = (1 - b2^t) g^2 exactly
+    unc = np.mean((1 - b1**t) * g / (np.sqrt(1 - b2**t) * g + eps), axis=1)
+    cor = np.full(t.shape[0], np.mean(g / (g + eps)))
+    ramp = np.minimum(t[:, 0] / warm, 1.0)
+    expected = {"uncorrected": unc, "bias_corrected": cor, "warmup_uncorrected": ramp * unc,
+                "warmup_bias_corrected": ramp * cor}
+    e = m["effective_step"]
+    for name, ref in expected.items():
+        # v accumulates rounding ~ ulp / (1 - b2) ~ 6e-5 relative in float32; sqrt halves it
+        np.testing.assert_allclose(c[f"effective_{name}"], ref, rtol=2e-4)
+        np.testing.assert_allclose(e[name], ref[: e["steps"]], rtol=2e-4)
+    assert e["uncorrected_peak"] == pytest.approx(unc.max(), rel=2e-4)
+    assert e["uncorrected_peak_step"] == int(np.argmax(unc)) + 1
+
+
+def reference_decay_run(config, lam, decoupled):
+    """The same training with optax (adamw for decoupled decay, adam on loss + L2 otherwise)."""
+    x_tr, y_tr, x_te, y_te = adam.decay_data(config)
+    params = adam.decay_params(config)
+    mask = [{"w": True, "b": False} for _ in params]
+    tx = (optax.adamw(config["decay_lr"], weight_decay=lam, mask=mask) if decoupled
+          else optax.adam(config["decay_lr"]))
+
+    def loss(p):
+        return adam.mse_data(p, x_tr, y_tr) + (0 if decoupled else 0.5 * lam * adam.weights_sq(p))
+
+    def step(carry, _):
+        p, s = carry
+        u, s = tx.update(jax.grad(loss)(p), s, p)
+        return (optax.apply_updates(p, u), s), None
+
+    (p, s), _ = jax.jit(lambda c: jax.lax.scan(step, c, None, length=config["decay_steps"]))((params, tx.init(params)))
+    return p, s, float(adam.mse_data(p, x_te, y_te)), float(jnp.sqrt(adam.weights_sq(p)))
+
+
+def test_adamw_vs_l2_against_optax_runs(smoke):
+    m, _, config, _ = smoke
+    d = m["adamw_vs_l2"]
+    i = d["lambdas"].index(config["probe_lambda"])
+    lam = config["probe_lambda"]
+    # vmapped (batched) training vs unbatched optax: float32 rounding differences over 150 steps
+    p, state, test_loss, norm = reference_decay_run(config, lam, decoupled=False)
+    assert d["l2"]["test_loss"][i] == pytest.approx(test_loss, rel=1e-3)
+    assert d["l2"]["weight_norm"][i] == pytest.approx(norm, rel=1e-3)
+    # L2: the measured decay is the penalty rescaled by 1/(sqrt(v^) + eps), v^ from optax's own state
+    adam_state = state[0]
+    v_hat = adam_state.nu[0]["w"] / (1 - config["b2"] ** int(adam_state.count))
+    predicted = np.median(1 / (np.sqrt(np.asarray(v_hat, np.float64)) + config["eps"]), axis=1)
+    # the one-step measurement also moves v by (1 - b2) of the penalty's share: ~1e-3 relative
+    np.testing.assert_allclose(d["decay_multiplier"]["l2"], predicted, rtol=2e-2)
+    assert d["l2_multiplier_spread"] == pytest.approx(max(predicted) / min(predicted), rel=4e-2)
+
+    _, _, test_loss, norm = reference_decay_run(config, lam, decoupled=True)
+    assert d["adamw"]["test_loss"][i] == pytest.approx(test_loss, rel=1e-3)
+    assert d["adamw"]["weight_norm"][i] == pytest.approx(norm, rel=1e-3)
+    # AdamW: exactly lr * lam * theta for every weight (float32 division: 1e-4)
+    np.testing.assert_allclose(d["decay_multiplier"]["adamw"], 1.0, rtol=1e-4)
+    assert d["best"]["l2"]["test_loss"] == min(d["l2"]["test_loss"])
+    assert d["best"]["adamw"]["lambda"] == d["lambdas"][int(np.argmin(d["adamw"]["test_loss"]))]
+
+
+def test_sgd_vs_adam_against_numpy(smoke):
+    m, c, config, _ = smoke
+    table = m["sgd_vs_adam"]
+    splits = adam.task_splits(config)
+    for task in adam.TASKS:
+        x_tr, y_tr, x_te, y_te = splits[task]
+        block = table[task]
+        if task == "classification":
+            def loss(x, y, w, b):
+                return float(np.mean(np.log1p(np.exp(-y * (x @ w + b)))))
+            w_opt, b_opt = np.array(block["optimum"]["w"]), block["optimum"]["b"]
+            a = np.c_[x_tr, np.ones(len(y_tr))]  # optimum: the logistic gradient vanishes
+            grad = -(a * (y_tr / (1 + np.exp(y_tr * (a @ np.r_[w_opt, b_opt]))))[:, None]).mean(0)
+            assert np.max(np.abs(grad)) < 1e-10
+        else:
+            def loss(x, y, w, b):
+                return float(np.mean((x @ w + b - y) ** 2))
+            coef = np.polyfit(x_tr[:, 0], y_tr, 1) if x_tr.shape[1] == 1 else None
+            if coef is not None:
+                assert block["optimum"]["w"][0] == pytest.approx(coef[0]) and block["optimum"]["b"] == pytest.approx(coef[1])
+            else:
+                theta = np.linalg.solve(np.c_[x_tr, np.ones(len(y_tr))].T @ np.c_[x_tr, np.ones(len(y_tr))],
+                                        np.c_[x_tr, np.ones(len(y_tr))].T @ y_tr)
+                np.testing.assert_allclose(block["optimum"]["w"] + [block["optimum"]["b"]], theta, rtol=1e-8)
+        best = loss(x_tr, y_tr, np.array(block["optimum"]["w"]), block["optimum"]["b"])
+        assert block["optimum"]["train_loss"] == pytest.approx(best, rel=1e-10)
+        for opt in adam.OPTIMISERS:
+            r = block[opt]
+            w, b = np.array(r["w"]), r["b"]
+            # losses recomputed in float64 from the trained float32 parameters
+            assert r["train_loss"] == pytest.approx(loss(x_tr, y_tr, w, b), rel=1e-4)
+            assert r["test_loss"] == pytest.approx(loss(x_te, y_te, w, b), rel=1e-4)
+            assert r["train_loss"] >= best * (1 - 1e-5)
+            curve = c[f"{task}_{opt}_train"]
+            hit = np.flatnonzero(curve <= best * (1 + table["tolerance"]))
+            assert r["epochs_to_tolerance"] == (int(hit[0]) + 1 if hit.size else None)
+            if task == "classification":
+                assert r["test_accuracy"] == pytest.approx(np.mean(np.sign(x_te @ w + b) == y_te), abs=1e-6)
+                assert r["train_accuracy"] == pytest.approx(np.mean(np.sign(x_tr @ w + b) == y_tr), abs=1e-6)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--b2", "1"], "--b2: must be in [0, 1)"),
+    (["--probe-lambda", "0.5", "--lambdas", "0.1,1"], "--probe-lambda: 0.5 is not one of --lambdas"),
+    (["--batch-size", "500"], "--batch-size: 500 exceeds the 160 training points"),
+    (["--long-steps", "10"], "--long-steps: must be >= 50"),
+    (["--lambdas", "0,1"], "--lambdas: must be > 0"),
+    (["--dim", "-3"], "--dim: must be a positive integer"),
+])
+def test_bad_flags_exit_2(args, needle, tmp_path, capsys):
+    assert adam.main([*args, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1
