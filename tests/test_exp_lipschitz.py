@@ -1,0 +1,109 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from experiments import lipschitz as E
+from nndl.models import resnet
+from nndl import runio
+
+SMALL = {"dim": 4, "hidden": 6, "depths": [1, 2, 3], "n_inputs": 8, "n_iter": 100, "sn_iter": 200, "n_pairs": 4,
+         "pair_steps": 10, "bn_scales": [0.1, 1.0], "bn_batch": 8, "bn_batches": 60, "seed": 2}
+FLAGS = ["--dim", "4", "--hidden", "6", "--depths", "1,2,3", "--n-inputs", "8", "--n-iter", "100", "--sn-iter", "200",
+         "--n-pairs", "4", "--pair-steps", "10", "--bn-scales", "0.1,1", "--bn-batch", "8", "--bn-batches", "60",
+         "--seed", "2"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("lipschitz")
+    assert E.main([*FLAGS, "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def metrics(run_dir):
+    return runio.read_json(run_dir / "metrics.json")
+
+
+@pytest.fixture(scope="module")
+def arrays():
+    """The run's network and inputs, rebuilt from its seed as `run` does."""
+    config = {**E.get_config(), **SMALL}
+    key = jax.random.split(jax.random.key(config["seed"]), 3)[0]
+    out = E.draw(key, config["pair_delta"], dim=4, hidden=6, max_depth=3, n_inputs=8, n_pairs=4, sn_iter=200,
+                 bn_batches=60, bn_batch=8)
+    return config, jax.tree.map(np.asarray, out)
+
+
+def test_run_folder_and_keys(run_dir, metrics):
+    for name in ("config.json", "metrics.json", "status.json", "curves.npz", "bounds.png", "batchnorm.png"):
+        assert (run_dir / name).stat().st_size > 0
+    assert [r["depth"] for r in metrics["per_depth"]] == [1, 2, 3]
+    for row in metrics["per_depth"]:
+        assert {"depth", "upper_bound", "estimate_power_iteration", "estimate_pair_search"} <= row.keys()
+        assert row["upper_bound"] == 2.0 ** row["depth"]
+    assert {"by_data_scale", "train_mode"} <= metrics["batchnorm"].keys()
+    assert "nonfinite" not in metrics
+
+
+def test_every_check_passes_and_the_report_answers_a_b_c(metrics):
+    assert not [c["check"] for c in E.checks(metrics) if not c["passed"]]
+    assert [s["question"][:6] for s in E.report(metrics)] == ["§4 (a)", "§4 (b)", "§4 (c)"]
+
+
+def test_estimates_match_independent_references(metrics, arrays):
+    _, a = arrays
+    params = jax.tree.map(jnp.asarray, a["params"])
+    norms = [np.linalg.norm(a["params"][w], 2, axis=(1, 2)) for w in ("w1", "w2")]
+    for row in metrics["per_depth"]:
+        d = row["depth"]
+        f = lambda x: resnet.apply(params, x, depth=d)
+        # largest singular value of jacfwd's Jacobian over the same inputs (numpy SVD)
+        jac = np.asarray(jax.jit(jax.vmap(jax.jacfwd(f)))(jnp.asarray(a["xs"])))
+        assert row["estimate_power_iteration"] == pytest.approx(np.linalg.norm(jac, 2, axis=(1, 2)).max(), rel=1e-4)
+        # the pair search keeps its best ratio, so it is at least the best starting pair's
+        fx, fy = (np.asarray(jax.vmap(f)(jnp.asarray(z))) for z in (a["pair_xs"], a["pair_xs"] + a["pair_deltas"]))
+        start = np.linalg.norm(fx - fy, axis=1) / np.linalg.norm(a["pair_deltas"], axis=1)
+        assert row["estimate_pair_search"] >= start.max() * (1 - 1e-5)
+        certified = np.prod(1 + norms[0][:d] * norms[1][:d])
+        assert row["upper_bound_exact_norms"] == pytest.approx(certified, rel=1e-5)
+        for est in (row["estimate_power_iteration"], row["estimate_pair_search"]):
+            assert est <= certified * (1 + 1e-5) and est <= row["upper_bound"] * (1 + 1e-4)
+        assert row["tight_example_estimate"] == pytest.approx(2.0**d, rel=1e-6)
+
+
+def test_batchnorm_numbers_match_a_numpy_running_average(metrics, arrays):
+    config, a = arrays
+    w1, b1 = a["params"]["w1"][0], a["params"]["b1"][0]
+    m = config["bn_momentum"]
+    for row in metrics["batchnorm"]["by_data_scale"]:
+        var = np.ones(6)
+        for xs in row["data_scale"] * a["bn_batches"]:
+            var = m * var + (1 - m) * (xs @ w1 + b1).var(0)
+        slope = 1 / np.sqrt(var + config["bn_epsilon"])  # γ = 1: BatchNorm's scale is not trained here
+        assert row["max_bn_scale"] == pytest.approx(slope.max(), rel=1e-4)
+        assert row["running_var_mean"] == pytest.approx(var.mean(), rel=1e-4)
+        # ‖W1‖ = ‖W2‖ = 1 up to power-iteration error: bound = 1 + max slope
+        assert row["lipschitz_bound"] == pytest.approx(1 + slope.max(), rel=1e-4)
+        assert row["estimate_power_iteration"] <= row["lipschitz_bound"] * (1 + 1e-4)
+    small, large = metrics["batchnorm"]["by_data_scale"]
+    assert small["lipschitz_bound"] > large["lipschitz_bound"] > 2  # smaller data variance -> larger constant
+    tm = metrics["batchnorm"]["train_mode"]
+    assert tm["eval_cross_jacobian_norm"] == 0 and tm["eval_output_change_other_batch"] == 0
+    assert tm["train_cross_jacobian_norm"] > 0 and tm["train_output_change_other_batch"] > 0
+    assert tm["eval_self_jacobian_sigma_batch_a"] == tm["eval_self_jacobian_sigma_batch_b"]
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--bn-momentum", "1"], "--bn-momentum must be < 1"),
+    (["--bn-batch", "1"], "--bn-batch must be >= 2"),
+    (["--depths", "0,2"], "--depths: must be a positive integer"),
+    (["--depths", "1,100"], "--depths: at most 64 blocks"),
+    (["--pair-lr", "-1"], "--pair-lr: must be > 0"),
+    (["--dim", "0"], "--dim: must be a positive integer"),
+])
+def test_bad_flags_exit_2_with_one_line(argv, needle, tmp_path, capsys):
+    assert E.main([*argv, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err and "Traceback" not in err
