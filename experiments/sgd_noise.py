@@ -1,0 +1,271 @@
+"""SGD's sampling noise: never-sampled observations, minibatch gradient variance, learning-rate scaling.
+
+Run: python -m experiments.sgd_noise [--quick|--full] [--out DIR] [--seed N]
+Shows (seed 004 Q1): (a)/(b) the probability that an observation is never drawn
+in an epoch of n draws with replacement, simulated (vmapped) for n = 10 ... 10,000,
+against (1 - 1/n)^n and 1/e with binomial standard errors; (d)/(e) the variance
+of the minibatch gradient of a real model (the 1-32-64-1 ReLU MLP on
+data/x_y.csv) for batch sizes 1 ... 64 drawn without replacement, against
+sigma^2/b times the finite-population correction (N - b)/(N - 1), slope -1 on
+log-log axes; (f) the variance of one SGD step when the batch grows k-fold and
+the learning rate is scaled by k (variance grows k-fold) or by sqrt(k) (constant).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nndl import cli, data, losses, optim, runio, sampling
+from nndl.models import mlp
+from nndl.plotting import save_figure, subplots
+
+NAME = "sgd_noise"
+SHEET = "seed 004 Q1"
+
+
+def get_config(full: bool = False) -> dict:
+    config = {
+        "seed": 0,
+        "ns": [10, 100, 1000, 10000],
+        "trials": 4000,                          # simulated epochs per n (std error ~0.0076)
+        "batch_sizes": [1, 2, 4, 8, 16, 32, 64],
+        "grad_trials": 2000,                     # minibatch draws per batch size
+        "hidden": [32, 64],
+        "base_batch": 4, "base_lr": 0.01, "ks": [1, 2, 4, 8, 16],
+    }
+    if full:
+        config.update(trials=200_000, grad_trials=20_000)
+    return config
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--ns", type=cli.int_list(), default=None, help="population sizes n, e.g. 10,100")
+    parser.add_argument("--trials", type=cli.positive_int, default=None, help="simulated epochs per n")
+    parser.add_argument("--batch-sizes", dest="batch_sizes", type=cli.int_list(), default=None)
+    parser.add_argument("--grad-trials", dest="grad_trials", type=cli.positive_int, default=None)
+    parser.add_argument("--hidden", type=cli.int_list(), default=None)
+    parser.add_argument("--base-batch", dest="base_batch", type=cli.positive_int, default=None)
+    parser.add_argument("--base-lr", dest="base_lr", type=cli.positive_float, default=None)
+    parser.add_argument("--ks", type=cli.int_list(), default=None, help="batch multipliers k, e.g. 1,2,4")
+
+
+def validate(config: dict) -> None:
+    if min(config["ns"]) < 2:
+        raise cli.UserError(f"--ns: need n >= 2, got {min(config['ns'])}")
+    if len(config["batch_sizes"]) < 2:
+        raise cli.UserError("--batch-sizes: need at least two batch sizes to fit a slope")
+    if config["grad_trials"] < 2 or config["trials"] < 2:
+        raise cli.UserError("--trials/--grad-trials: need at least 2 draws for a standard error")
+    largest = max(max(config["batch_sizes"]), config["base_batch"] * max(config["ks"]))
+    if largest >= data.X_Y_ROWS:
+        raise cli.UserError(f"batch size {largest} must be below the {data.X_Y_ROWS} examples of data/x_y.csv "
+                            f"(check --batch-sizes, --base-batch and --ks)")
+
+
+# ---------------------------------------------------------------- (a), (b)
+def p_never(key: jax.Array, ns: list[int], trials: int) -> list[dict]:
+    """Simulated vs exact probability of never drawing a given observation in one epoch."""
+
+    simulated = jax.jit(lambda k: jnp.mean(sampling.never_sampled(k, ns, trials), axis=0))(key)
+    rows = []
+    for n, p in zip(ns, np.asarray(simulated, np.float64)):
+        p = float(p)
+        stderr = math.sqrt(max(p * (1 - p), 1e-300) / trials)
+        formula = (1 - 1 / n) ** n
+        rows.append({"n": n, "simulated": p, "stderr": stderr, "formula": formula,
+                     "z": (p - formula) / stderr if stderr > 0 else None})
+    return rows
+
+
+# ------------------------------------------------------- (d), (e), (f)
+def model_params(config: dict):
+    """The He-initialised (1, *hidden, 1) MLP whose gradients are sampled, from key fold_in(key(seed), 1)."""
+    key = jax.random.fold_in(jax.random.key(config["seed"]), 1)
+    return jax.jit(mlp.init, static_argnums=1)(key, (1, *config["hidden"], 1))
+
+
+def model_gradients(config: dict) -> jax.Array:
+    """Per-example gradients (N, P) of the MSE of `model_params` on the 1,000 rows of data/x_y.csv."""
+    columns = data.load_csv(data.X_Y_PATH)
+    x = jnp.asarray(columns["x"], jnp.float32)[:, None]
+    y = jnp.asarray(columns["y"], jnp.float32)[:, None]
+    loss = lambda p, xi, yi: losses.mse(mlp.apply(p, xi), yi)  # noqa: E731 - one example
+    return jax.jit(lambda p: sampling.per_example_grads(loss, p, x, y))(model_params(config))
+
+
+def sq_deviations(key, grads, sizes, trials) -> tuple[jax.Array, jax.Array]:
+    """||g_b - g||^2 for every draw and batch size (trials, len(sizes)), and sigma^2."""
+    full = jnp.mean(grads, axis=0)
+    devs = sampling.minibatch_means(key, grads, sizes, trials,
+                                    lambda means: jnp.sum(jnp.square(means - full), axis=-1))
+    return devs, sampling.population_variance(grads)
+
+
+def sgd_step_variance(key, grads, batch_sizes, lrs, trials) -> jax.Array:
+    """Measured E||theta' - E theta'||^2 of one SGD step theta' = theta - lr g_b, per (batch size, lr).
+
+    Args:
+      batch_sizes: (k,) batch of each setting (static).
+      lrs: (k, r) learning rates: one column per scaling rule.
+
+    Returns:
+      (k, r) variances over `trials` draws.
+    """
+    full = jnp.mean(grads, axis=0)
+
+    def step(g, lr):  # the update nndl's SGD applies to theta for minibatch gradient g
+        tx = optim.sgd(lr)
+        return tx.update(g, tx.init(g))[0]
+
+    per_rule = jax.vmap(step, in_axes=(None, 0))          # g (P,), lrs (r,) -> (r, P)
+    per_setting = jax.vmap(per_rule, in_axes=(0, 0))      # (k, P), (k, r) -> (k, r, P)
+    expected = per_setting(jnp.broadcast_to(full, (len(batch_sizes), full.size)), lrs)  # E[step] = -lr g
+
+    def sq_dev(means):  # one trial: (k, P) -> (k, r)
+        return jnp.sum(jnp.square(per_setting(means, lrs) - expected), axis=-1)
+
+    return jnp.mean(sampling.minibatch_means(key, grads, batch_sizes, trials, sq_dev), axis=0)
+
+
+def run(config: dict, out: Path) -> dict:
+    key = jax.random.key(config["seed"])
+    never_key, batch_key, step_key = jax.random.split(key, 3)
+    rows = p_never(never_key, config["ns"], config["trials"])
+
+    grads = model_gradients(config)
+    n_pop = int(grads.shape[0])
+    sizes, trials = config["batch_sizes"], config["grad_trials"]
+    devs, sigma2 = jax.jit(sq_deviations, static_argnums=(2, 3))(batch_key, grads, tuple(sizes), trials)
+    devs, sigma2 = np.asarray(devs, np.float64), float(sigma2)
+    variances = devs.mean(axis=0)
+    stderr = devs.std(axis=0, ddof=1) / np.sqrt(trials)
+    fpc = sampling.finite_population_correction(n_pop, sizes)
+    iid = sigma2 / np.asarray(sizes, np.float64)
+    minibatch = {"batch_sizes": sizes, "variances": variances.tolist(), "stderr": stderr.tolist(),
+                 "theory": iid.tolist(), "theory_fpc": (iid * fpc).tolist(), "sigma2": sigma2,
+                 "n_population": n_pop, "n_params": int(grads.shape[1]), "trials": trials,
+                 "slope": sampling.loglog_slope(sizes, variances),
+                 "slope_fpc_corrected": sampling.loglog_slope(sizes, variances / fpc)}
+
+    ks, b0, lr0 = config["ks"], config["base_batch"], config["base_lr"]
+    step_sizes = tuple(b0 * k for k in ks)
+    lrs = np.array([[lr0 * k, lr0 * math.sqrt(k)] for k in ks], np.float32)
+    step_var = np.asarray(jax.jit(sgd_step_variance, static_argnums=(2, 4))(
+        step_key, grads, step_sizes, lrs, trials), np.float64)
+    var_base = lr0**2 * sigma2 / b0
+    lr_scaling = [{"k": k, "batch_size": b, "lr_linear": float(lrs[i, 0]), "lr_sqrt": float(lrs[i, 1]),
+                   "var_linear": float(step_var[i, 0]), "var_sqrt": float(step_var[i, 1]),
+                   "theory_linear": k * var_base * float(sampling.finite_population_correction(n_pop, b)),
+                   "theory_sqrt": var_base * float(sampling.finite_population_correction(n_pop, b)),
+                   "var_base": var_base}
+                  for i, (k, b) in enumerate(zip(ks, step_sizes))]
+
+    metrics = {"p_never": rows, "inv_e": 1 / math.e, "trials": config["trials"],
+               "minibatch_variance": minibatch, "lr_scaling": lr_scaling,
+               "lr_scaling_setup": {"base_batch": b0, "base_lr": lr0, "var_base": var_base,
+                                    "var_base_definition": "base_lr^2 sigma^2 / base_batch (iid analysis)"}}
+    runio.save_curves(out / "curves.npz", sq_deviations=devs, step_variance=step_var)
+    plot(metrics, out)
+    return metrics
+
+
+# ------------------------------------------------------------------ figures
+def plot(metrics: dict, out: Path) -> None:
+    fig, axes = subplots(1, 3, width=4.6, height=3.9)
+    ax = axes[0, 0]
+    rows = metrics["p_never"]
+    ns = np.array([r["n"] for r in rows])
+    grid = np.unique(np.geomspace(2, ns.max() * 1.5, 200).astype(int))
+    ax.plot(grid, (1 - 1 / grid) ** grid, color="C0", label="(1 - 1/n)^n")
+    ax.axhline(metrics["inv_e"], color="k", ls=":", label="1/e")
+    ax.errorbar(ns, [r["simulated"] for r in rows], yerr=[2 * r["stderr"] for r in rows], fmt="o", color="C3",
+                capsize=3, label=f"simulated, +-2 s.e. ({metrics['trials']} epochs)")
+    ax.set(xscale="log", xlabel="n (observations = draws per epoch)", ylabel="P(never drawn in an epoch)",
+           title="(a)/(b) never-sampled probability")
+    ax.legend(fontsize=7, loc="lower right")
+
+    ax = axes[0, 1]
+    mb = metrics["minibatch_variance"]
+    b = np.array(mb["batch_sizes"])
+    ax.errorbar(b, mb["variances"], yerr=2 * np.array(mb["stderr"]), fmt="o", color="C3", capsize=3,
+                label=f"measured (slope {mb['slope']:.3f})")
+    ax.plot(b, mb["theory"], color="C0", label="sigma^2 / b")
+    ax.plot(b, mb["theory_fpc"], color="C0", ls="--", label="sigma^2 / b x (N - b)/(N - 1)")
+    ax.set(xscale="log", yscale="log", xlabel="batch size b (without replacement)",
+           ylabel="E ||g_b - g||^2", title=f"(d)/(e) minibatch gradient variance, N={mb['n_population']}")
+    ax.legend(fontsize=7)
+
+    ax = axes[0, 2]
+    ls = metrics["lr_scaling"]
+    k = np.array([r["k"] for r in ls])
+    ax.plot(k, [r["var_linear"] for r in ls], "o", color="C3", label="measured, lr x k")
+    ax.plot(k, [r["theory_linear"] for r in ls], color="C3", label="k eps^2 sigma^2 / b x FPC")
+    ax.plot(k, [r["var_sqrt"] for r in ls], "s", color="C0", label="measured, lr x sqrt(k)")
+    ax.plot(k, [r["theory_sqrt"] for r in ls], color="C0", label="eps^2 sigma^2 / b x FPC")
+    ax.set(xscale="log", yscale="log",
+           xlabel="k (batch b = k x %d; FPC = (N - kb)/(N - 1))" % metrics["lr_scaling_setup"]["base_batch"],
+           ylabel="Var of one SGD step", title="(f) learning-rate scaling")
+    ax.legend(fontsize=7)
+    save_figure(fig, out / "sgd_noise.png")
+
+
+# ------------------------------------------------------------------- report
+def report(metrics: dict) -> list[dict]:
+    rows, mb, ls = metrics["p_never"], metrics["minibatch_variance"], metrics["lr_scaling"]
+    first, last = ls[0], ls[-1]
+    return [
+        {"question": "(a)/(b) probability that an observation is never sampled in an epoch; limit 1/e",
+         "figures": ["sgd_noise.png"],
+         "table": [["n", "simulated", "std. error", "(1 - 1/n)^n"]]
+                  + [[r["n"], r["simulated"], r["stderr"], r["formula"]] for r in rows],
+         "text": "Drawing n times with replacement misses a given observation with probability (1 - 1/n)^n: "
+                 + "; ".join(f"n={r['n']}: simulated {r['simulated']:.4f} +- {r['stderr']:.4f}, formula "
+                             f"{r['formula']:.4f}" for r in rows)
+                 + f". The limit is 1/e = {metrics['inv_e']:.4f}."},
+        {"question": "(d)/(e) variance of the minibatch gradient; multiplying the batch by k",
+         "figures": ["sgd_noise.png"],
+         "table": [["batch size", "measured", "sigma^2/b", "with (N-b)/(N-1)"]]
+                  + [[b, v, t, f] for b, v, t, f in zip(mb["batch_sizes"], mb["variances"], mb["theory"],
+                                                         mb["theory_fpc"])],
+         "text": f"One example's gradient has variance sigma^2 = {mb['sigma2']:.4g} (trace over "
+                 f"{mb['n_params']} parameters). The minibatch gradient's variance falls with slope "
+                 f"{mb['slope']:.3f} on log-log axes ({mb['slope_fpc_corrected']:.3f} after dividing out the "
+                 f"finite-population correction of sampling {mb['n_population']} examples without replacement): "
+                 f"multiplying the batch by k divides the variance by k."},
+        {"question": "(f) why 'multiply the learning rate by k' does not keep the gradient noise constant",
+         "figures": ["sgd_noise.png"],
+         "table": [["k", "var (lr x k)", "theory k eps^2 sigma^2/b", "var (lr x sqrt k)", "theory eps^2 sigma^2/b"]]
+                  + [[r["k"], r["var_linear"], r["theory_linear"], r["var_sqrt"], r["theory_sqrt"]] for r in ls],
+         "text": f"The step -eps g_b has variance eps^2 sigma^2 / b. From k={first['k']} to k={last['k']} the linear "
+                 f"rule takes it from {first['var_linear']:.3g} to {last['var_linear']:.3g} "
+                 f"({last['var_linear'] / first['var_linear']:.1f}x), the sqrt(k) rule from "
+                 f"{first['var_sqrt']:.3g} to {last['var_sqrt']:.3g} ({last['var_sqrt'] / first['var_sqrt']:.2f}x): "
+                 f"only lr x sqrt(k) keeps the update noise constant."},
+    ]
+
+
+def checks(metrics: dict) -> list[dict]:
+    out = [{"check": f"p_never simulated = (1 - 1/n)^n, n={r['n']}", "reference": r["formula"],
+            "measured": r["simulated"], "tolerance": "4 binomial std errors",
+            "passed": abs(r["simulated"] - r["formula"]) <= 4 * r["stderr"]} for r in metrics["p_never"]]
+    mb = metrics["minibatch_variance"]
+    out.append({"check": "minibatch variance slope = -1", "reference": -1.0, "measured": mb["slope"],
+                "tolerance": "0.1", "passed": abs(mb["slope"] + 1) <= 0.1})
+    for b, v, se, t in zip(mb["batch_sizes"], mb["variances"], mb["stderr"], mb["theory_fpc"]):
+        out.append({"check": f"Var(g_b) = sigma^2/b (N-b)/(N-1), b={b}", "reference": t, "measured": v,
+                    "tolerance": "4 Monte Carlo std errors", "passed": abs(v - t) <= 4 * se})
+    return out
+
+
+def main(argv=None) -> int:
+    return cli.run_experiment(NAME, doc=__doc__, get_config=get_config, run=run,
+                              add_arguments=add_arguments, validate=validate, argv=argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
