@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -161,6 +162,7 @@ class Sweep:
         self._slots = slots
         self.devices = list(devices) if devices is not None else jax.devices()
         self.trace_count = 0  # incremented on every (re)trace: tests assert no recompilation
+        self.timings: dict = {}  # of the last run: init_s, chunk_s (per chunk; the first includes compiling)
         self._init_fn = jax.jit(self._init_all)
         self._chunk_fn = jax.jit(self._chunk_all, donate_argnums=0)
 
@@ -248,7 +250,9 @@ class Sweep:
         path = Path(checkpoint) if checkpoint is not None else None
         fp = self.fingerprint(hps, data)
 
-        carries = self._init_fn(sharded_hps)
+        t0 = time.perf_counter()
+        carries = jax.block_until_ready(self._init_fn(sharded_hps))
+        self.timings = {"init_s": time.perf_counter() - t0, "chunk_s": [], "checkpoint_s": 0.0}
         start_chunk = 0
         if path is not None:
             restored = ckpt.load(path, fp, carries)
@@ -259,9 +263,14 @@ class Sweep:
         losses = None
         with bar(self.n_chunks * self.chunk_epochs, desc, initial=start_chunk * self.chunk_epochs) as pbar:
             for chunk in range(start_chunk, self.n_chunks):
-                carries = self._chunk_fn(carries, sharded_hps, data, jnp.int32(chunk * self.chunk_epochs))
+                t0 = time.perf_counter()
+                carries = jax.block_until_ready(
+                    self._chunk_fn(carries, sharded_hps, data, jnp.int32(chunk * self.chunk_epochs)))
+                t1 = time.perf_counter()
                 if path is not None:
                     ckpt.save(path, fp, carries, chunk + 1)
+                self.timings["chunk_s"].append(t1 - t0)
+                self.timings["checkpoint_s"] += time.perf_counter() - t1
                 losses = np.concatenate([np.asarray(c.track.last_loss) for c in carries])
                 if np.isfinite(losses).any():
                     pbar.set_postfix(loss_median=f"{np.nanmedian(losses):.3g}", loss_min=f"{np.nanmin(losses):.3g}")
