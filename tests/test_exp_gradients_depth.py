@@ -1,0 +1,94 @@
+"""experiments.gradients_depth end to end: per-layer norms against jax.grad of a plain network, the bound."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from experiments import gradients_depth as exp
+from nndl import activations, depth, runio
+
+WIDTH, BATCH, DEPTHS, SCALES, SEED = 6, 2, [2, 4], [1.0, 3.0], 5
+
+
+@pytest.fixture(scope="module")
+def metrics(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gradients_depth")
+    argv = ["--width", str(WIDTH), "--batch", str(BATCH), "--depths", ",".join(map(str, DEPTHS)),
+            "--scales", ",".join(map(str, SCALES)), "--seed", str(SEED), "--out", str(out)]
+    assert exp.main(argv) == 0
+    return runio.read_json(out / "metrics.json"), out
+
+
+def test_every_case_equals_jax_grad_of_the_plain_network(metrics):
+    m, _ = metrics
+    cases = m["cases"]
+    assert len(cases) == 3 * len(SCALES) * len(DEPTHS) * 2
+    # the run's draws: one N(0, 1) draw from the seed's key, cut into weights, inputs, targets
+    max_depth = max(DEPTHS)
+    flat = np.asarray(jax.random.normal(jax.random.key(SEED), (max_depth * WIDTH**2 + 2 * BATCH * WIDTH,)))
+    draws = flat[:max_depth * WIDTH**2].reshape(max_depth, WIDTH, WIDTH)
+    xs, ys = flat[max_depth * WIDTH**2:].reshape(2, BATCH, WIDTH)
+
+    @jax.jit
+    def reference(draws, xs, ys):
+        norms = []
+        for c in cases:
+            psi, res = activations.get(c["activation"]), float(c["residual"])
+
+            def loss(ws, psi=psi, res=res):
+                def net(x):
+                    for w in ws:
+                        x = res * x + psi(w @ x)
+                    return x
+                return jnp.mean(0.5 * jnp.sum((jax.vmap(net)(xs) - ys) ** 2, axis=1))
+
+            ws = jnp.sqrt(c["init_scale"] / WIDTH) * draws[:c["depth"]]
+            norms.append(jnp.linalg.norm(jax.grad(loss)(ws), axis=(1, 2)))
+        return norms
+
+    for c, expected in zip(cases, reference(draws, xs, ys)):
+        assert len(c["grad_norms"]) == c["depth"]
+        np.testing.assert_allclose(c["grad_norms"], expected, rtol=2e-4, err_msg=str(c))
+        assert c["ratio_first_last"] == pytest.approx(c["grad_norms"][0] / c["grad_norms"][-1])
+        assert c["per_layer_factor"] == pytest.approx(c["ratio_first_last"] ** (1 / (c["depth"] - 1)))
+        assert np.log10(c["grad_norms"][0]) <= c["log10_bound_first"] + 1e-5
+
+
+def test_bound_holds_at_every_layer_and_the_sweep_does_not_recompile(metrics):
+    m, out = metrics
+    curves = runio.load_curves(out / "grad_norms.npz")
+    for c, norms, bounds in zip(m["cases"], curves["grad_norms"], curves["log10_bounds"]):
+        n = c["depth"]
+        assert np.all(np.log10(norms[:n]) <= bounds[:n] + 1e-5), c
+        assert not np.any(norms[n:]) and np.all(np.isneginf(bounds[n:]))
+    cases, _ = depth.make_cases(list(activations.NAMES), SCALES, DEPTHS, [False, True])
+    before = depth._sweep_cases._cache_size()
+    depth.sweep(jax.random.key(SEED + 1), cases, max_depth=max(DEPTHS), width=WIDTH, batch=BATCH)
+    assert depth._sweep_cases._cache_size() == before
+
+
+def test_files_report_and_checks(metrics):
+    m, out = metrics
+    for name in ("grad_norms.png", "ratio_vs_depth.png", "grad_norms.npz"):
+        assert (out / name).exists()
+    sections = exp.report(m)
+    assert len(sections) == 2 and "product of L - k Jacobians" in sections[0]["text"]
+    sig = [c for c in m["cases"] if c["activation"] == "sigmoid" and not c["residual"] and c["init_scale"] == 1.0]
+    assert f"{sig[-1]['ratio_first_last']:.2g} (L={sig[-1]['depth']})" in sections[0]["text"]
+    results = exp.checks(m)
+    # at depth 4 the vanished/not-vanished check is not made (it needs L >= 20); the rest must pass
+    assert all(c["passed"] for c in results), [c for c in results if not c["passed"]]
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--depths", "0"], "--depths: must be a positive integer, got 0"),
+    (["--depths", "300"], "--depths 300: at most 200"),
+    (["--scales", "-1"], "--scales: must be > 0"),
+    (["--scales", "50"], "--scales 50: at most 16"),
+    (["--width", "0"], "--width: must be a positive integer"),
+])
+def test_bad_input_exits_2_with_one_line(argv, needle, tmp_path, capsys):
+    assert exp.main([*argv, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err and "Traceback" not in err
