@@ -31,11 +31,6 @@ class Cases(NamedTuple):
     residual: jax.Array  # float, 1.0 for x + psi(z), 0.0 for psi(z)
 
 
-def init(key: jax.Array, *, depth: int, width: int, scale: float) -> jax.Array:
-    """Weights W^(1..L), shape (depth, width, width), W ~ N(0, scale / width)."""
-    return jnp.sqrt(scale / width) * jax.random.normal(key, (depth, width, width))
-
-
 def forward(
     weights: jax.Array,
     x: jax.Array,

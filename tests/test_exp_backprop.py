@@ -84,8 +84,10 @@ def test_report_and_checks(metrics):
     (["--lr", "1.5"], "--lr 1.5: must be < 1"),
     (["--lr", "-0.1"], "--lr: must be > 0"),
     (["--steps", "0"], "--steps: must be a positive integer"),
+    (["--lr", "0.9", "--hidden", "5", "--steps", "30"], "--lr 0.9: SGD diverged on seed 002's net"),
 ])
 def test_bad_input_exits_2_with_one_line(argv, needle, tmp_path, capsys):
+    # (the --lr 0.9 case runs seed 002's 30 steps, compiled by the fixture's run, and diverges)
     assert exp.main([*argv, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and needle in err and "Traceback" not in err
