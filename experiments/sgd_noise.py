@@ -102,7 +102,7 @@ def sq_deviations(key, grads, sizes, trials) -> tuple[jax.Array, jax.Array]:
     """||g_b - g||^2 for every draw and batch size (trials, len(sizes)), and sigma^2."""
     full = jnp.mean(grads, axis=0)
     devs = sampling.minibatch_means(key, grads, sizes, trials,
-                                    lambda means: jnp.sum(jnp.square(means - full), axis=-1))
+                                    lambda means: jnp.sum(jnp.square(means - full[None]), axis=-1))
     return devs, sampling.population_variance(grads)
 
 

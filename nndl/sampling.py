@@ -58,7 +58,7 @@ def per_example_grads(loss_fn: Callable[[Any, jax.Array, jax.Array], jax.Array],
 
 def population_variance(grads: jax.Array) -> jax.Array:
     """sigma^2 = (1/N) sum_i ||g_i - mean g||^2: the variance of one uniformly drawn example's gradient."""
-    return jnp.mean(jnp.sum(jnp.square(grads - jnp.mean(grads, axis=0)), axis=1))
+    return jnp.mean(jnp.sum(jnp.square(grads - jnp.mean(grads, axis=0, keepdims=True)), axis=1))
 
 
 def finite_population_correction(n_population: int, batch_size) -> np.ndarray:
