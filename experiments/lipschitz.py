@@ -112,10 +112,7 @@ def draw(key: jax.Array, pair_delta, *, dim: int, hidden: int, max_depth: int, n
     xs, pair_xs, pair_deltas, bn_batches_, batch_a, batch_b = rand.normals(
         k_data, [(n_inputs, dim), (n_pairs, dim), (n_pairs, dim), (bn_batches, bn_batch, dim), (bn_batch, dim),
                  (bn_batch, dim)])
-    return {"params": params, "identity": resnet.identity_params(dim, max_depth),
-            "w_norms": jnp.concatenate([jnp.linalg.norm(params[w], ord=2, axis=(1, 2)) for w in ("w1", "w2")]),
-            "block_bounds": resnet.block_lipschitz_bounds(params),
-            "xs": xs, "pair_xs": pair_xs, "pair_deltas": pair_delta * pair_deltas,
+    return {"params": params, "identity": resnet.identity_params(dim, max_depth), "xs": xs, "pair_xs": pair_xs, "pair_deltas": pair_delta * pair_deltas,
             # unit-variance data; BN statistics are collected from scale * these
             "bn_batches": bn_batches_,
             # two batches that share example 0, for train-mode batch dependence
@@ -134,32 +131,40 @@ def scale_study(graphdef, block, unit_batches, unit_inputs, scale, key, *, n_ite
     """Statistics collected from data of std `scale`: the eval-mode constant after each batch and at the end
     (and the statistics themselves, under "stats")."""
     trained, history = bn_block.collect_statistics(graphdef, block, scale * unit_batches)
-    bounds = jax.vmap(lambda stats: bn_block.eval_lipschitz_bound(graphdef, block._replace(stats=stats)))(history)
+    # the bound 1 + ‖W2‖ max|γ/√(var+ε)| ‖W1‖ after each batch; the weights never change
+    norms = jnp.linalg.norm(block.weights["w1"], ord=2) * jnp.linalg.norm(block.weights["w2"], ord=2)
+    slopes = jax.vmap(lambda stats: jnp.max(jnp.abs(bn_block.eval_scale(graphdef, block._replace(stats=stats)))))
+    bounds = 1.0 + norms * slopes(jax.tree.map(lambda s0, h: jnp.concatenate([s0[None], h]), block.stats, history))
     return {"data_scale": scale, "running_var_mean": jnp.mean(trained.stats["var"]),
             "max_bn_scale": jnp.max(jnp.abs(bn_block.eval_scale(graphdef, trained))),
             "lipschitz_bound": bn_block.eval_lipschitz_bound(graphdef, trained),
             "estimate_power_iteration": eval_estimate(graphdef, trained, scale * unit_inputs, key, n_iter),
-            "bound_history": jnp.concatenate([bn_block.eval_lipschitz_bound(graphdef, block)[None], bounds]),
+            "bound_history": bounds,
             "stats": trained.stats}
 
 
 @partial(jax.jit, static_argnames=("graphdef",))
-def batch_dependence(graphdef, block, batch_a, batch_b) -> dict:
-    """Example 0's output in train and eval mode: its Jacobians w.r.t. itself and example 1, and its change
+def batch_jacobians(graphdef, block, batch_a, batch_b) -> dict:
+    """Example 0's output y₀ in train and eval mode: ∂y₀/∂(whole batch), shape (d, B, d), and its change
     when the rest of the batch is replaced (batch_b shares example 0 with batch_a)."""
+    out0 = lambda batch, train: bn_block.apply(graphdef, block, batch, train=train)[0][0]
+    return {"train_a": jax.jacfwd(out0)(batch_a, True), "train_b": jax.jacfwd(out0)(batch_b, True),
+            "eval_a": jax.jacfwd(out0)(batch_a, False),
+            "train_change": jnp.linalg.norm(out0(batch_a, True) - out0(batch_b, True)),
+            "eval_change": jnp.linalg.norm(out0(batch_a, False) - out0(batch_b, False))}
 
-    def out0(batch, train, x, index):  # example 0's output as a function of example `index`
-        return bn_block.apply(graphdef, block, batch.at[index].set(x), train=train)[0][0]
 
-    sigma = lambda m: jnp.linalg.norm(m, ord=2)
-    res = {}
-    for train, mode in ((True, "train"), (False, "eval")):
-        res[f"{mode}_cross_jacobian_norm"] = sigma(jax.jacfwd(out0, argnums=2)(batch_a, train, batch_a[1], 1))
-        res[f"{mode}_output_change_other_batch"] = jnp.linalg.norm(
-            out0(batch_a, train, batch_a[0], 0) - out0(batch_b, train, batch_b[0], 0))
-        for name, batch in (("a", batch_a), ("b", batch_b)):
-            res[f"{mode}_self_jacobian_sigma_batch_{name}"] = sigma(jax.jacfwd(out0, argnums=2)(batch, train, batch[0], 0))
-    return res
+def batch_dependence(graphdef, block, batch_a, batch_b) -> dict:
+    """Train vs eval mode: does y₀ depend on example 1, and on which batch example 0 sits in?"""
+    jac = jax.device_get(batch_jacobians(graphdef, block, batch_a, batch_b))
+    sigma = lambda m: float(np.linalg.norm(m, 2))  # [:, 0]: w.r.t. example 0 itself, [:, 1]: w.r.t. example 1
+    return {"train_cross_jacobian_norm": sigma(jac["train_a"][:, 1]),
+            "eval_cross_jacobian_norm": sigma(jac["eval_a"][:, 1]),
+            "train_output_change_other_batch": float(jac["train_change"]),
+            "eval_output_change_other_batch": float(jac["eval_change"]),
+            "train_self_jacobian_sigma_batch_a": sigma(jac["train_a"][:, 0]),
+            "train_self_jacobian_sigma_batch_b": sigma(jac["train_b"][:, 0]),
+            "eval_self_jacobian_sigma": sigma(jac["eval_a"][:, 0])}
 
 
 def batchnorm_study(arrays: dict, key: jax.Array, config: dict) -> tuple[dict, dict]:
@@ -178,8 +183,7 @@ def batchnorm_study(arrays: dict, key: jax.Array, config: dict) -> tuple[dict, d
         del r["stats"]
     metrics = {"momentum": config["bn_momentum"], "epsilon": config["bn_epsilon"], "batch_size": config["bn_batch"],
                "n_batches": config["bn_batches"], "by_data_scale": runio.to_jsonable(rows),
-               "train_mode": runio.to_jsonable(jax.device_get(
-                   batch_dependence(graphdef, trained, arrays["batch_a"], arrays["batch_b"])))}
+               "train_mode": batch_dependence(graphdef, trained, arrays["batch_a"], arrays["batch_b"])}
     return metrics, curves
 
 
@@ -188,6 +192,9 @@ def run(config: dict, out: Path) -> dict:
     arrays = draw(key, config["pair_delta"], dim=config["dim"], hidden=config["hidden"],
                   max_depth=max(config["depths"]), n_inputs=config["n_inputs"], n_pairs=config["n_pairs"],
                   sn_iter=config["sn_iter"], bn_batches=config["bn_batches"], bn_batch=config["bn_batch"])
+    # exact spectral norms by numpy's SVD (small matrices, and no XLA compile)
+    w_norms = {w: np.linalg.norm(np.asarray(arrays["params"][w]), 2, axis=(1, 2)) for w in ("w1", "w2")}
+    block_bounds = 1.0 + w_norms["w1"] * w_norms["w2"]  # Lip(T_l) <= 1 + ‖W1_l‖‖W2_l‖
     per_depth = []
     with progress.bar(len(config["depths"]), "depths", unit="depth") as bar:
         for depth in config["depths"]:
@@ -195,17 +202,17 @@ def run(config: dict, out: Path) -> dict:
                                   arrays["pair_deltas"], k_power, n_iter=config["n_iter"],
                                   pair_steps=config["pair_steps"], pair_lr=config["pair_lr"])
             row = {"depth": depth, "upper_bound": 2.0**depth,
-                   "upper_bound_exact_norms": float(np.prod(np.asarray(arrays["block_bounds"])[:depth])),
+                   "upper_bound_exact_norms": float(np.prod(block_bounds[:depth])),
                    **runio.to_jsonable(jax.device_get(est))}
             row["estimate_over_bound"] = max(row["estimate_power_iteration"], row["estimate_pair_search"]) / 2.0**depth
             per_depth.append(row)
             bar.set_postfix(L=depth, est=f"{row['estimate_power_iteration']:.3g}")
             bar.update(1)
     batchnorm, bn_curves = batchnorm_study(arrays, k_bn_power, config)
-    w_norms = np.asarray(arrays["w_norms"])
+    all_norms = np.concatenate(list(w_norms.values()))
     metrics = {"dim": config["dim"], "hidden": config["hidden"],
-               "spectral_norms": {"max_abs_deviation_from_1": float(np.max(np.abs(w_norms - 1.0))),
-                                  "max": float(np.max(w_norms))},
+               "spectral_norms": {"max_abs_deviation_from_1": float(np.max(np.abs(all_norms - 1.0))),
+                                  "max": float(np.max(all_norms))},
                "per_depth": per_depth, "batchnorm": batchnorm}
     runio.save_curves(out / "curves.npz", **bn_curves)
     save_figure(bounds_figure(per_depth), out / "bounds.png")

@@ -34,18 +34,3 @@ def power_iteration(matvec: LinearMap, rmatvec: LinearMap, v0: jax.Array, n_iter
     v = jax.lax.fori_loop(0, n_iter, lambda _, v: _unit(rmatvec(matvec(v))), _unit(v0))
     return jnp.linalg.norm(matvec(v)), v
 
-
-def matrix_sigma_max(w: jax.Array, *, key: jax.Array, n_iter: int) -> jax.Array:
-    """Largest singular value of a matrix by `power_iteration` from a random start.
-
-    Args:
-      w: matrix, shape (m, n).
-      key: PRNG key for the start vector.
-      n_iter: iterations.
-
-    Returns:
-      The estimate of ‖w‖₂ (<= the exact value), scalar.
-    """
-    v0 = jax.random.normal(key, (w.shape[1],), w.dtype)
-    sigma, _ = power_iteration(lambda v: w @ v, lambda u: w.T @ u, v0, n_iter)
-    return sigma
