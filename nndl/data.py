@@ -177,3 +177,124 @@ def make_scaled_teacher(seed: int, n: int, scales, noise: float) -> tuple[np.nda
     z = rng.standard_normal((n, s.size))
     signs = np.where(np.arange(s.size) % 2 == 0, 1.0, -1.0)
     return z * s, np.tanh(z) @ signs + noise * rng.standard_normal(n)
+
+
+# ------------------------------------------- .npy files and the age-regression data (seed 004 Q3)
+AGE_FILES = ("age_regression_Xtr.npy", "age_regression_ytr.npy", "age_regression_Xte.npy", "age_regression_yte.npy")
+
+
+def load_npy(path: str | os.PathLike, *, ndims: tuple[int, ...], min_rows: int = 1) -> np.ndarray:
+    """Loads a numeric .npy array (pickles refused) and checks its rank, its length and that it is finite.
+
+    Any problem raises `UserError` naming the file.
+
+    Args:
+      path: .npy file.
+      ndims: accepted numbers of dimensions.
+      min_rows: fewest entries accepted along axis 0.
+
+    Returns:
+      The array as float64.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: file not found")
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        raise UserError(f"{path}: not a readable .npy array ({str(e).splitlines()[0]})") from None
+    if not isinstance(array, np.ndarray):  # an .npz archive loads as a mapping
+        raise UserError(f"{path}: not a single .npy array")
+    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise UserError(f"{path}: dtype {array.dtype} is not numeric")
+    if array.ndim not in ndims:
+        wanted = " or ".join(f"{d}-D" for d in ndims)
+        raise UserError(f"{path}: expected a {wanted} array, got shape {array.shape}")
+    if array.shape[0] < min_rows:
+        raise UserError(f"{path}: {array.shape[0]} rows, need at least {min_rows}")
+    array = array.astype(np.float64)
+    bad = ~np.isfinite(array)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise UserError(f"{path}: {int(bad.sum())} non-finite value(s), the first at index {first}")
+    return array
+
+
+def load_age_regression(data_dir: str | os.PathLike, *, min_rows: int = 5) -> dict[str, np.ndarray] | None:
+    """The course's face-age data from `data_dir`, validated; None when the folder holds none of its files.
+
+    Images may be stored flattened (n, d) or as (n, h, w); targets as (n,) or (n, 1).
+
+    Args:
+      data_dir: folder with the four files of `AGE_FILES`.
+      min_rows: fewest rows accepted in each split.
+
+    Returns:
+      {"x_train": (n, d), "y_train": (n,), "x_test": (m, d), "y_test": (m,)} float64, or None.
+    """
+    folder = Path(data_dir)
+    if not folder.is_dir():
+        raise UserError(f"{folder}: no such folder")
+    paths = [folder / name for name in AGE_FILES]
+    present = [p.name for p in paths if p.exists()]
+    if not present:
+        return None
+    if len(present) < len(paths):
+        missing = [p.name for p in paths if not p.exists()]
+        raise UserError(f"{folder}: has {', '.join(present)} but not {', '.join(missing)} (all four are needed)")
+    x_train, y_train, x_test, y_test = (load_npy(p, ndims=nd, min_rows=min_rows)
+                                        for p, nd in zip(paths, ((2, 3), (1, 2), (2, 3), (1, 2))))
+    out = {}
+    for split, x, y, x_path, y_path in (("train", x_train, y_train, paths[0], paths[1]),
+                                        ("test", x_test, y_test, paths[2], paths[3])):
+        if y.ndim == 2 and y.shape[1] != 1:
+            raise UserError(f"{y_path}: expected one target per row, got shape {y.shape}")
+        if len(y) != len(x):
+            raise UserError(f"{y_path}: {len(y)} targets for the {len(x)} rows of {x_path.name}")
+        out[f"x_{split}"], out[f"y_{split}"] = x.reshape(len(x), -1), y.reshape(-1)
+    if out["x_test"].shape[1] != out["x_train"].shape[1]:
+        raise UserError(f"{paths[2]}: {out['x_test'].shape[1]} features per row, but "
+                        f"{paths[0].name} has {out['x_train'].shape[1]}")
+    return out
+
+
+def make_age_regression(seed: int, n_train: int = 5000, n_test: int = 2500, side: int = 48,
+                        n_factors: int = 16) -> dict[str, np.ndarray]:
+    """Synthetic stand-in for the face-age data: side x side "images" in [0, 1] and ages in [1, 100].
+
+    Each image is a mean grey level 0.5 plus `n_factors` smooth spatial patterns
+    (products of low-frequency cosines along rows and columns, unit RMS)
+    weighted by latent z ~ N(0, I) with shrinking scales 0.1 / sqrt(1 + k), plus
+    independent pixel noise of std 0.05, clipped to [0, 1]. The age is
+    33 + 14 z.beta + 8 e (beta a random unit vector, e ~ N(0, 1)) clipped to
+    [1, 100]: a linear signal in a few pixel directions, 8 years of
+    irreducible noise, and thousands of correlated, mostly useless features,
+    so unregularised least squares overfits and ridge helps, as on the real data.
+
+    Args:
+      seed: numpy seed.
+      n_train: training rows (the course's file has 5,000).
+      n_test: test rows (2,500).
+      side: image side (48: 2,304 features).
+      n_factors: number of spatial patterns.
+
+    Returns:
+      {"x_train": (n_train, side^2), "y_train": (n_train,), "x_test", "y_test"}; x float32, y float64.
+    """
+    rng = np.random.default_rng(seed)
+    t = (np.arange(side) + 0.5) / side
+    freq = rng.integers(0, 4, (n_factors, 2))
+    phase = rng.uniform(0, 2 * np.pi, (n_factors, 2))
+    rows = np.cos(np.pi * freq[:, :1] * t + phase[:, :1])
+    cols = np.cos(np.pi * freq[:, 1:] * t + phase[:, 1:])
+    patterns = (rows[:, :, None] * cols[:, None, :]).reshape(n_factors, side * side)
+    patterns /= np.sqrt(np.mean(patterns**2, axis=1, keepdims=True))
+    scales = 0.1 / np.sqrt(1 + np.arange(n_factors))
+    beta = rng.standard_normal(n_factors)
+    beta /= np.linalg.norm(beta)
+    n = n_train + n_test
+    z = rng.standard_normal((n, n_factors))
+    x = np.clip(0.5 + (z * scales) @ patterns + 0.05 * rng.standard_normal((n, side * side), dtype=np.float32), 0, 1)
+    y = np.clip(33 + 14 * z @ beta + 8 * rng.standard_normal(n), 1, 100)
+    x = x.astype(np.float32)
+    return {"x_train": x[:n_train], "y_train": y[:n_train], "x_test": x[n_train:], "y_test": y[n_train:]}
