@@ -200,11 +200,13 @@ def load_npy(path: str | os.PathLike, *, ndims: tuple[int, ...], min_rows: int =
     if not path.is_file():
         raise UserError(f"{path}: file not found")
     try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+        if magic != b"\x93NUMPY":  # np.load would try it as a pickle and blame that
+            raise UserError(f"{path}: not a .npy file (no NUMPY header)")
         array = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as e:
         raise UserError(f"{path}: not a readable .npy array ({str(e).splitlines()[0]})") from None
-    if not isinstance(array, np.ndarray):  # an .npz archive loads as a mapping
-        raise UserError(f"{path}: not a single .npy array")
     if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
         raise UserError(f"{path}: dtype {array.dtype} is not numeric")
     if array.ndim not in ndims:
