@@ -300,3 +300,17 @@ def make_age_regression(seed: int, n_train: int = 5000, n_test: int = 2500, side
     y = np.clip(33 + 14 * z @ beta + 8 * rng.standard_normal(n), 1, 100)
     x = x.astype(np.float32)
     return {"x_train": x[:n_train], "y_train": y[:n_train], "x_test": x[n_train:], "y_test": y[n_train:]}
+
+
+def add_outliers(seed: int, y: np.ndarray, fraction: float, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
+    """Shifts a random `fraction` of the targets up by Uniform(low, high): one-sided gross outliers.
+
+    Returns:
+      (new targets (n,), boolean mask (n,) of the shifted entries), float64.
+    """
+    rng = np.random.default_rng(seed)
+    y = np.array(y, np.float64)
+    mask = np.zeros(len(y), bool)
+    mask[rng.choice(len(y), int(round(fraction * len(y))), replace=False)] = True
+    y[mask] += rng.uniform(low, high, int(mask.sum()))
+    return y, mask
