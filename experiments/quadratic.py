@@ -26,6 +26,7 @@ import numpy as np
 
 from nndl import cli, rand, runio
 from nndl import quadratic as q
+from nndl.checks import check
 from nndl.plotting import save_figure, subplots
 
 NAME = "quadratic"
@@ -420,13 +421,8 @@ def report(metrics: dict) -> list[dict]:
     ]
 
 
-def _check(check: str, reference, measured, tolerance: str, passed: bool) -> dict:
-    return {"check": check, "reference": reference, "measured": measured, "tolerance": tolerance,
-            "passed": bool(passed)}
-
-
 def _rate_check(label: str, part: dict) -> dict:
-    return _check(f"{label}: rate_fit between the exact rates at the fit window's ends", part["rate_lower"],
+    return check(f"{label}: rate_fit between the exact rates at the fit window's ends", part["rate_lower"],
                   part["rate_fit"], f"[{part['rate_lower']:.6g}, {part['rate_upper']:.6g}] (1e-6 relative)",
                   part["rate_lower"] * (1 - 1e-6) <= part["rate_fit"] <= part["rate_upper"] * (1 + 1e-6))
 
@@ -437,37 +433,37 @@ def checks(metrics: dict) -> list[dict]:
     span_ok = all(r["rank"] == r["span_dim"] and r["positive_definite"] == (r["span_dim"] == psd["n"]) for r in span)
     exact = f"{EXACT_RTOL:g} relative (float64 round-off)"
     return [
-        _check("M = Mᵀ exactly", 0.0, psd["asymmetry"], "exact", psd["symmetric"]),
-        _check("λ_min(M) >= 0", 0.0, psd["min_eigenvalue"], ">= 0", psd["min_eigenvalue"] >= 0),
-        _check("rank M = dim span, PD iff dim span = n, for every N", True, span_ok,
+        check("M = Mᵀ exactly", 0.0, psd["asymmetry"], "exact", psd["symmetric"]),
+        check("λ_min(M) >= 0", 0.0, psd["min_eigenvalue"], ">= 0", psd["min_eigenvalue"] >= 0),
+        check("rank M = dim span, PD iff dim span = n, for every N", True, span_ok,
                "rank tolerance n·eps·λ_max", span_ok),
-        _check("f(x*+d) - f(x*) >= λ_min ‖d‖²/2", full["min_growth_bound"], full["min_growth_ratio"], "bound",
+        check("f(x*+d) - f(x*) >= λ_min ‖d‖²/2", full["min_growth_bound"], full["min_growth_ratio"], "bound",
                full["min_growth_ratio"] >= full["min_growth_bound"] * (1 - 1e-9)),
-        _check("‖x(t) - x*‖ <= e^{-λ_min t}‖x0 - x*‖ for all t", 1.0, full["decay_bound_max_ratio"],
+        check("‖x(t) - x*‖ <= e^{-λ_min t}‖x0 - x*‖ for all t", 1.0, full["decay_bound_max_ratio"],
                "bound (1e-9 round-off)", full["decay_bound_max_ratio"] <= 1 + 1e-9),
-        _check("‖x(T) - x*‖ <= e^{-horizon}‖x0 - x*‖", full["minimiser_err_bound"], full["minimiser_err"],
+        check("‖x(T) - x*‖ <= e^{-horizon}‖x0 - x*‖", full["minimiser_err_bound"], full["minimiser_err"],
                "bound (1e-9 round-off)", full["minimiser_err"] <= full["minimiser_err_bound"] * (1 + 1e-9)),
         _rate_check("full rank", full),
-        _check("eigen solution = matrix exponential", 0.0, full["exact_vs_expm_err"], exact,
+        check("eigen solution = matrix exponential", 0.0, full["exact_vs_expm_err"], exact,
                full["exact_vs_expm_err"] <= EXACT_RTOL),
-        _check("ẋ (jacfwd of the closed form) = -Mx - m", 0.0, full["ode_residual"], exact,
+        check("ẋ (jacfwd of the closed form) = -Mx - m", 0.0, full["ode_residual"], exact,
                full["ode_residual"] <= EXACT_RTOL),
-        _check("RK4 error <= steps (λ_max dt)^5 / 120", full["rk4_err_bound"], full["rk4_err"], "bound",
+        check("RK4 error <= steps (λ_max dt)^5 / 120", full["rk4_err_bound"], full["rk4_err"], "bound",
                full["rk4_err"] <= full["rk4_err_bound"]),
-        _check("GD error <= spectral radius^k", [g["bound_final"] for g in full["gd"]],
+        check("GD error <= spectral radius^k", [g["bound_final"] for g in full["gd"]],
                [g["final_err"] for g in full["gd"]], f"bound + {ROUNDOFF_FLOOR:g} round-off floor",
                all(g["final_err"] <= g["bound_final"] * (1 + 1e-9) + ROUNDOFF_FLOOR for g in full["gd"])),
-        _check("GD converges iff η < 2/λ_max", [g["stable_predicted"] for g in full["gd"]],
+        check("GD converges iff η < 2/λ_max", [g["stable_predicted"] for g in full["gd"]],
                [g["converged"] for g in full["gd"]], f"converged: final error < {GD_CONVERGED:g}",
                all(g["converged"] == g["stable_predicted"] for g in full["gd"])),
-        _check("rank-deficient: the null-space part of x0 never moves", 0.0, rd["null_drift"], exact,
+        check("rank-deficient: the null-space part of x0 never moves", 0.0, rd["null_drift"], exact,
                rd["null_drift"] <= EXACT_RTOL),
-        _check("rank-deficient: ‖x(T) - x(∞)‖ <= e^{-horizon}", rd["limit_err_bound"], rd["limit_err"],
+        check("rank-deficient: ‖x(T) - x(∞)‖ <= e^{-horizon}", rd["limit_err_bound"], rd["limit_err"],
                "bound (1e-9 round-off)", rd["limit_err"] <= rd["limit_err_bound"] * (1 + 1e-9)),
         _rate_check("rank-deficient", rd),
-        _check("m ∉ range M: drift speed = ‖P_null m‖", ub["null_m_norm"], ub["drift_speed"], exact,
+        check("m ∉ range M: drift speed = ‖P_null m‖", ub["null_m_norm"], ub["drift_speed"], exact,
                abs(ub["drift_speed"] - ub["null_m_norm"]) <= EXACT_RTOL * ub["null_m_norm"]),
-        _check("m ∉ range M: df/dt = -‖P_null m‖² (after transients)", ub["f_slope_predicted"], ub["f_slope"],
+        check("m ∉ range M: df/dt = -‖P_null m‖² (after transients)", ub["f_slope_predicted"], ub["f_slope"],
                "1e-6 relative (range modes decayed by e^{-horizon/2})",
                abs(ub["f_slope"] - ub["f_slope_predicted"]) <= 1e-6 * abs(ub["f_slope_predicted"])),
     ]
