@@ -184,8 +184,8 @@ def report(metrics: dict) -> list[dict]:
                               for sc in scales)
                   + " instead of vanishing. The identity does not cap the product from above: with tanh the "
                   f"factors 1 + |psi'| ||W|| > 1 compound ({_ratios(cases, activation='tanh', init_scale=scales[-1], residual=True)} "
-                  f"for scale {scales[-1]:g}), and with ReLU the forward signal itself grows by about 1 + scale/2 "
-                  f"per block, so all gradients blow up together while their ratio stays near 1 - why residual "
+                  f"for scale {scales[-1]:g}), and with ReLU the forward signal's second moment itself grows by "
+                  f"about 1 + scale/2 per block, so all gradients blow up together while their ratio stays near 1 - why residual "
                   f"networks are used with normalisation or down-scaled residual branches.")},
     ]
 

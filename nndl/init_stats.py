@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nndl import depth, rand
+from nndl import depth, progress, rand
 
 
 class Estimate(NamedTuple):
@@ -57,15 +57,20 @@ def neuron(x: jax.Array, w: jax.Array, w_next: jax.Array) -> NeuronDraw:
     return NeuronDraw(z[0], h[0], w_next @ h)
 
 
-def chunked_draws(draw_chunk: Callable[[jax.Array], Any], key: jax.Array, n_draws: int, chunk: int) -> Any:
+def chunked_draws(draw_chunk: Callable[[jax.Array], Any], key: jax.Array, n_draws: int, chunk: int,
+                  desc: str = "draws") -> Any:
     """Concatenates `draw_chunk(key_i)` (a pytree with leading axis `chunk`) until n_draws draws.
 
     One jitted function of fixed size serves every chunk (one compilation,
-    memory bounded by a chunk); chunk i uses fold_in(key, i).
+    memory bounded by a chunk); chunk i uses fold_in(key, i). A bar shows the chunks done.
     """
     run = jax.jit(draw_chunk)
     n_chunks = -(-n_draws // chunk)
-    parts = [run(jax.random.fold_in(key, i)) for i in range(n_chunks)]
+    parts = []
+    with progress.bar(n_chunks, desc, unit="chunk") as pbar:
+        for i in range(n_chunks):
+            parts.append(run(jax.random.fold_in(key, i)))
+            pbar.update(1)
     return jax.tree.map(lambda *xs: jnp.concatenate(xs)[:n_draws], *parts)
 
 
@@ -96,7 +101,7 @@ def neuron_moments(key: jax.Array, m: int, sigma2s: jax.Array, n_draws: int, *, 
 
         return jax.vmap(at, out_axes=1)(sigma2s)  # fields (chunk, S)
 
-    draws = chunked_draws(draw_chunk, key, n_draws, chunk)
+    draws = chunked_draws(draw_chunk, key, n_draws, chunk, desc="neuron draws")
     per_sigma = jax.vmap(lambda d: {
         "mean_pre": mean_estimate(d.z),
         "var_pre": var_estimate(d.z),
@@ -167,7 +172,7 @@ def propagation(key: jax.Array, *, width: int, n_layers: int, sigma2s: jax.Array
         draws, xs, gs = rand.normals(k, [(n_layers, width, width), (width,), (width,)], batch=(chunk,))
         return jax.vmap(propagation_one, in_axes=(0, 0, 0, None))(draws, xs, gs, sigma2s)
 
-    return Propagation(*chunked_draws(draw_chunk, key, n_draws, chunk))
+    return Propagation(*chunked_draws(draw_chunk, key, n_draws, chunk, desc="networks"))
 
 
 def propagation_theory(width: int, n_layers: int, sigma2: float) -> tuple[jax.Array, jax.Array]:
