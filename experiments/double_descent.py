@@ -43,6 +43,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--batch-size", dest="batch_size", type=cli.positive_int, default=None,
                         help="default N (full batch)")
     parser.add_argument("--noise", type=cli.nonneg_float, default=None)
+    parser.add_argument("--buckets", dest="n_buckets", type=cli.positive_int, default=None,
+                        help="max number of width buckets (padding vs compile time)")
 
 
 def validate(config: dict) -> None:

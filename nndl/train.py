@@ -11,6 +11,7 @@ partial, as PyTorch's DataLoader with drop_last=False), gathered into a fixed
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -150,8 +151,10 @@ def evaluate(spec: Spec, state: TrainState, hp: dict, data: dict) -> dict[str, j
 METRICS = ("train_loss", "test_loss")
 
 
+@functools.lru_cache(maxsize=None)
 def make_task(spec: Spec) -> Task:
-    """The sweep Task of an MLP regression run with this static spec."""
+    """The sweep Task of an MLP regression run with this static spec (one object per spec, so
+    the engine's compiled programs are reused)."""
     return Task(
         init=lambda hp, key: init_state(spec, hp, key),
         epoch=lambda state, hp, data, e: train_epoch(spec, state, hp, data, e),

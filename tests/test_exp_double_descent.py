@@ -7,7 +7,8 @@ from tests.helpers import run_module
 
 
 def test_smoke_double_descent(tmp_path):
-    argv = ["--widths", "2,10,16", "--epochs", "40", "--n-train", "16", "--lr", "0.01", "--out", str(tmp_path)]
+    argv = ["--widths", "2,10,16", "--epochs", "40", "--n-train", "16", "--lr", "0.01", "--buckets", "1",
+            "--out", str(tmp_path)]
     assert double_descent.main(argv) == 0
     m = runio.read_json(tmp_path / "metrics.json")
     for key in ("R_t", "widths", "train_loss", "test_loss", "threshold_width", "threshold_params",
@@ -39,7 +40,14 @@ def test_thresholds():
     assert double_descent.threshold([2, 4], np.array([0.3, 0.2]), 1e-2) is None
 
 
-def test_bad_flags_exit_2(tmp_path):
-    for args in (["--widths", "0,4"], ["--widths", "10:2"], ["--batch-size", "500"], ["--lr", "-0.1"]):
-        proc = run_module("experiments.double_descent", *args, "--out", str(tmp_path))
-        assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, args
+def test_bad_flags_exit_2(tmp_path, capsys):
+    for args in (["--widths", "0,4"], ["--widths", "10:2"], ["--batch-size", "500"], ["--lr", "-0.1"],
+                 ["--buckets", "0"]):
+        assert double_descent.main([*args, "--out", str(tmp_path)]) == 2, args
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("experiments.double_descent: error: "), err
+
+
+def test_cli_subprocess_bad_flag_exits_2(tmp_path):
+    proc = run_module("experiments.double_descent", "--epochs", "zero", "--out", str(tmp_path))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr

@@ -1,9 +1,7 @@
-import jax
 import numpy as np
 
 from experiments import implicit_reg
 from nndl import runio, teacher
-from tests.helpers import run_module
 
 
 def test_smoke_implicit_reg(tmp_path):
@@ -29,6 +27,8 @@ def test_smoke_implicit_reg(tmp_path):
     assert len(implicit_reg.report(m)) == 3 and all(c["passed"] for c in implicit_reg.checks(m))
 
 
-def test_bad_batch_size_exits_2(tmp_path):
-    proc = run_module("experiments.implicit_reg", "--batch-size", "101", "--out", str(tmp_path))
-    assert proc.returncode == 2 and "exceeds" in proc.stderr and "Traceback" not in proc.stderr
+def test_bad_flags_exit_2(tmp_path, capsys):
+    for args in (["--batch-size", "101"], ["--lrs", "0.1,-1"], ["--weight-decays", "x"], ["--depth", "0"]):
+        assert implicit_reg.main([*args, "--out", str(tmp_path)]) == 2, args
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("experiments.implicit_reg: error: "), err

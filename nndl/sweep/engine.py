@@ -24,6 +24,7 @@ run in the same jit, each with its own vmap.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import sys
 import time
@@ -98,10 +99,10 @@ def _all_finite(tree) -> jax.Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])) if leaves else jnp.bool_(True)
 
 
-def _config_epoch(task: Task, metric_names: tuple[str, ...], tols: jax.Array, slot_of_epoch: jax.Array):
-    """Returns f(carry, hp, data, e) -> carry for ONE config: the task's epoch plus bookkeeping."""
+def _config_epoch(task: Task, metric_names: tuple[str, ...]):
+    """Returns f(carry, hp, data, e, slot, tols) -> carry for ONE config: the task's epoch plus bookkeeping."""
 
-    def step(carry: Carry, hp: HP, data, e):
+    def step(carry: Carry, hp: HP, data, e, slot, tols):
         state, track = carry
         new_state, loss = task.epoch(state, hp, data, e)
         active = (e < hp["epochs"]) & ~track.diverged & (track.stopped_epoch < 0)
@@ -118,7 +119,6 @@ def _config_epoch(task: Task, metric_names: tuple[str, ...], tols: jax.Array, sl
                                     track.stopped_epoch).astype(jnp.int32),
             last_loss=jnp.where(update, loss, track.last_loss),
         )
-        slot = slot_of_epoch[e]
 
         def record(curves):
             values = task.evaluate(state, hp, data)
@@ -132,8 +132,52 @@ def _config_epoch(task: Task, metric_names: tuple[str, ...], tols: jax.Array, sl
     return step
 
 
+# Traces per (tasks, metric_names, chunk_epochs): tests assert that new values never retrace.
+TRACES: dict[tuple, int] = {}
+
+
+def _init_one(task: Task, hp: HP, n_tol: int, n_record: int, n_metrics: int) -> Carry:
+    key = jax.random.key(hp["seed"])
+    state = task.init(hp, key)
+    dtype = jax.tree.leaves(state)[0].dtype
+    track = Track(
+        diverged=jnp.bool_(False),
+        diverged_epoch=jnp.int32(-1),
+        first_below=jnp.full((n_tol,), -1, jnp.int32),
+        stopped_epoch=jnp.int32(-1),
+        last_loss=jnp.asarray(jnp.nan, dtype),
+        curves=jnp.full((n_record, n_metrics), jnp.nan, dtype),
+    )
+    return Carry(state, track)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 2, 3, 4))
+def _init_all(tasks: tuple[Task, ...], hps: tuple[HP, ...], n_tol: int, n_record: int, n_metrics: int):
+    return tuple(jax.vmap(lambda hp, t=task: _init_one(t, hp, n_tol, n_record, n_metrics))(hp)
+                 for task, hp in zip(tasks, hps))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1), donate_argnums=2)
+def _chunk_all(tasks: tuple[Task, ...], metric_names: tuple[str, ...], carries, hps, data, epochs, slots, tols):
+    """`len(epochs)` epochs of every bucket: one scan per bucket, each a vmap over its configs."""
+    key = (tasks, metric_names, epochs.shape[0])
+    TRACES[key] = TRACES.get(key, 0) + 1
+    out = []
+    for task, carry, hp in zip(tasks, carries, hps):
+        many = jax.vmap(_config_epoch(task, metric_names), in_axes=(0, 0, None, None, None, None))
+
+        def body(c, xs, many=many, hp=hp):
+            e, slot = xs
+            return many(c, hp, data, e, slot, tols), None
+
+        carry, _ = jax.lax.scan(body, carry, (epochs, slots))
+        out.append(carry)
+    return tuple(out)
+
+
 class Sweep:
-    """Compiled sweep over buckets of configs; reusable across hyperparameter values.
+    """A sweep over buckets of configs. Compiled programs are shared by every Sweep with the same
+    tasks, metric names and chunk length: new hyperparameter values (or a new n_epochs) never recompile.
 
     Args:
       tasks: one Task per bucket (static structure, e.g. padded width).
@@ -141,8 +185,9 @@ class Sweep:
       n_epochs: the longest horizon (scan length, rounded up to whole chunks).
       chunk_epochs: epochs per jitted call (progress + checkpoint granularity).
       tolerances: losses for which the first epoch below is tracked.
-      n_record: number of log-spaced epochs at which `evaluate` is recorded.
-      mesh_devices: devices to shard the config axis over (default all).
+      n_record: number of log-spaced epochs at which `evaluate` is recorded (the last
+        is always n_epochs, so the final curve value is every config's final evaluation).
+      devices: devices to shard the config axis over (default all).
     """
 
     def __init__(self, tasks: Sequence[Task], metric_names: Sequence[str], n_epochs: int, *,
@@ -161,44 +206,12 @@ class Sweep:
         slots[self.record - 1] = np.arange(len(self.record))  # after epoch e completes => count e+1
         self._slots = slots
         self.devices = list(devices) if devices is not None else jax.devices()
-        self.trace_count = 0  # incremented on every (re)trace: tests assert no recompilation
         self.timings: dict = {}  # of the last run: init_s, chunk_s (per chunk; the first includes compiling)
-        self._init_fn = jax.jit(self._init_all)
-        self._chunk_fn = jax.jit(self._chunk_all, donate_argnums=0)
 
-    # -------------------------------------------------------------- traced
-    def _init_one(self, task: Task, hp: HP) -> Carry:
-        key = jax.random.key(hp["seed"])
-        state = task.init(hp, key)
-        dtype = jax.tree.leaves(state)[0].dtype
-        track = Track(
-            diverged=jnp.bool_(False),
-            diverged_epoch=jnp.int32(-1),
-            first_below=jnp.full((len(self.tolerances),), -1, jnp.int32),
-            stopped_epoch=jnp.int32(-1),
-            last_loss=jnp.asarray(jnp.nan, dtype),
-            curves=jnp.full((len(self.record), len(self.metric_names)), jnp.nan, dtype),
-        )
-        return Carry(state, track)
-
-    def _init_all(self, hps: tuple[HP, ...]):
-        return tuple(jax.vmap(lambda hp, t=task: self._init_one(t, hp))(hp) for task, hp in zip(self.tasks, hps))
-
-    def _chunk_all(self, carries, hps, data, epoch0):
-        self.trace_count += 1
-        tols = jnp.asarray(self.tolerances)
-        slots = jnp.asarray(self._slots)
-        out = []
-        for task, carry, hp in zip(self.tasks, carries, hps):
-            one = _config_epoch(task, self.metric_names, tols, slots)
-            many = jax.vmap(one, in_axes=(0, 0, None, None))
-
-            def body(c, e, many=many, hp=hp):
-                return many(c, hp, data, e), None
-
-            carry, _ = jax.lax.scan(body, carry, epoch0 + jnp.arange(self.chunk_epochs, dtype=jnp.int32))
-            out.append(carry)
-        return tuple(out)
+    @property
+    def trace_count(self) -> int:
+        """How often the chunk program of this sweep's structure was traced (compiled)."""
+        return TRACES.get((self.tasks, self.metric_names, self.chunk_epochs), 0)
 
     # ---------------------------------------------------------------- host
     def _shard(self, hps: Sequence[dict[str, np.ndarray]]):
@@ -251,7 +264,8 @@ class Sweep:
         fp = self.fingerprint(hps, data)
 
         t0 = time.perf_counter()
-        carries = jax.block_until_ready(self._init_fn(sharded_hps))
+        carries = jax.block_until_ready(_init_all(self.tasks, sharded_hps, len(self.tolerances), len(self.record),
+                                                  len(self.metric_names)))
         self.timings = {"init_s": time.perf_counter() - t0, "chunk_s": [], "checkpoint_s": 0.0}
         start_chunk = 0
         if path is not None:
@@ -260,12 +274,15 @@ class Sweep:
                 carries, start_chunk = restored
                 print(f"{desc}: resuming from {path} after epoch {start_chunk * self.chunk_epochs}",
                       file=sys.stderr)
+        tols = np.asarray(self.tolerances, carries[0].track.last_loss.dtype)
         losses = None
         with bar(self.n_chunks * self.chunk_epochs, desc, initial=start_chunk * self.chunk_epochs) as pbar:
             for chunk in range(start_chunk, self.n_chunks):
                 t0 = time.perf_counter()
-                carries = jax.block_until_ready(
-                    self._chunk_fn(carries, sharded_hps, data, jnp.int32(chunk * self.chunk_epochs)))
+                window = slice(chunk * self.chunk_epochs, (chunk + 1) * self.chunk_epochs)
+                epochs = np.arange(window.start, window.stop, dtype=np.int32)
+                carries = jax.block_until_ready(_chunk_all(self.tasks, self.metric_names, carries, sharded_hps,
+                                                           data, epochs, self._slots[window], tols))
                 t1 = time.perf_counter()
                 if path is not None:
                     ckpt.save(path, fp, carries, chunk + 1)

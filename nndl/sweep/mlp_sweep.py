@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,22 +72,6 @@ def complete_grid(grid: dict[str, Sequence], n_train: int, dtype: str = "float32
     if (grid["lr"] < 0).any() or (grid["weight_decay"] < 0).any():
         raise ValueError("lr and weight_decay must be >= 0")
     return grid
-
-
-@functools.lru_cache(maxsize=32)
-def _cached_sweep(specs: tuple[train.Spec, ...], n_epochs: int, chunk_epochs: int, tolerances: tuple,
-                  n_record: int, devices: tuple) -> Sweep:
-    # One Sweep (and so one compiled program) per static structure: new values never recompile.
-    return Sweep([train.make_task(s) for s in specs], train.METRICS, n_epochs, chunk_epochs=chunk_epochs,
-                 tolerances=tolerances, n_record=n_record, devices=list(devices))
-
-
-@functools.lru_cache(maxsize=32)
-def _final_eval(spec: train.Spec):
-    def one(state, hp, data):
-        return train.evaluate(spec, state, hp, data)
-
-    return jax.jit(jax.vmap(one, in_axes=(0, 0, None)))
 
 
 def run_mlp_sweep(
@@ -162,8 +145,8 @@ def run_mlp_sweep(
                                   loss=loss, decay_biases=decay_biases, activation=activation, dtype=str(np.dtype(dtype)))
                   for m in members)
     n_epochs = int(grid["epochs"].max())
-    sweep = _cached_sweep(specs, n_epochs, int(chunk_epochs), tuple(float(t) for t in tolerances), int(n_record),
-                          tuple(devices if devices is not None else jax.devices()))
+    sweep = Sweep([train.make_task(s) for s in specs], train.METRICS, n_epochs, chunk_epochs=chunk_epochs,
+                  tolerances=tolerances, n_record=n_record, devices=devices)
     hps = [{k: grid[k][m] for k in HP_KEYS} for m in members]
     results = sweep.run(hps, arrays, checkpoint=checkpoint,
                         keep_checkpoint=keep_checkpoint, desc=desc, on_chunk=on_chunk)
@@ -175,13 +158,13 @@ def run_mlp_sweep(
     diverged, diverged_epoch = np.zeros(n, bool), np.zeros(n, int)
     first_below = np.zeros((n, len(sweep.tolerances)), int)
     stopped_epoch = np.zeros(n, int)
-    for b, (m, res, spec) in enumerate(zip(members, results, specs)):
+    for b, (m, res) in enumerate(zip(members, results)):
         location[m, 0], location[m, 1] = b, np.arange(len(m))
-        finals = _final_eval(spec)(res.state, hps[b], arrays)
         past = sweep.record[None, :] > grid["epochs"][m][:, None]
         for c, name in enumerate(train.METRICS):
             curves[name][m] = np.where(past, np.nan, res.track.curves[:, :, c])
-            final[name][m] = np.asarray(finals[name])
+            # the last record epoch is n_epochs >= every horizon: the state is final there
+            final[name][m] = res.track.curves[:, -1, c]
         diverged[m], diverged_epoch[m] = res.track.diverged, res.track.diverged_epoch
         first_below[m] = res.track.first_below
         stopped_epoch[m] = res.track.stopped_epoch
