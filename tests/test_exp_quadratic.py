@@ -107,6 +107,7 @@ def test_rank_deficient_numbers_match_projections(metrics, problem):
     (["--gd-h", "0.5,-1"], "--gd-h: must be > 0"),
     (["--horizon", "nan"], "--horizon: 'nan' is not a finite number"),
     (["--n-times", "5"], "--n-times must be >= 10"),
+    ([*FLAGS, "--gd-h", "1e-7"], "steps would be needed"),  # found after the spectrum, inside run()
 ])
 def test_bad_flags_exit_2_with_one_line(argv, needle, tmp_path, capsys):
     assert E.main([*argv, "--out", str(tmp_path)]) == 2
