@@ -176,8 +176,13 @@ def propagation(key: jax.Array, *, width: int, n_layers: int, sigma2s: jax.Array
 
 
 def propagation_theory(width: int, n_layers: int, sigma2: float) -> tuple[jax.Array, jax.Array]:
-    """E x^(l)^2 = c^l and E (dE/dx^(l))^2 ~ c^(L - l), c = M sigma^2 / 2 (the backward one assumes,
-    as the He argument does, that ReLU's mask is independent of the gradient it gates).
+    """E mean_i x_i^(l)^2 = c^l and E mean_i (dE/dx_i^(l))^2 = c^(L - l), c = M sigma^2 / 2, both exact.
+
+    Forward: given x^(l-1), z_i ~ N(0, sigma^2 ||x^(l-1)||^2) is symmetric, so
+    E ReLU(z_i)^2 = sigma^2 ||x^(l-1)||^2 / 2. Backward: dE/dx^(l) = J^T g with J
+    the Jacobian from layer l to L; for a fixed direction u, the sign symmetry
+    w -> -w gives E[1[w^T x > 0] (w^T u)^2] = sigma^2 ||u||^2 / 2 per layer, so
+    E ||J u||^2 = c^(L - l) ||u||^2 and E ||J^T g||^2 / M = E ||J||_F^2 / M = c^(L - l).
 
     Returns:
       (forward, backward), each (n_layers + 1,).
@@ -185,3 +190,22 @@ def propagation_theory(width: int, n_layers: int, sigma2: float) -> tuple[jax.Ar
     c = width * sigma2 / 2
     layers = jnp.arange(n_layers + 1)
     return c**layers, c ** (n_layers - layers)
+
+
+def propagation_se(width: int, n_layers: int, sigma2: float, n_draws: int) -> float:
+    """Standard error of the mean over n_draws networks of mean_i x_i^(L)^2, from its exact variance.
+
+    Given x^(l-1), each z_i = w_i^T x^(l-1) is N(0, sigma^2 ||x^(l-1)||^2), so the
+    per-layer ratio R_l = ||x^(l)||^2 / ||x^(l-1)||^2 = sigma^2 sum_i ReLU(g_i)^2
+    with g_i ~ N(0, 1): independent across layers, E R = c, E R^2 = c^2 (1 + 5/M)
+    (E ReLU(g)^4 = 3/2). With E (||x||^2/M)^2 = 1 + 2/M:
+      Var = c^(2L) [(1 + 5/M)^L (1 + 2/M) - 1].
+    The product is heavy-tailed (close to log-normal), so a sample's own standard
+    error underestimates this one at depth. The backward pass has the same
+    per-layer moments (by the sign symmetry of `propagation_theory`); its
+    variance is no larger, and this serves as its error bar too.
+    """
+    c = width * sigma2 / 2
+    rel_var = (1 + 5 / width) ** n_layers * (1 + 2 / width) - 1
+    return float(c**n_layers * (rel_var / n_draws) ** 0.5)
+

@@ -40,9 +40,11 @@ def test_depth_propagation(metrics):
     np.testing.assert_allclose(dp["sigma2"], c * 2 / WIDTH)
     np.testing.assert_allclose(dp["forward_last_theory"], c**LAYERS)
     np.testing.assert_allclose(dp["backward_first_theory"], c**LAYERS)
+    exact_se = c**LAYERS * np.sqrt(((1 + 5 / WIDTH) ** LAYERS * (1 + 2 / WIDTH) - 1) / 400)
+    np.testing.assert_allclose(dp["se_exact"], exact_se, rtol=1e-9)
     for name in ("forward_last", "backward_first"):
         err = np.abs(np.array(dp[name]) - c**LAYERS)
-        assert np.all(err <= exp.K_SE * np.array(dp[f"{name}_se"])), name
+        assert np.all(err <= exp.K_SE * np.maximum(dp[f"{name}_se"], exact_se)), name
     curves = runio.load_curves(out / "propagation.npz")
     assert curves["forward_mean"].shape == (3, LAYERS + 1)
     np.testing.assert_allclose(curves["forward_mean"][:, -1], dp["forward_last"], rtol=1e-12)

@@ -117,3 +117,19 @@ def test_depth_forward_is_the_relu_network_of_init_stats():
     x = jnp.asarray(rng.standard_normal(4), jnp.float32)
     hs = depth.forward(ws, x, activation=jax.nn.relu, shifts=jnp.zeros((3, 4)))
     np.testing.assert_allclose(hs[-1], jax.nn.relu(ws[2] @ jax.nn.relu(ws[1] @ jax.nn.relu(ws[0] @ x))), rtol=1e-5)
+
+
+def test_propagation_se_is_the_exact_variance(key):
+    width, n_layers, n = 32, 3, 8000
+    sigma2 = 3.0 / width  # c = 1.5
+    prop = init_stats.propagation(key, width=width, n_layers=n_layers, sigma2s=jnp.array([sigma2]), n_draws=n,
+                                  chunk=n)
+    exact_var = init_stats.propagation_se(width, n_layers, sigma2, n) ** 2 * n
+    np.testing.assert_allclose(exact_var, 1.5**6 * ((1 + 5 / 32) ** 3 * (1 + 2 / 32) - 1), rtol=1e-12)
+    forward, backward = init_stats.var_estimate(prop.forward[:, 0, -1]), init_stats.var_estimate(prop.backward[:, 0, 0])
+    assert abs(forward.value - exact_var) <= K_SE * forward.se
+    # the backward pass's variance is no larger (the formula serves as its error bar)
+    assert backward.value <= exact_var + K_SE * backward.se
+    # and both means are c^L (exact for ReLU: the sign symmetry w -> -w halves E[(w^T t)^2] exactly)
+    for sample in (prop.forward[:, 0, -1], prop.backward[:, 0, 0]):
+        assert abs(float(jnp.mean(sample)) - 1.5**3) <= K_SE * np.sqrt(exact_var / n)
