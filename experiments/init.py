@@ -242,7 +242,7 @@ def report(metrics: dict) -> list[dict]:
                     "input gradient^2", "theory c^L", "exact SE"]] + prop_rows,
          "text": (f"Each ReLU layer multiplies the second moment by c = M sigma^2 / 2, so sigma^2 = 2/M (He) "
                   f"keeps it: at sigma^2 = 2/M = {he['sigma2']:g} the ReLU output's second moment is "
-                  f"{_pm(he, 'second_moment_relu')} = E x^2 = 1. Through {dp['layers']} layers of width "
+                  f"{_pm(he, 'second_moment_relu')}, the inputs' E x^2 = 1. Through {dp['layers']} layers of width "
                   f"{dp['width']} ({dp['n_draws']} networks) it becomes c^L: "
                   + ", ".join(f"{fl:.2g} for c = {c:g}" for c, fl in zip(dp["c"], dp["forward_last"]))
                   + " - vanishing, stable, exploding. Backpropagated gradients pick up the same factor per "
