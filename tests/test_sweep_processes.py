@@ -7,6 +7,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
 from nndl import runio
 from tests.helpers import ROOT, run_module
@@ -31,18 +32,24 @@ def _assert_same(a, b, exact=True):
             np.testing.assert_allclose(a[k], b[k], rtol=2e-5, atol=1e-6, err_msg=k)
 
 
-def test_sharded_over_four_host_devices_equals_unsharded(tmp_path):
-    one = _run(tmp_path / "one", devices=1)
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """One uninterrupted, unsharded run shared by both tests."""
+    return _run(tmp_path_factory.mktemp("ref"), devices=1)
+
+
+def test_sharded_over_four_host_devices_equals_unsharded(tmp_path, reference):
+    one = reference
     four = _run(tmp_path / "four", devices=4)
     assert int(one["devices"]) == 1 and int(four["devices"]) == 4
     _assert_same(one, four, exact=False)
 
 
-def test_kill_mid_sweep_then_rerun_equals_uninterrupted(tmp_path):
-    reference = _run(tmp_path / "ref")
+def test_kill_mid_sweep_then_rerun_equals_uninterrupted(tmp_path, reference):
     out = tmp_path / "killed"
     out.mkdir()
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "NNDL_PROGRESS": "0"}
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "NNDL_PROGRESS": "0",
+           "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
     proc = subprocess.Popen([sys.executable, "-m", "tests.sweep_script", str(out), "--slow"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ckpt = out / "sweep_checkpoint.npz"
@@ -55,5 +62,5 @@ def test_kill_mid_sweep_then_rerun_equals_uninterrupted(tmp_path):
     done = int(runio.load_curves(ckpt)["chunks_done"])
     assert 1 <= done < 4, f"killed after {done} of 4 chunks"  # genuinely mid-sweep
     assert not (out / "result.npz").exists()
-    resumed = _run(out, expect_resume=True)
+    resumed = _run(out, devices=1, expect_resume=True)
     _assert_same(reference, resumed, exact=True)
