@@ -120,9 +120,6 @@ def evaluate_nll_model(params, x_tr, y_tr, x_te, y_te, var_floor) -> dict:
             "mean_te": mean_te, "var_te": var_te}
 
 
-init_mlp = jax.jit(mlp.init, static_argnums=1)  # one compile instead of one per eager op
-
-
 def warmup_cosine(config: dict, peak: float) -> optax.Schedule:
     """Linear ramp from end_lr to `peak` over warmup_fraction of the steps, then cosine down to end_lr."""
     return optax.warmup_cosine_decay_schedule(
@@ -130,12 +127,17 @@ def warmup_cosine(config: dict, peak: float) -> optax.Schedule:
         decay_steps=config["steps"], end_value=config["end_lr"])
 
 
-def train(loss_fn, optimizer: fit.Optimizer, params, steps: int, desc: str):
-    """Full-batch training in jitted chunks with a progress bar; returns (params, per-step curves)."""
+def train(loss_fn, optimizer: fit.Optimizer, key: jax.Array, sizes: tuple[int, ...], steps: int, desc: str):
+    """Full-batch training of a fresh MLP in jitted chunks with a progress bar; returns (params, per-step curves)."""
     step = fit.make_full_batch_step(loss_fn, optimizer)
-    state = jax.jit(functools.partial(fit.init_state, optimizer))(params)
-    state, curves = progress.scan_chunked(step, state, steps, desc=desc, loss_of=lambda out: out["loss"][-1])
+    state = jax.jit(lambda k: fit.init_state(optimizer, mlp.init(k, sizes)))(key)
+    state, curves = progress.scan_chunked(step, state, steps, desc=desc, loss_of=last_loss)
     return state.params, curves
+
+
+def last_loss(out: dict) -> float:
+    """Progress-bar loss of a chunk: its last step's (the lowest over configs); numpy, so nothing compiles."""
+    return float(np.min(np.asarray(out["loss"])[-1]))
 
 
 def regime_schedules(config: dict) -> np.ndarray:
@@ -146,11 +148,11 @@ def regime_schedules(config: dict) -> np.ndarray:
                      warm_cos]).astype(np.float32)
 
 
-def train_regimes(params, x_fit, y_fit, x_val, y_val, lr_tables: np.ndarray):
+def train_regimes(key, sizes, x_fit, y_fit, x_val, y_val, lr_tables: np.ndarray):
     """All regimes in ONE vmapped, chunk-jitted scan (axis 0 of params and curves: regime).
 
     Args:
-      params: common initial parameters.
+      key, sizes: the common initial MLP, `mlp.init(key, sizes)`.
       x_fit, y_fit, x_val, y_val: (n, 1) arrays.
       lr_tables: (n_regimes, steps) learning rate per step.
 
@@ -162,10 +164,9 @@ def train_regimes(params, x_fit, y_fit, x_val, y_val, lr_tables: np.ndarray):
     optimizer = lambda hp: optim.adam(lambda count: hp["lr"][count])  # noqa: E731
     step = fit.make_full_batch_step(lambda p: mse_loss(p, x_fit, y_fit), optimizer,
                                     lambda p: {"val": mse_loss(p, x_val, y_val)})
-    init = jax.jit(jax.vmap(lambda lr: fit.init_state(optimizer, params, {"lr": lr})))
-    states, curves = progress.scan_chunked(jax.vmap(step, in_axes=(0, None)), init(lr_tables),
-                                           lr_tables.shape[1], desc="(d) lr regimes",
-                                           loss_of=lambda out: out["loss"][-1].min())
+    init = jax.jit(lambda k, lrs: jax.vmap(lambda lr: fit.init_state(optimizer, mlp.init(k, sizes), {"lr": lr}))(lrs))
+    states, curves = progress.scan_chunked(jax.vmap(step, in_axes=(0, None)), init(key, lr_tables),
+                                           lr_tables.shape[1], desc="(d) lr regimes", loss_of=last_loss)
     return states.params, {k: np.asarray(v).T for k, v in curves.items()}
 
 
@@ -196,7 +197,7 @@ def run(config: dict, out: Path) -> dict:
     split_key, val_key, init_key, nll_key = jax.random.split(key, 4)
     train_idx, test_idx = regression.split_indices(split_key, x_all.size, config["train_fraction"])
     fit_idx, val_idx = regression.split_indices(val_key, train_idx.size, 1 - config["val_fraction"])
-    col = lambda a: jnp.asarray(a, jnp.float32)[:, None]  # noqa: E731 - (n,) -> (n, 1) float32
+    col = lambda a: jnp.asarray(np.asarray(a, np.float32)[:, None])  # noqa: E731 - (n,) -> (n, 1), no device cast
     x_tr, y_tr, x_te, y_te = (col(a) for a in (x_all[train_idx], y_all[train_idx],
                                                 x_all[test_idx], y_all[test_idx]))
     x_fit, y_fit, x_val, y_val = (col(a[train_idx][i]) for i in (fit_idx, val_idx) for a in (x_all, y_all))
@@ -207,7 +208,7 @@ def run(config: dict, out: Path) -> dict:
 
     # (c) homoscedastic: MSE fit; the MLE of the shared variance is the training MSE
     params, curve_c = train(functools.partial(mse_loss, x=x_tr, y=y_tr), lambda hp: optim.adam(config["lr"]),
-                            init_mlp(init_key, (1, *hidden, 1)), config["steps"], "(c) MSE fit")
+                            init_key, (1, *hidden, 1), config["steps"], "(c) MSE fit")
     ev = {k: np.asarray(v) for k, v in evaluate_mse_model(params, x_tr, y_tr, x_te, y_te).items()}
     homo = {"train_mse": float(ev["train_mse"]), "test_mse": float(ev["test_mse"]),
             "sigma": float(np.sqrt(ev["train_mse"])), "test_nll": float(ev["test_nll"]),
@@ -216,8 +217,7 @@ def run(config: dict, out: Path) -> dict:
 
     # (d) learning-rate regimes on a fit/validation split of the training set
     lr_tables = regime_schedules(config)
-    reg_params, reg_curves = train_regimes(init_mlp(init_key, (1, *hidden, 1)), x_fit, y_fit, x_val, y_val,
-                                           lr_tables)
+    reg_params, reg_curves = train_regimes(init_key, (1, *hidden, 1), x_fit, y_fit, x_val, y_val, lr_tables)
     final_fit, final_val = (np.asarray(a) for a in final_losses(reg_params, x_fit, y_fit, x_val, y_val))
     lr_regimes = {name: {"final_train": float(final_fit[i]), "final_val": float(final_val[i]),
                          "peak_lr": float(lr_tables[i].max()), "last_lr": float(lr_tables[i, -1])}
@@ -226,7 +226,7 @@ def run(config: dict, out: Path) -> dict:
     # (e/f) heteroscedastic: mean and variance heads trained on the Gaussian NLL (warm-up + cosine, as (d))
     nll_params, curve_f = train(functools.partial(nll_loss, x=x_tr, y=y_tr, var_floor=config["var_floor"]),
                                 lambda hp: optim.adam(warmup_cosine(config, config["nll_lr"])),
-                                init_mlp(nll_key, (1, *hidden, 2)), config["steps"], "(f) NLL fit")
+                                nll_key, (1, *hidden, 2), config["steps"], "(f) NLL fit")
     evh = {k: np.asarray(v) for k, v in evaluate_nll_model(nll_params, x_tr, y_tr, x_te, y_te,
                                                             config["var_floor"]).items()}
     hetero = {**{k: float(evh[k]) for k in ("train_mse", "test_mse", "train_nll", "test_nll")},
@@ -258,18 +258,6 @@ def plot(curves: dict, metrics: dict, out: Path) -> None:
     x, y = curves["x_test"], curves["y_test"]
     truth = "true_mean" in curves
 
-    fig, axes = subplots(1, 1, width=6.5, height=4.2)
-    ax = axes[0, 0]
-    ax.scatter(x, y, s=6, alpha=0.45, color="0.45", label="test points")
-    ax.plot(x, curves["mse_mean"], color="C0", lw=2, label="MLP 1-32-64-1 (MSE)")
-    if truth:
-        ax.plot(x, curves["true_mean"], "k--", lw=1.2, label="true mean")
-    h = metrics["homoscedastic"]
-    ax.set(xlabel="x", ylabel="y", title=f"(c) MSE fit on the test set: train MSE {h['train_mse']:.3f}, "
-                                         f"test MSE {h['test_mse']:.3f} ({h['verdict']})")
-    ax.legend(loc="upper left", fontsize=8)
-    save_figure(fig, out / "fit.png")
-
     fig, axes = subplots(1, 2, width=5.2, height=4.0)
     steps = np.arange(1, curves["fit_loss"].size + 1)
     for i, name in enumerate(REGIMES):
@@ -298,8 +286,9 @@ def plot(curves: dict, metrics: dict, out: Path) -> None:
             ax.plot(x, curves["true_mean"] + 2 * curves["true_sigma"], "k--", lw=1, label="true mean +- 2 sigma")
             ax.plot(x, curves["true_mean"] - 2 * curves["true_sigma"], "k--", lw=1)
         block = metrics["homoscedastic" if key == "mse" else "heteroscedastic"]
-        ax.set(xlabel="x", ylabel="y", title=f"{title}\ntest NLL {block['test_nll']:.3f}, "
-                                             f"in 2 sigma {block['coverage_2sigma']:.1%}")
+        ax.set(xlabel="x", ylabel="y",
+               title=f"{title}\ntrain/test MSE {block['train_mse']:.3f}/{block['test_mse']:.3f} ({block['verdict']})"
+                     f"\ntest NLL {block['test_nll']:.3f}, in 2 sigma {block['coverage_2sigma']:.1%}")
         ax.legend(fontsize=7, loc="upper left")
     ax = axes[0, 2]
     ax.plot(x, curves["mse_sigma"], color="C1", label="homoscedastic sigma")
@@ -321,7 +310,7 @@ def report(metrics: dict) -> list[dict]:
          "text": f"A seeded random permutation puts {metrics['n_train']} points in the training set and "
                  f"{metrics['n_test']} in the test set."},
         {"question": "(b)/(c) MLP 1-32-64-1 fitted by MSE; under- or over-fitting?",
-         "figures": ["fit.png"],
+         "figures": ["heteroscedastic.png"],
          "table": [["train MSE", h["train_mse"]], ["test MSE", h["test_mse"]],
                    ["noise floor (Rice estimate)", metrics["noise_floor"]]],
          "text": f"Maximising the Gaussian likelihood with a shared sigma is minimising the MSE. The fit reaches "
