@@ -42,7 +42,7 @@ def mae_grad(params: linear.Params, x: jax.Array, y: jax.Array) -> linear.Params
       exact ties (y_hat = y) contribute 0.
     """
     y_hat = linear.predict_batch(params, x)
-    over, under = (y_hat > y).astype(x.dtype), (y_hat < y).astype(x.dtype)
+    over, under = (y_hat > y).astype(y_hat.dtype), (y_hat < y).astype(y_hat.dtype)
     n = x.shape[0]
     return {"w": (over @ x - under @ x) / n, "b": (jnp.sum(over) - jnp.sum(under)) / n}
 
