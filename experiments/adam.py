@@ -163,7 +163,7 @@ def penalised_loss(params, hp, x, y) -> jax.Array:
 
 
 def train_decay_grid(config: dict, params, x_tr, y_tr, lams: np.ndarray, decoupled: np.ndarray):
-    """Every (lambda, method) config in ONE jitted vmap over the config axis.
+    """Every (lambda, method) config in ONE vmap over the config axis (call under jit).
 
     Returns:
       final FitStates stacked over configs (axis 0).
@@ -176,7 +176,7 @@ def train_decay_grid(config: dict, params, x_tr, y_tr, lams: np.ndarray, decoupl
         state, _ = jax.lax.scan(step, fit.init_state(optimizer, params, hp), jnp.arange(config["decay_steps"]))
         return state
 
-    return jax.jit(jax.vmap(train_one))(jnp.asarray(lams, jnp.float32), jnp.asarray(decoupled, jnp.float32))
+    return jax.vmap(train_one)(lams, decoupled)
 
 
 def decay_multiplier(config: dict, state: fit.FitState, x_tr, y_tr) -> jax.Array:
@@ -214,7 +214,7 @@ def feature_scales(config: dict) -> np.ndarray:
 def decay_data(config: dict) -> tuple[jax.Array, ...]:
     """(x_tr, y_tr, x_te, y_te) of the decay study: `data.make_scaled_teacher`, numpy seeds 1000 + 2 seed (+1)."""
     seed = 1000 + 2 * config["seed"]
-    return tuple(jnp.asarray(a, jnp.float32) for s, n in ((seed, config["n_train"]), (seed + 1, config["n_test"]))
+    return tuple(jnp.asarray(a.astype(np.float32)) for s, n in ((seed, config["n_train"]), (seed + 1, config["n_test"]))
                  for a in data.make_scaled_teacher(s, n, feature_scales(config), config["noise"]))
 
 
@@ -231,19 +231,22 @@ def adamw_vs_l2(config: dict) -> tuple[dict, dict]:
     lambdas = np.asarray(config["lambdas"], np.float64)
     lams = np.concatenate([[0.0], lambdas, lambdas])
     decoupled = np.concatenate([[0.0], np.zeros(lambdas.size), np.ones(lambdas.size)])
-    states = train_decay_grid(config, params, x_tr, y_tr, lams, decoupled)
+    k = lambdas.size
+    probe = int(np.flatnonzero(lambdas == config["probe_lambda"])[0])
 
-    @jax.jit
     def evaluate(state):
         return {"train_loss": mse_data(state.params, x_tr, y_tr), "test_loss": mse_data(state.params, x_te, y_te),
                 "weight_norm": jnp.sqrt(weights_sq(state.params))}
 
-    ev = {k: np.asarray(v, np.float64) for k, v in jax.vmap(evaluate)(states).items()}
-    k = lambdas.size
+    @jax.jit
+    def study(lams, decoupled):  # one compile: train the grid, evaluate it, probe L2 and AdamW at probe_lambda
+        states = train_decay_grid(config, params, x_tr, y_tr, lams, decoupled)
+        probed = jax.tree.map(lambda a: a[np.array([1 + probe, 1 + k + probe])], states)
+        return jax.vmap(evaluate)(states), jax.vmap(lambda s: decay_multiplier(config, s, x_tr, y_tr))(probed)
+
+    ev, multipliers = study(lams.astype(np.float32), decoupled.astype(np.float32))
+    ev = {name: np.asarray(v, np.float64) for name, v in ev.items()}
     block = lambda sl: {name: ev[name][sl].tolist() for name in ev}  # noqa: E731
-    probe = int(np.flatnonzero(lambdas == config["probe_lambda"])[0])
-    multipliers = jax.jit(jax.vmap(lambda s: decay_multiplier(config, s, x_tr, y_tr)))(
-        jax.tree.map(lambda a: a[np.array([1 + probe, 1 + k + probe])], states))
     per_feature = np.median(np.asarray(multipliers, np.float64), axis=2)  # (2 methods, d_in)
     l2, aw = block(slice(1, 1 + k)), block(slice(1 + k, 1 + 2 * k))
     metrics = {
@@ -332,13 +335,14 @@ def task_splits(config: dict) -> dict[str, tuple[np.ndarray, ...]]:
 
 
 def sgd_vs_adam(config: dict, key: jax.Array) -> tuple[dict, dict]:
-    splits, keys = task_splits(config), dict(zip(TASKS, jax.random.split(key, len(TASKS))))
+    splits = task_splits(config)
 
     @jax.jit
-    def train_all():  # six small runs, one compile
-        return {(t, o): train_task(t, o, config, keys[t], splits[t]) for t in TASKS for o in OPTIMISERS}
+    def train_all(key):  # six small runs, one compile; task i shuffles with fold_in(key, i)
+        return {(t, o): train_task(t, o, config, jax.random.fold_in(key, i), splits[t])
+                for i, t in enumerate(TASKS) for o in OPTIMISERS}
 
-    runs = jax.tree.map(np.asarray, train_all())
+    runs = jax.tree.map(np.asarray, train_all(key))
     metrics, curves = {}, {}
     for task in TASKS:
         x_tr, y_tr, x_te, y_te = splits[task]
@@ -365,9 +369,9 @@ def sgd_vs_adam(config: dict, key: jax.Array) -> tuple[dict, dict]:
 # ------------------------------------------------------------------ the run
 def run(config: dict, out: Path) -> dict:
     key = jax.random.key(config["seed"])
-    grad_key, task_key = jax.random.split(key)
+    grad_key, task_key = jax.random.fold_in(key, 0), jax.random.fold_in(key, 2)  # 1: the decay study's init
     lr, b1, b2, eps = (config[k] for k in ("lr", "b1", "b2", "eps"))
-    g = config["grad_scale"] * jax.random.normal(grad_key, (config["dim"],))
+    g = jax.jit(lambda k: config["grad_scale"] * jax.random.normal(k, (config["dim"],)))(grad_key)
     eps_all = np.array([eps, *config["eps_sweep"]], np.float32)
     ratios = {k: np.asarray(v, np.float64) for k, v in first_step_ratios(g, lr, b1, b2, eps_all).items()}
     first = {**{k: float(v[0]) for k, v in ratios.items()}, "ratio_uncorrected_theory": (1 - b1) / np.sqrt(1 - b2),
