@@ -136,8 +136,11 @@ def load_age_data(config: dict) -> tuple[dict, str]:
 def prepare(raw: dict, config: dict) -> tuple[dict, dict]:
     """80/20 train/validation split of the training files, standardised inputs, centred targets (float32)."""
     n = len(raw["x_train"])
-    train_idx, val_idx = regression.split_indices(jax.random.fold_in(jax.random.key(config["seed"]), 1), n,
-                                                  1 - config["val_fraction"])
+    try:
+        train_idx, val_idx = regression.split_indices(jax.random.fold_in(jax.random.key(config["seed"]), 1), n,
+                                                      1 - config["val_fraction"])
+    except ValueError as e:
+        raise cli.UserError(f"--val-fraction {config['val_fraction']:g} on {n} training rows: {e}") from None
     mean, scale = linear.fit_standardiser(raw["x_train"][train_idx])
     y_mean = float(np.mean(raw["y_train"][train_idx]))
 
@@ -212,11 +215,7 @@ def time_loop(config: dict, grid: dict, arrays: dict, device) -> dict:
             "extrapolated": per_cell != 0 and sum(len(t) for t in timed) < len(grid["lr"])}
 
 
-def run_grid_search(config: dict, raw: dict, source: str, out: Path) -> tuple[dict, dict]:
-    arrays, transform = prepare(raw, config)
-    if max(config["batch_sizes"]) > len(arrays["x_train"]):
-        raise cli.UserError(f"--batch-sizes: {max(config['batch_sizes'])} exceeds the "
-                            f"{len(arrays['x_train'])} training rows")
+def run_grid_search(config: dict, arrays: dict, transform: dict, source: str, out: Path) -> tuple[dict, dict]:
     grid = grid_of(config)
     # One device: the engine compiles its chunk program twice when the config axis is sharded
     # (the first chunk's input sharding differs from later chunks'), which costs more than a second
@@ -423,9 +422,13 @@ def run_separable(config: dict) -> tuple[dict, dict]:
 
 # --------------------------------------------------------------------- run
 def run(config: dict, out: Path) -> dict:
-    raw, source = load_age_data(config)  # first: a bad file fails before any training
+    raw, source = load_age_data(config)  # first: a bad file or batch size fails before any training
+    arrays, transform = prepare(raw, config)
+    if max(config["batch_sizes"]) > len(arrays["x_train"]):
+        raise cli.UserError(f"--batch-sizes: {max(config['batch_sizes'])} exceeds the "
+                            f"{len(arrays['x_train'])} training rows")
     xor, xor_curves = run_xor(config)
-    grid, grid_curves = run_grid_search(config, raw, source, out)
+    grid, grid_curves = run_grid_search(config, arrays, transform, source, out)
     mae_m, mae_curves = run_mae(config)
     mle, mle_curves = run_mle(config)
     sep, sep_curves = run_separable(config)
