@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from nndl import baselines, cli, data, fit, losses, optim, runio
+from nndl import baselines, cli, data, fit, losses, optim, progress, runio
 from nndl.models import mlp
 from nndl.plotting import save_figure, subplots
 
@@ -163,20 +163,22 @@ def penalised_loss(params, hp, x, y) -> jax.Array:
 
 
 def train_decay_grid(config: dict, params, x_tr, y_tr, lams: np.ndarray, decoupled: np.ndarray):
-    """Every (lambda, method) config in ONE vmap over the config axis (call under jit).
+    """Every (lambda, method) config in ONE vmapped scan, run in jitted chunks with a progress bar.
 
     Returns:
       final FitStates stacked over configs (axis 0).
     """
     optimizer = decay_optimizer(config, params)
 
-    def train_one(lam, dec):
-        hp = {"lam": lam, "decoupled": dec}
-        step = fit.make_full_batch_step(lambda p: penalised_loss(p, hp, x_tr, y_tr), optimizer)
-        state, _ = jax.lax.scan(step, fit.init_state(optimizer, params, hp), jnp.arange(config["decay_steps"]))
-        return state
+    def step(state, t):  # the config's own hyperparameters come with its state
+        loss_fn = lambda p: penalised_loss(p, state.hparams, x_tr, y_tr)  # noqa: E731
+        return fit.make_full_batch_step(loss_fn, optimizer)(state, t)
 
-    return jax.vmap(train_one)(lams, decoupled)
+    init = jax.jit(jax.vmap(lambda lam, dec: fit.init_state(optimizer, params, {"lam": lam, "decoupled": dec})))
+    states, _ = progress.scan_chunked(jax.vmap(step, in_axes=(0, None)), init(lams, decoupled),
+                                      config["decay_steps"], desc="AdamW vs L2",
+                                      loss_of=lambda out: float(np.min(np.asarray(out["loss"])[-1])))
+    return states
 
 
 def decay_multiplier(config: dict, state: fit.FitState, x_tr, y_tr) -> jax.Array:
@@ -238,13 +240,14 @@ def adamw_vs_l2(config: dict) -> tuple[dict, dict]:
         return {"train_loss": mse_data(state.params, x_tr, y_tr), "test_loss": mse_data(state.params, x_te, y_te),
                 "weight_norm": jnp.sqrt(weights_sq(state.params))}
 
+    states = train_decay_grid(config, params, x_tr, y_tr, lams.astype(np.float32), decoupled.astype(np.float32))
+
     @jax.jit
-    def study(lams, decoupled):  # one compile: train the grid, evaluate it, probe L2 and AdamW at probe_lambda
-        states = train_decay_grid(config, params, x_tr, y_tr, lams, decoupled)
+    def study(states):  # evaluate the grid, probe L2 and AdamW at probe_lambda
         probed = jax.tree.map(lambda a: a[np.array([1 + probe, 1 + k + probe])], states)
         return jax.vmap(evaluate)(states), jax.vmap(lambda s: decay_multiplier(config, s, x_tr, y_tr))(probed)
 
-    ev, multipliers = study(lams.astype(np.float32), decoupled.astype(np.float32))
+    ev, multipliers = study(states)
     ev = {name: np.asarray(v, np.float64) for name, v in ev.items()}
     block = lambda sl: {name: ev[name][sl].tolist() for name in ev}  # noqa: E731
     per_feature = np.median(np.asarray(multipliers, np.float64), axis=2)  # (2 methods, d_in)

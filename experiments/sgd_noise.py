@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nndl import cli, data, losses, optim, runio, sampling
+from nndl import cli, data, losses, optim, progress, runio, sampling
 from nndl.models import mlp
 from nndl.plotting import save_figure, subplots
 
@@ -68,10 +68,19 @@ def validate(config: dict) -> None:
 
 
 # ---------------------------------------------------------------- (a), (b)
-def p_never(key: jax.Array, ns: list[int], trials: int) -> list[dict]:
-    """Simulated vs exact probability of never drawing a given observation in one epoch."""
+def p_never(key: jax.Array, ns: list[int], trials: int, block: int = 20_000) -> list[dict]:
+    """Simulated vs exact probability of never drawing a given observation in one epoch.
 
-    simulated = jax.jit(lambda k: jnp.mean(sampling.never_sampled(k, ns, trials), axis=0))(key)
+    The trials run in jitted blocks (block b uses fold_in(key, b)) so a long run shows progress.
+    """
+    simulate = jax.jit(lambda k, size: jnp.sum(sampling.never_sampled(k, ns, size), axis=0), static_argnums=1)
+    counts = np.zeros(len(ns))
+    with progress.bar(trials, "(a) never-sampled epochs", unit="epoch") as pbar:
+        for b, start in enumerate(range(0, trials, block)):
+            size = min(block, trials - start)
+            counts += np.asarray(simulate(jax.random.fold_in(key, b), size), np.float64)
+            pbar.update(size)
+    simulated = counts / trials
     rows = []
     for n, p in zip(ns, np.asarray(simulated, np.float64)):
         p = float(p)
