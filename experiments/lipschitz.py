@@ -318,24 +318,24 @@ def checks(metrics: dict) -> list[dict]:
     tm = bn["train_mode"]
     within = lambda est, bound: est <= bound * (1 + BOUND_RTOL)
     out = [check("‖W‖₂ = 1 after spectral normalisation", 1.0, metrics["spectral_norms"]["max"],
-                  f"{BOUND_RTOL:g} (power iteration underestimates σ)",
-                  metrics["spectral_norms"]["max_abs_deviation_from_1"] <= BOUND_RTOL)]
+                 f"{BOUND_RTOL:g} (power iteration underestimates σ)",
+                 metrics["spectral_norms"]["max_abs_deviation_from_1"] <= BOUND_RTOL)]
     for r in rows:
         out.append(check(f"L = {r['depth']}: estimates <= 2^L", r["upper_bound"],
-                          max(r["estimate_power_iteration"], r["estimate_pair_search"]), f"{BOUND_RTOL:g} relative",
-                          within(r["estimate_power_iteration"], r["upper_bound"])
-                          and within(r["estimate_pair_search"], r["upper_bound"])))
+                         max(r["estimate_power_iteration"], r["estimate_pair_search"]), f"{BOUND_RTOL:g} relative",
+                         within(r["estimate_power_iteration"], r["upper_bound"])
+                         and within(r["estimate_pair_search"], r["upper_bound"])))
         out.append(check(f"L = {r['depth']}: W = I example attains 2^L", r["upper_bound"], r["tight_example_estimate"],
-                          f"{BOUND_RTOL:g} relative",
-                          abs(r["tight_example_estimate"] - r["upper_bound"]) <= BOUND_RTOL * r["upper_bound"]))
+                         f"{BOUND_RTOL:g} relative",
+                         abs(r["tight_example_estimate"] - r["upper_bound"]) <= BOUND_RTOL * r["upper_bound"]))
     for r in bn["by_data_scale"]:
         out.append(check(f"BN eval, data std {r['data_scale']:g}: estimate <= 1 + max γ/√(var+ε)", r["lipschitz_bound"],
-                          r["estimate_power_iteration"], f"{BOUND_RTOL:g} relative",
-                          within(r["estimate_power_iteration"], r["lipschitz_bound"])))
+                         r["estimate_power_iteration"], f"{BOUND_RTOL:g} relative",
+                         within(r["estimate_power_iteration"], r["lipschitz_bound"])))
     out.append(check("BN eval: no dependence on other examples", 0.0, tm["eval_cross_jacobian_norm"], "exact",
-                      tm["eval_cross_jacobian_norm"] == 0 and tm["eval_output_change_other_batch"] == 0))
+                     tm["eval_cross_jacobian_norm"] == 0 and tm["eval_output_change_other_batch"] == 0))
     out.append(check("BN train: output depends on other examples", "> 0", tm["train_cross_jacobian_norm"], "> 0",
-                      tm["train_cross_jacobian_norm"] > 0 and tm["train_output_change_other_batch"] > 0))
+                     tm["train_cross_jacobian_norm"] > 0 and tm["train_output_change_other_batch"] > 0))
     return out
 
 
