@@ -269,7 +269,8 @@ def report(metrics: dict) -> list[dict]:
     deep = rows[-1]
     pair_wins = sum(r["estimate_pair_search"] > r["estimate_power_iteration"] for r in rows)
     tm = bn["train_mode"]
-    small, large = min(bn["by_data_scale"], key=lambda r: r["data_scale"]), max(bn["by_data_scale"], key=lambda r: r["data_scale"])
+    by_scale = sorted(bn["by_data_scale"], key=lambda r: r["data_scale"])
+    small, large = by_scale[0], by_scale[-1]
     return [
         {"question": "§4 (a): why is T(x) = x + F(x) Lipschitz, and an upper bound for Lip(T)",
          "figures": [], "table": [["‖W‖₂ after spectral normalisation (max)", metrics["spectral_norms"]["max"]],
@@ -300,7 +301,8 @@ def report(metrics: dict) -> list[dict]:
          "table": [["data std", "running var (mean)", "max γ/√(var+ε)", "bound", "power iteration"]]
          + [[r["data_scale"], r["running_var_mean"], r["max_bn_scale"], r["lipschitz_bound"],
              r["estimate_power_iteration"]] for r in bn["by_data_scale"]]
-         + [["train mode: ‖∂y₀/∂x₁‖ (eval mode)", f"{tm['train_cross_jacobian_norm']:.3g} ({tm['eval_cross_jacobian_norm']:.3g})"]],
+         + [["train mode: ‖∂y₀/∂x₁‖ (eval mode)",
+             f"{tm['train_cross_jacobian_norm']:.3g} ({tm['eval_cross_jacobian_norm']:.3g})"]],
          "text": (f"In eval mode BN multiplies feature j by γ_j/√(var_j + ε), with var the running variance collected "
                   f"in training, so Lip(block) <= 1 + max_j |γ_j|/√(var_j + ε) depends on the data, not only on the "
                   f"normalised weights: statistics collected from data of std {large['data_scale']:g} give "

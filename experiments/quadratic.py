@@ -345,7 +345,8 @@ def flow_figure(full: dict, curves: dict):
     a = ax[0, 0]
     a.semilogy(t, curves["err"], lw=2.5, label="exact flow x* + e^{-Mt}(x0 - x*)")
     every = max(1, len(curves["rk4_t"]) // 25)
-    a.semilogy(curves["rk4_t"][::every], curves["rk4_err"][::every], "x", label=f"RK4, λ_max dt = {full['rk4_dt'] * full['lambda_max']:.2g}")
+    a.semilogy(curves["rk4_t"][::every], curves["rk4_err"][::every], "x",
+               label=f"RK4, λ_max dt = {full['rk4_dt'] * full['lambda_max']:.2g}")
     a.semilogy(t, np.exp(-lam * t), "k--", lw=1, label=f"bound e^(-λ_min t), λ_min = {lam:.3g}")
     a.semilogy(t, np.exp(full["fit_log_amplitude"] - full["rate_fit"] * t), ":", color="C3", lw=2,
                label=f"fit on t >= {full['fit_t_start']:.2g}: rate {full['rate_fit']:.4g}")
