@@ -102,22 +102,23 @@ def nll_loss(params, x: jax.Array, y: jax.Array, var_floor) -> jax.Array:
 
 @jax.jit
 def evaluate_mse_model(params, x_tr, y_tr, x_te, y_te) -> dict:
-    """(c): train/test MSE, test predictions, and the test NLL with the MLE shared variance (= train MSE)."""
+    """(c): train/test MSE, predictions, and the test NLL with the MLE shared variance (= train MSE)."""
     train_mse = mse_loss(params, x_tr, y_tr)
     mean_te = predict(params, x_te)[:, 0]
     return {"train_mse": train_mse, "test_mse": mse_loss(params, x_te, y_te), "mean_te": mean_te,
+            "mean_tr": predict(params, x_tr)[:, 0],
             "test_nll": mean_nll(mean_te, jnp.full_like(mean_te, train_mse), y_te[:, 0])}
 
 
 @jax.jit
 def evaluate_nll_model(params, x_tr, y_tr, x_te, y_te, var_floor) -> dict:
-    """(f): train/test MSE of the mean head, train/test NLL, test means and variances."""
+    """(f): train/test MSE of the mean head, train/test NLL, means and variances."""
     mean_tr, var_tr = gaussian_predict(params, x_tr, var_floor)
     mean_te, var_te = gaussian_predict(params, x_te, var_floor)
     return {"train_mse": jnp.mean(jnp.square(mean_tr - y_tr[:, 0])),
             "test_mse": jnp.mean(jnp.square(mean_te - y_te[:, 0])),
             "train_nll": mean_nll(mean_tr, var_tr, y_tr[:, 0]), "test_nll": mean_nll(mean_te, var_te, y_te[:, 0]),
-            "mean_te": mean_te, "var_te": var_te}
+            "mean_te": mean_te, "var_te": var_te, "mean_tr": mean_tr, "var_tr": var_tr}
 
 
 def warmup_cosine(config: dict, peak: float) -> optax.Schedule:
@@ -240,7 +241,10 @@ def run(config: dict, out: Path) -> dict:
               "mse_mean": ev["mean_te"][order], "mse_sigma": np.full(order.size, homo["sigma"]),
               "nll_mean": evh["mean_te"][order], "nll_sigma": np.sqrt(evh["var_te"][order]),
               "fit_loss": curve_c["loss"], "nll_loss": curve_f["loss"], "lr_tables": lr_tables,
-              **{f"{name}_{k}": reg_curves[k][i] for i, name in enumerate(REGIMES) for k in ("loss", "val")}}
+              **{f"{name}_{k}": reg_curves[k][i] for i, name in enumerate(REGIMES) for k in ("loss", "val")},
+              # training split, unsorted, with both models' predictions (for checking the metrics)
+              "x_train": x_all[train_idx], "y_train": y_all[train_idx], "mse_mean_train": ev["mean_tr"],
+              "nll_mean_train": evh["mean_tr"], "nll_var_train": evh["var_tr"]}
     if truth_known:
         x_sorted = curves["x_test"]
         curves.update(true_mean=data.x_y_mean(x_sorted), true_sigma=data.x_y_std(x_sorted))

@@ -42,8 +42,25 @@ def test_smoke_every_number_recomputed(tmp_path):
             assert block[f"coverage_{k}sigma"] == pytest.approx(np.mean(np.abs(y - mean) <= k * sigma), abs=1.01 / n)
         assert block["verdict"] == regression.fit_verdict(block["train_mse"], block["test_mse"], m["noise_floor"], 0.25)
 
+    # training-set numbers from the saved training predictions
+    y_tr = c["y_train"]
+    assert h["train_mse"] == pytest.approx(np.mean((c["mse_mean_train"] - y_tr) ** 2), rel=1e-5)
+    assert f["train_mse"] == pytest.approx(np.mean((c["nll_mean_train"] - y_tr) ** 2), rel=1e-5)
+    assert f["train_nll"] == pytest.approx(numpy_nll(c["nll_mean_train"], np.sqrt(c["nll_var_train"]), y_tr),
+                                           rel=1e-5, abs=1e-6)
+    # Rice's estimate, written out: sort by x, half the mean squared neighbour difference
+    order = np.argsort(c["x_train"])
+    assert m["noise_floor"] == pytest.approx(np.mean(np.diff(y_tr[order]) ** 2) / 2, rel=1e-12)
+
+    low = c["x_test"] < np.median(c["x_test"])
     oracle_mean, oracle_sigma = data.x_y_mean(c["x_test"]), data.x_y_std(c["x_test"])
+    for block, mean, sigma in ((h, c["mse_mean"], c["mse_sigma"]), (f, c["nll_mean"], c["nll_sigma"]),
+                               (m["oracle"], oracle_mean, oracle_sigma)):
+        inside = np.abs(y - mean) <= 2 * sigma
+        np.testing.assert_allclose(block["coverage_2sigma_halves"], [inside[low].mean(), inside[~low].mean()],
+                                   atol=2.01 / n)
     assert m["oracle"]["test_nll"] == pytest.approx(numpy_nll(oracle_mean, oracle_sigma, y), rel=1e-5)
+    assert m["oracle"]["noise_var"] == pytest.approx(np.mean(data.x_y_std(c["x_train"]) ** 2), rel=1e-12)
 
     config = het.get_config()
     lr = m["lr_regimes"]
@@ -97,6 +114,10 @@ def test_vmapped_regimes_equal_standalone_optax_runs():
         np.testing.assert_allclose(curves["val"][i], val_ref, rtol=1e-4)
         for a, b in zip(jax.tree.leaves(jax.tree.map(lambda l: l[i], stacked)), jax.tree.leaves(p_ref)):
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+        # the reported final_train / final_val: MSE of the final parameters on each split
+        final_fit, final_val = het.final_losses(stacked, x[:32], y[:32], x[32:], y[32:])
+        assert final_fit[i] == pytest.approx(float(het.mse_loss(p_ref, x[:32], y[:32])), rel=1e-4)
+        assert final_val[i] == pytest.approx(float(het.mse_loss(p_ref, x[32:], y[32:])), rel=1e-4)
 
 
 def test_load_data_custom_file_has_no_truth(tmp_path):

@@ -54,6 +54,7 @@ def test_p_never_against_formula(smoke):
         assert r["formula"] == pytest.approx((1 - 1 / r["n"]) ** r["n"], rel=1e-12)
         assert r["stderr"] == pytest.approx(math.sqrt(r["simulated"] * (1 - r["simulated"]) / config["trials"]))
         assert abs(r["simulated"] - r["formula"]) <= 4 * r["stderr"]  # the bar
+        assert r["z"] == pytest.approx((r["simulated"] - r["formula"]) / r["stderr"])
     # the finite-n formula approaches 1/e from below, by ~1/(2en) for large n
     assert m["p_never"][-1]["formula"] == pytest.approx(1 / math.e - 1 / (2 * math.e * 1000), rel=1e-4)
 
@@ -83,6 +84,7 @@ def test_lr_scaling_against_analysis(smoke):
         k, b = r["k"], r["batch_size"]
         fpc = (1000 - b) / 999
         assert b == k * b0 and r["var_base"] == pytest.approx(lr0**2 * sigma2 / b0)
+        assert r["lr_linear"] == pytest.approx(k * lr0) and r["lr_sqrt"] == pytest.approx(math.sqrt(k) * lr0)
         assert r["theory_linear"] == pytest.approx(k * lr0**2 * sigma2 / b0 * fpc, rel=1e-6)  # (eps k)^2 s^2/(k b)
         assert r["theory_sqrt"] == pytest.approx(lr0**2 * sigma2 / b0 * fpc, rel=1e-6)        # (eps sqrt k)^2 ...
         # same sampling distribution as the minibatch study at batch b: its relative MC error, 4x
