@@ -475,7 +475,8 @@ def report(metrics: dict) -> list[dict]:
          "text": f"With m_0 = v_0 = 0 the first step is -lr g/(|g| + eps): on a random gradient of {f['dim']} "
                  f"coordinates its size is {f['ratio_bias_corrected']:.6f} lr on average, and it tends to "
                  f"lr sign(g) as eps -> 0 ({sweep}). Without bias correction it is "
-                 f"{f['ratio_uncorrected']:.4f} lr against (1 - b1)/sqrt(1 - b2) = {f['ratio_uncorrected_theory']:.4f}."},
+                 f"{f['ratio_uncorrected']:.4f} lr against (1 - b1)/sqrt(1 - b2) = "
+                 f"{f['ratio_uncorrected_theory']:.4f}."},
         {"question": "§2 (c): how to avoid this behaviour",
          "figures": ["first_step.png"],
          "table": [["peak |step|/lr without correction", e["uncorrected_peak"]],
@@ -483,7 +484,8 @@ def report(metrics: dict) -> list[dict]:
                    [f"|step|/lr without correction after {e['long_steps']} steps", e["uncorrected_last"]]],
          "text": f"Without bias correction the step grows to {e['uncorrected_peak']:.2f} lr at step "
                  f"{e['uncorrected_peak_step']} and only returns to {e['uncorrected_last']:.2f} lr after "
-                 f"{e['long_steps']} steps. Dividing by 1 - b^t keeps it at lr from the first step; a linear warm-up over "
+                 f"{e['long_steps']} steps. Dividing by 1 - b^t keeps it at lr from the first step; "
+                 f"a linear warm-up over "
                  f"{e['warmup_steps']} steps instead keeps the early steps small while v is poorly estimated "
                  f"({e['warmup_uncorrected'][0]:.4f} lr at step 1)."},
         {"question": "§2 (d): L2 penalty in the loss vs decoupled weight decay (AdamW)",
@@ -514,7 +516,8 @@ def checks(metrics: dict) -> list[dict]:
     limit = f["eps_sweep"][-1]  # the smallest eps: the eps -> 0 limit
     rows = [{"check": f"first step without bias correction = (1 - b1)/sqrt(1 - b2) lr (eps={limit['eps']:g})",
              "reference": f["ratio_uncorrected_theory"], "measured": limit["ratio_uncorrected"],
-             "tolerance": "1e-3 rel", "passed": abs(limit["ratio_uncorrected"] / f["ratio_uncorrected_theory"] - 1) < 1e-3},
+             "tolerance": "1e-3 rel",
+             "passed": abs(limit["ratio_uncorrected"] / f["ratio_uncorrected_theory"] - 1) < 1e-3},
             {"check": f"first step with bias correction = lr sign(g) (eps={limit['eps']:g})", "reference": 1.0,
              "measured": limit["ratio_bias_corrected"], "tolerance": "1e-3",
              "passed": abs(limit["ratio_bias_corrected"] - 1) < 1e-3},

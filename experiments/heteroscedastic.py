@@ -124,8 +124,8 @@ def evaluate_nll_model(params, x_tr, y_tr, x_te, y_te, var_floor) -> dict:
 def warmup_cosine(config: dict, peak: float) -> optax.Schedule:
     """Linear ramp from end_lr to `peak` over warmup_fraction of the steps, then cosine down to end_lr."""
     return optax.warmup_cosine_decay_schedule(
-        init_value=config["end_lr"], peak_value=peak, warmup_steps=max(1, int(config["warmup_fraction"] * config["steps"])),
-        decay_steps=config["steps"], end_value=config["end_lr"])
+        init_value=config["end_lr"], peak_value=peak, decay_steps=config["steps"], end_value=config["end_lr"],
+        warmup_steps=max(1, int(config["warmup_fraction"] * config["steps"])))
 
 
 def train(loss_fn, optimizer: fit.Optimizer, key: jax.Array, sizes: tuple[int, ...], steps: int, desc: str):
