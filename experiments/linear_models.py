@@ -240,7 +240,12 @@ def run_grid_search(config: dict, arrays: dict, transform: dict, source: str, ou
     ridge = ridge_path[position["alpha"]]
     ridge_best = int(np.argmin(ridge_val))
     loop = time_loop(config, grid, arrays, device)
-    standalone_err = max(abs(v - val_mse[i]) / val_mse[i] for i, v in loop["val_mse"].items())
+    # a diverged config is rolled back to its last finite state by the engine, while its standalone run
+    # goes on to inf/NaN: compare the others, and check that those blew up standalone too
+    timed = loop["val_mse"]
+    standalone_err = max((abs(v - val_mse[i]) / val_mse[i] for i, v in timed.items() if not result.diverged[i]),
+                         default=0.0)
+    diverged_too = all(not np.isfinite(v) for i, v in timed.items() if result.diverged[i])
     metrics = {
         "data": source,
         "n_train": len(arrays["x_train"]), "n_val": len(arrays["x_val"]), "n_test": len(arrays["x_test"]),
@@ -269,6 +274,7 @@ def run_grid_search(config: dict, arrays: dict, transform: dict, source: str, ou
         "loop_extrapolated": loop["extrapolated"],
         "loop_over_one_call": loop["loop_s"] / one_call,
         "standalone_val_mse_max_rel_err": standalone_err,
+        "standalone_diverged_too": diverged_too,
     }
     curves = {"grid_val_mse": val_mse, "grid_train_mse": result.final["train_mse"], "grid_diverged": result.diverged,
               "grid_record_epochs": result.record_epochs, "grid_val_curves": result.curves["val_mse"],
@@ -483,9 +489,9 @@ def _heat(ax, table, diverged, rows, cols, row_label, col_label, best, title, no
     image = ax.imshow(table, cmap="viridis_r", norm=norm, aspect="auto")
     for i in range(table.shape[0]):
         for j in range(table.shape[1]):
-            text = "div." if diverged[i, j] else f"{table[i, j]:.0f}"
-            ax.text(j, i, text, ha="center", va="center", fontsize=8,
-                    color="k" if diverged[i, j] or table[i, j] < np.nanmedian(table) else "w")
+            text = "div." if diverged[i, j] else f"{table[i, j]:.3g}"
+            dark = not diverged[i, j] and norm(table[i, j]) > 0.5  # viridis_r: high values are dark
+            ax.text(j, i, text, ha="center", va="center", fontsize=8, color="w" if dark else "k")
     ax.add_patch(plt.Rectangle((best[1] - 0.5, best[0] - 0.5), 1, 1, fill=False, ec="r", lw=2))
     ax.set_xticks(range(len(cols)), [f"{v:g}" for v in cols])
     ax.set_yticks(range(len(rows)), [f"{v:g}" for v in rows])
@@ -500,16 +506,18 @@ def plot_grid(m: dict, c: dict, out: Path) -> None:
     val, div = cell_table(m, c)
     ib, il, ie, ia = (g["axes"][k].index(g["best"][k]) for k in AXES)
     finite = val[np.isfinite(val)]
-    norm = LogNorm(vmin=finite.min(), vmax=finite.max())
+    # colours span at most a factor 10 above the best cell (worse cells saturate, their numbers stay exact)
+    norm = LogNorm(vmin=finite.min(), vmax=min(finite.max(), 10 * finite.min()), clip=True)
     fig, axes = subplots(1, 2, width=5.2, height=4.3)
     image = _heat(axes[0, 0], val[ib, :, ie, :], div[ib, :, ie, :], g["axes"]["lr"], g["axes"]["alpha"],
           "learning rate", r"L2 strength $\alpha$", (il, ia),
           f"batch {g['best']['batch_size']}, {g['best']['epochs']} epochs", norm)
     _heat(axes[0, 1], val[:, il, :, ia], div[:, il, :, ia], g["axes"]["batch_size"], g["axes"]["epochs"],
           "batch size", "epochs", (ib, ie), f"lr {g['best']['lr']:g}, alpha {g['best']['alpha']:g}", norm)
-    ticks = np.geomspace(finite.min(), finite.max(), 6)
+    ticks = np.geomspace(norm.vmin, norm.vmax, 6)
     bar = fig.colorbar(image, ax=axes.ravel().tolist(), label="validation MSE (years$^2$), log scale", ticks=ticks)
-    bar.ax.set_yticklabels([f"{v:.0f}" for v in ticks])
+    bar.ax.set_yticklabels([f"{v:.3g}" for v in ticks[:-1]] + [f">= {ticks[-1]:.3g}" if norm.vmax < finite.max()
+                                                                else f"{ticks[-1]:.3g}"])
     bar.ax.minorticks_off()
     rb = g["ridge_best"]
     fig.suptitle(f"{g['n_configs']} configs in one jitted sweep ({g['data']} data), red: chosen; test MSE "
@@ -681,6 +689,8 @@ def checks(m: dict) -> list[dict]:
         ("grid: >= 4 values on each of the 4 axes", 4, values_per_axis, "-", values_per_axis >= 4),
         ("sweep config = its standalone run (validation MSE)", 0.0, g["standalone_val_mse_max_rel_err"],
          "1e-3 relative (float32 summation order)", g["standalone_val_mse_max_rel_err"] < 1e-3),
+        ("configs flagged diverged also blow up standalone", True, g["standalone_diverged_too"], "-",
+         g["standalone_diverged_too"]),
         ("chosen SGD model beats predicting the mean age", g["test_target_variance"], g["test_mse_unregularised"],
          "strictly lower", g["test_mse_unregularised"] < g["test_target_variance"]),
         ("chosen SGD test MSE near the validation-selected closed-form ridge's", g["ridge_best"]["test_mse"],

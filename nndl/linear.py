@@ -1,4 +1,4 @@
-"""Linear regression y_hat = x.w + b: the model, the sheet's ridge gradient, normal equations and ridge closed forms.
+"""Linear regression y_hat = x.w + b: the model, the sheet's ridge gradient, closed forms, full-batch gradient descent.
 
 Params are `{"w": (d,), "b": ()}`. The ridge objective is the one whose
 gradient seed 004 Q3 writes by hand (grad_f_MSE):

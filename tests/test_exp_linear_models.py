@@ -10,7 +10,7 @@ from nndl import data, mae, max_margin, regression, runio
 from tests.helpers import run_module
 from tests.test_linear import brute_force_direction, numpy_sgd
 
-SMOKE = {"rows": 250, "test_rows": 100, "side": 6, "batch_sizes": [16, 200], "lrs": [0.003, 0.03], "epochs": [1, 3],
+SMOKE = {"rows": 250, "test_rows": 100, "side": 6, "batch_sizes": [16, 200], "lrs": [0.003, 30.0], "epochs": [1, 3],
          "alphas": [0.01, 1.0], "mae_steps": 300, "mle_steps": 300, "logistic_steps": 2000}
 
 
@@ -88,14 +88,20 @@ def test_grid_search_numbers(smoke):
     n_configs = int(np.prod([len(SMOKE[k]) for k in ("batch_sizes", "lrs", "epochs", "alphas")]))
     assert g["data"] == "synthetic" and g["n_configs"] == n_configs == len(c["grid_val_mse"])
     assert (g["n_train"], g["n_val"], g["n_test"], g["n_features"]) == (200, 50, 100, 36)
-    # every config's validation MSE against an independent numpy SGD on numpy-standardised data
+    # every config's validation MSE against an independent numpy SGD on numpy-standardised data; lr = 30
+    # blows up, and the configs the engine flags as diverged are exactly those whose numpy run overflows float32
     ref_val = []
     for i in range(n_configs):
-        w, b = numpy_sgd(s, int(c["grid_batch_size"][i]), int(c["grid_epochs"][i]), float(c["grid_lr"][i]),
-                         float(c["grid_alpha"][i]), 0)
-        ref_val.append(mse(s["x_val"], s["y_val"], w, b))
-    np.testing.assert_allclose(c["grid_val_mse"], ref_val, rtol=1e-3)  # float32 run vs float64 numpy
-    best = int(np.argmin(np.where(c["grid_diverged"], np.inf, ref_val)))
+        with np.errstate(over="ignore", invalid="ignore"):
+            w, b = numpy_sgd(s, int(c["grid_batch_size"][i]), int(c["grid_epochs"][i]), float(c["grid_lr"][i]),
+                             float(c["grid_alpha"][i]), 0)
+            ref_val.append(mse(s["x_val"], s["y_val"], w, b))
+    ref_val = np.array(ref_val)
+    diverged = c["grid_diverged"].astype(bool)
+    assert g["n_diverged"] == diverged.sum() > 0
+    assert np.all(~np.isfinite(ref_val[diverged]) | (ref_val[diverged] > 1e30))
+    np.testing.assert_allclose(c["grid_val_mse"][~diverged], ref_val[~diverged], rtol=1e-3)  # float32 vs float64
+    best = int(np.argmin(np.where(diverged, np.inf, ref_val)))
     assert g["best"]["index"] == best and g["val_mse"] == pytest.approx(ref_val[best], rel=1e-3)
     assert {k: g["best"][k] for k in lm.AXES} == {k: pytest.approx(c[f"grid_{k}"][best]) for k in lm.AXES}
     w, b = numpy_sgd(s, g["best"]["batch_size"], g["best"]["epochs"], g["best"]["lr"], g["best"]["alpha"], 0)
@@ -116,7 +122,7 @@ def test_grid_search_numbers(smoke):
     assert g["loop_timed_configs"] == n_configs and g["loop_extrapolated"] is False
     assert g["one_call_s"] > 0 and g["loop_s"] > 0 and g["one_call_wall_s"] >= g["one_call_s"] * 0.5
     assert g["loop_over_one_call"] == pytest.approx(g["loop_s"] / g["one_call_s"])
-    assert g["standalone_val_mse_max_rel_err"] < 1e-4
+    assert g["standalone_val_mse_max_rel_err"] < 1e-4 and g["standalone_diverged_too"] is True
 
 
 def irls_lad(x, y, iters=200):
@@ -194,6 +200,13 @@ def test_separable_logistic_numbers(smoke):
     ref = [np.mean(np.log1p(np.exp(-cv * y * (x @ unit)))) for cv in c_values]
     np.testing.assert_allclose(s["loss_vs_c"]["loss"], ref, rtol=1e-6)
     assert s["loss_vs_c"]["decreasing"] and np.all(np.diff(ref) < 0)
+
+
+def test_select_skips_diverged_and_nonfinite():
+    val = np.array([5.0, 1.0, np.nan, 3.0, 2.0])
+    assert lm.select(val, np.array([False, True, False, False, False])) == 4
+    with pytest.raises(lm.cli.UserError, match="every configuration of the grid diverged"):
+        lm.select(val, np.ones(5, bool))
 
 
 def write_age_files(folder, n=20, m=10, side=4, **override):
