@@ -22,6 +22,7 @@ import numpy as np
 import optax
 
 from nndl import baselines, cli, data, fit, losses, optim, progress, runio
+from nndl.checks import check
 from nndl.models import mlp
 from nndl.plotting import save_figure, subplots
 
@@ -514,23 +515,20 @@ def report(metrics: dict) -> list[dict]:
 def checks(metrics: dict) -> list[dict]:
     f, d = metrics["first_step"], metrics["adamw_vs_l2"]
     limit = f["eps_sweep"][-1]  # the smallest eps: the eps -> 0 limit
-    rows = [{"check": f"first step without bias correction = (1 - b1)/sqrt(1 - b2) lr (eps={limit['eps']:g})",
-             "reference": f["ratio_uncorrected_theory"], "measured": limit["ratio_uncorrected"],
-             "tolerance": "1e-3 rel",
-             "passed": abs(limit["ratio_uncorrected"] / f["ratio_uncorrected_theory"] - 1) < 1e-3},
-            {"check": f"first step with bias correction = lr sign(g) (eps={limit['eps']:g})", "reference": 1.0,
-             "measured": limit["ratio_bias_corrected"], "tolerance": "1e-3",
-             "passed": abs(limit["ratio_bias_corrected"] - 1) < 1e-3},
-            {"check": "AdamW decays every weight at lr lambda", "reference": 1.0,
-             "measured": max(abs(m - 1) for m in d["decay_multiplier"]["adamw"]) + 1, "tolerance": "1e-3 rel",
-             "passed": all(abs(m - 1) < 1e-3 for m in d["decay_multiplier"]["adamw"])}]
+    theory = f["ratio_uncorrected_theory"]
+    rows = [check(f"first step without bias correction = (1 - b1)/sqrt(1 - b2) lr (eps={limit['eps']:g})", theory,
+                  limit["ratio_uncorrected"], "1e-3 rel", abs(limit["ratio_uncorrected"] / theory - 1) < 1e-3),
+            check(f"first step with bias correction = lr sign(g) (eps={limit['eps']:g})", 1.0,
+                  limit["ratio_bias_corrected"], "1e-3", abs(limit["ratio_bias_corrected"] - 1) < 1e-3),
+            check("AdamW decays every weight at lr lambda", 1.0,
+                  max(d["decay_multiplier"]["adamw"], key=lambda m: abs(m - 1)), "1e-3 rel",
+                  all(abs(m - 1) < 1e-3 for m in d["decay_multiplier"]["adamw"]))]
     for task in TASKS:
         block = metrics["sgd_vs_adam"][task]
         for opt in OPTIMISERS:
-            rows.append({"check": f"{task} {opt}: train loss >= exact optimum",
-                         "reference": block["optimum"]["train_loss"], "measured": block[opt]["train_loss"],
-                         "tolerance": "float32 rounding (1e-5 rel)",
-                         "passed": block[opt]["train_loss"] >= block["optimum"]["train_loss"] * (1 - 1e-5)})
+            best = block["optimum"]["train_loss"]
+            rows.append(check(f"{task} {opt}: train loss >= exact optimum", best, block[opt]["train_loss"],
+                              "float32 rounding (1e-5 rel)", block[opt]["train_loss"] >= best * (1 - 1e-5)))
     return rows
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import optax
 
 from nndl import cli, data, fit, losses, optim, progress, regression, runio
+from nndl.checks import check
 from nndl.models import mlp
 from nndl.plotting import plt, save_figure, subplots
 
@@ -346,22 +347,18 @@ def report(metrics: dict) -> list[dict]:
 
 
 def checks(metrics: dict) -> list[dict]:
-    h, het = metrics["homoscedastic"], metrics["heteroscedastic"]
+    h, het, lr = metrics["homoscedastic"], metrics["heteroscedastic"], metrics["lr_regimes"]
     n = metrics["n_test"]
     rows = []
     for k, p in GAUSSIAN_COVERAGE.items():
         se = np.sqrt(p * (1 - p) / n)
-        rows.append({"check": f"heteroscedastic coverage of +-{k} sigma", "reference": p,
-                     "measured": het[f"coverage_{k}sigma"], "tolerance": f"4 binomial std errors ({4 * se:.3f})",
-                     "passed": bool(abs(het[f"coverage_{k}sigma"] - p) <= 4 * se)})
-    rows.append({"check": "heteroscedastic test NLL below homoscedastic", "reference": h["test_nll"],
-                 "measured": het["test_nll"], "tolerance": "strictly lower", "passed": het["test_nll"] < h["test_nll"]})
-    lr = metrics["lr_regimes"]
-    rows.append({"check": "warm-up + cosine has the lowest validation MSE of the three regimes",
-                 "reference": min(lr["too_large"]["final_val"], lr["too_small"]["final_val"]),
-                 "measured": lr["warmup_cosine"]["final_val"], "tolerance": "strictly lower",
-                 "passed": lr["warmup_cosine"]["final_val"] < min(lr["too_large"]["final_val"],
-                                                                  lr["too_small"]["final_val"])})
+        rows.append(check(f"heteroscedastic coverage of +-{k} sigma", p, het[f"coverage_{k}sigma"],
+                          f"4 binomial std errors ({4 * se:.3f})", abs(het[f"coverage_{k}sigma"] - p) <= 4 * se))
+    rows.append(check("heteroscedastic test NLL below homoscedastic", h["test_nll"], het["test_nll"],
+                      "strictly lower", het["test_nll"] < h["test_nll"]))
+    others = min(lr["too_large"]["final_val"], lr["too_small"]["final_val"])
+    rows.append(check("warm-up + cosine has the lowest validation MSE of the three regimes", others,
+                      lr["warmup_cosine"]["final_val"], "strictly lower", lr["warmup_cosine"]["final_val"] < others))
     return rows
 
 

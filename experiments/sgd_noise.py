@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nndl import cli, data, losses, optim, progress, runio, sampling
+from nndl.checks import check
 from nndl.models import mlp
 from nndl.plotting import save_figure, subplots
 
@@ -259,15 +260,22 @@ def report(metrics: dict) -> list[dict]:
 
 
 def checks(metrics: dict) -> list[dict]:
-    out = [{"check": f"p_never simulated = (1 - 1/n)^n, n={r['n']}", "reference": r["formula"],
-            "measured": r["simulated"], "tolerance": "4 binomial std errors",
-            "passed": abs(r["simulated"] - r["formula"]) <= 4 * r["stderr"]} for r in metrics["p_never"]]
+    out = [check(f"p_never simulated = (1 - 1/n)^n, n={r['n']}", r["formula"], r["simulated"],
+                 "4 binomial std errors", abs(r["simulated"] - r["formula"]) <= 4 * r["stderr"])
+           for r in metrics["p_never"]]
     mb = metrics["minibatch_variance"]
-    out.append({"check": "minibatch variance slope = -1", "reference": -1.0, "measured": mb["slope"],
-                "tolerance": "0.1", "passed": abs(mb["slope"] + 1) <= 0.1})
+    out.append(check("minibatch variance slope = -1", -1.0, mb["slope"], "0.1", abs(mb["slope"] + 1) <= 0.1))
+    rel_se = {}
     for b, v, se, t in zip(mb["batch_sizes"], mb["variances"], mb["stderr"], mb["theory_fpc"]):
-        out.append({"check": f"Var(g_b) = sigma^2/b (N-b)/(N-1), b={b}", "reference": t, "measured": v,
-                    "tolerance": "4 Monte Carlo std errors", "passed": abs(v - t) <= 4 * se})
+        rel_se[b] = se / v
+        out.append(check(f"Var(g_b) = sigma^2/b (N-b)/(N-1), b={b}", t, v, "4 Monte Carlo std errors",
+                         abs(v - t) <= 4 * se))
+    for r in metrics["lr_scaling"]:
+        tol = 4 * rel_se.get(r["batch_size"], 0.1)  # the minibatch study's MC error at this batch size
+        for rule in ("linear", "sqrt"):
+            out.append(check(f"Var(step), lr x {'k' if rule == 'linear' else 'sqrt(k)'}, k={r['k']}",
+                             r[f"theory_{rule}"], r[f"var_{rule}"], f"{tol:.1%} (4 MC std errors)",
+                             abs(r[f"var_{rule}"] / r[f"theory_{rule}"] - 1) <= tol))
     return out
 
 
