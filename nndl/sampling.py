@@ -15,15 +15,16 @@ def never_sampled(key: jax.Array, ns: Sequence[int], trials: int, *, chunk: int 
     """Simulates `trials` epochs of n uniform draws with replacement from n observations, for each n.
 
     Draw j of an epoch picks observation floor(u_j n), u_j ~ Uniform[0, 1); observation 0
-    is missed iff every index is nonzero. The epochs of the different n reuse the
-    same uniforms (the first n of max(ns) per trial), so one random kernel serves all
-    n: each n's estimate is exact, the estimates of different n are correlated.
+    is missed iff every index is nonzero. One trial (vmapped over `chunk` trials at a
+    time) draws max(ns) uniforms and the epoch of size n uses the first n, so one random
+    kernel serves all n: each n's estimate is exact, the estimates of different n are
+    correlated.
 
     Args:
-      key: PRNG key (chunk c of trials uses fold_in(key, c)).
+      key: PRNG key (chunk c of trials uses fold_in(key, c), split into one key per trial).
       ns: population sizes (static).
       trials: number of simulated epochs per n (static).
-      chunk: trials drawn at once (bounds memory at chunk * max(ns) floats).
+      chunk: trials vmapped at once (bounds memory at chunk * max(ns) floats).
 
     Returns:
       Bool array (trials, len(ns)): whether observation 0 was never drawn, so its
@@ -33,9 +34,12 @@ def never_sampled(key: jax.Array, ns: Sequence[int], trials: int, *, chunk: int 
     chunk = min(chunk, trials)
     n_chunks = -(-trials // chunk)
 
+    def trial(k):
+        u = jax.random.uniform(k, (max(ns),))
+        return jnp.stack([jnp.all(jnp.floor(u[:n] * n) != 0) for n in ns])
+
     def draw(c):
-        u = jax.random.uniform(jax.random.fold_in(key, c), (chunk, max(ns)))
-        return jnp.stack([jnp.all(jnp.floor(u[:, :n] * n) != 0, axis=1) for n in ns], axis=1)
+        return jax.vmap(trial)(jax.random.split(jax.random.fold_in(key, c), chunk))
 
     return jax.lax.map(draw, jnp.arange(n_chunks)).reshape(n_chunks * chunk, len(ns))[:trials]
 
