@@ -1,4 +1,4 @@
-"""Linear models: XOR least squares, ridge SGD with a one-call grid search, MAE gradients, Gaussian MLE, separable logistic.
+"""Linear models: XOR least squares, ridge SGD grid search in one call, MAE gradients, Gaussian MLE, separable logistic.
 
 Run: python -m experiments.linear_models [--quick|--full] [--data-dir DIR] [--out DIR] [--seed N]
 Shows (seed 004 Q2-Q5, seed 002):
@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nndl import cli, data, linear, linear_gaussian, mae, max_margin, progress, regression, ridge_sweep, runio, sweep
+from nndl.checks import check
 from nndl.plotting import plt, save_figure, subplots
 
 NAME = "linear_models"
@@ -639,10 +640,11 @@ def report(m: dict) -> list[dict]:
                  + ("SGD stopped far from that minimiser" if g["sgd_vs_ridge_w_rel_dist"] > 0.1 else
                     "SGD reached that minimiser") + f", relative distance of the weights "
                  f"{g['sgd_vs_ridge_w_rel_dist']:.2f}), and {g['ridge_best']['test_mse']:.1f} for the "
-                 f"closed form at its own validation-best alpha {g['ridge_best']['alpha']:g}. The whole grid took {g['one_call_s']:.3g} s in one call "
+                 f"closed form at its own validation-best alpha {g['ridge_best']['alpha']:g}. The whole grid took "
+                 f"{g['one_call_s']:.3g} s in one call "
                  f"(plus {g['one_call_compile_s']:.3g} s compiling) versus {g['loop_s']:.3g} s as a loop of "
-                 f"jitted standalone runs" + (" (extrapolated from "
-                                               f"{g['loop_timed_configs']} timed runs)" if g["loop_extrapolated"] else "")
+                 f"jitted standalone runs"
+                 + (f" (extrapolated from {g['loop_timed_configs']} timed runs)" if g["loop_extrapolated"] else "")
                  + f": {g['loop_over_one_call']:.1f}x."},
         {"question": "seed 004 Q4: MAE gradients (n+ - n-)/n and their gradient-descent step",
          "figures": ["mae.png"],
@@ -660,15 +662,19 @@ def report(m: dict) -> list[dict]:
                  f"line (|dw| + |db|) and MSE-GD {a['mse_gd']['param_err']:.3f}."},
         {"question": "seed 004 Q5: MLE of the linear-Gaussian model",
          "figures": ["mle.png"],
-         "table": [["max |w_ascent - w_closed|", mle["w_max_err"]], ["|sigma2_ascent - sigma2_closed|", mle["sigma2_err"]],
-                   ["max |w_closed - w_least_squares|", mle["w_mse_max_err"]], ["sigma^2 (closed form)", mle["sigma2_closed"]]],
+         "table": [["max |w_ascent - w_closed|", mle["w_max_err"]],
+                   ["|sigma2_ascent - sigma2_closed|", mle["sigma2_err"]],
+                   ["max |w_closed - w_least_squares|", mle["w_mse_max_err"]],
+                   ["sigma^2 (closed form)", mle["sigma2_closed"]]],
          "text": f"Gradient ascent on the log-likelihood reaches the closed form to {mle['w_max_err']:.1e} in w and "
                  f"{mle['sigma2_err']:.1e} in sigma^2 (= {mle['sigma2_closed']:.4f}, noise variance "
-                 f"{mle['noise_var']:g}); the MLE weights equal the least-squares weights to {mle['w_mse_max_err']:.1e}."},
+                 f"{mle['noise_var']:g}); the MLE weights equal the least-squares weights to "
+                 f"{mle['w_mse_max_err']:.1e}."},
         {"question": "seed 002: logistic loss on linearly separable data",
          "figures": ["separable_logistic.png"],
          "table": [["final ||w||", s["final_norm"]], ["d||w|| / d ln t (last decade)", s["norm_slope_per_log_t"]],
-                   ["||w_svm|| (predicted slope)", s["svm_norm"]], ["final angle to max-margin (deg)", s["final_angle_deg"]],
+                   ["||w_svm|| (the limit of the slope)", s["svm_norm"]],
+                   ["final angle to max-margin (deg)", s["final_angle_deg"]],
                    ["GD margin / max margin", f"{s['gd_margin']:.4f} / {s['svm_margin']:.4f}"]],
          "text": f"L(c w_hat) falls from {s['loss_vs_c']['loss'][0]:.3g} to {s['loss_vs_c']['loss'][-1]:.3g} as c "
                  f"goes from {s['loss_vs_c']['c'][0]:g} to {s['loss_vs_c']['c'][-1]:g}, so there is no finite "
@@ -706,7 +712,8 @@ def checks(m: dict) -> list[dict]:
         ("MAE-GD closer to the true line than MSE-GD under outliers", a["mse_gd"]["param_err"],
          a["mae_gd"]["param_err"], "strictly closer", a["mae_gd"]["param_err"] < a["mse_gd"]["param_err"]),
         ("MLE: gradient ascent w = closed form", 0.0, mle["w_max_err"], "1e-4 (float32)", mle["w_max_err"] < 1e-4),
-        ("MLE: gradient ascent sigma^2 = closed form", 0.0, mle["sigma2_err"], "1e-4 (float32)", mle["sigma2_err"] < 1e-4),
+        ("MLE: gradient ascent sigma^2 = closed form", 0.0, mle["sigma2_err"], "1e-4 (float32)",
+         mle["sigma2_err"] < 1e-4),
         ("MLE w = least-squares w", 0.0, mle["w_mse_max_err"], "1e-9 (float64)", mle["w_mse_max_err"] < 1e-9),
         ("separable: L(c w_hat) strictly decreasing in c", "decreasing", s["loss_vs_c"]["decreasing"], "-",
          s["loss_vs_c"]["decreasing"]),
@@ -717,8 +724,7 @@ def checks(m: dict) -> list[dict]:
         ("separable: angle to the max-margin direction shrinks", float(angles[0]), s["final_angle_deg"],
          "final < first / 2", s["final_angle_deg"] < angles[0] / 2),
     ]
-    return [{"check": c, "reference": ref, "measured": meas, "tolerance": tol, "passed": bool(ok)}
-            for c, ref, meas, tol, ok in rows]
+    return [check(*row) for row in rows]
 
 
 def main(argv=None) -> int:

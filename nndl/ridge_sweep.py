@@ -134,7 +134,7 @@ def run_ridge_sweep(grid: dict[str, Sequence], data: dict[str, np.ndarray], *, s
                     chunk_epochs: int = 10, n_record: int = 10, checkpoint: str | Path | None = None,
                     devices: Sequence[jax.Device] | None = None, desc: str = "ridge SGD grid",
                     on_chunk=None) -> RidgeSweepResult:
-    """Trains every config of `grid` with the engine: one bucket (one compile) per batch size, one jitted call per chunk.
+    """Trains every config of `grid` with the engine: one bucket per batch size, one jitted call per chunk.
 
     Args:
       grid: per-config 1-D arrays batch_size, lr, epochs, alpha (e.g. `nndl.sweep.product`).

@@ -262,7 +262,8 @@ def test_bad_data_files_exit_2(tmp_path, capsys, case):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--lrs", "0.1,-1"], "--lrs"), (["--val-fraction", "1.5"], "--val-fraction"), (["--batch-sizes", "0"], "--batch-sizes"),
+    (["--lrs", "0.1,-1"], "--lrs"), (["--val-fraction", "1.5"], "--val-fraction"),
+    (["--batch-sizes", "0"], "--batch-sizes"),
     (["--epochs", "2,2"], "repeated"), (["--logistic-steps", "10"], "--logistic-steps"),
     (["--alphas", "nan"], "--alphas"), (["--data-dir", "/no/such/folder"], "no such folder"),
     (["--synthetic-train-rows", "40", "--synthetic-side", "2", "--batch-sizes", "64"], "exceeds the 32 training rows"),

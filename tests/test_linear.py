@@ -1,4 +1,4 @@
-"""nndl.linear, nndl.mae, nndl.linear_gaussian, nndl.max_margin, nndl.ridge_sweep: against jax.grad, numpy and the engine."""
+"""nndl.linear, mae, linear_gaussian, max_margin, ridge_sweep: against jax.grad, numpy and the sweep engine."""
 
 import jax
 import jax.numpy as jnp
@@ -163,8 +163,8 @@ def test_risk_and_angle():
     w = np.array([0.3, 1.2])
     assert float(max_margin.risk(jnp.asarray(w), x, y)) == pytest.approx(np.mean(np.log1p(np.exp(-y * (x @ w)))),
                                                                           rel=1e-6)
-    np.testing.assert_allclose(max_margin.angle_deg(np.array([[1.0, 0.0], [1.0, 1.0], [-2.0, 0.0]]), np.array([1.0, 0.0])),
-                               [0.0, 45.0, 180.0], atol=1e-6)
+    rows = np.array([[1.0, 0.0], [1.0, 1.0], [-2.0, 0.0]])
+    np.testing.assert_allclose(max_margin.angle_deg(rows, np.array([1.0, 0.0])), [0.0, 45.0, 180.0], atol=1e-6)
 
 
 # ------------------------------------------------------------- ridge sweep
@@ -208,7 +208,8 @@ def test_sweep_equals_numpy_sgd_and_the_engines_mlp_task():
         assert res.curves["val_mse"][i, k] == pytest.approx(res.final["val_mse"][i], rel=1e-6)
         assert np.all(np.isnan(res.curves["val_mse"][i, res.record_epochs > grid["epochs"][i]]))
     mlp_grid = {"batch_size": grid["batch_size"], "lr": grid["lr"], "epochs": grid["epochs"],
-                "weight_decay": grid["alpha"], "seed": np.full(len(grid["lr"]), 3), "width": np.ones(len(grid["lr"]), int)}
+                "weight_decay": grid["alpha"], "seed": np.full(len(grid["lr"]), 3),
+                "width": np.ones(len(grid["lr"]), int)}
     mlp_data = {"x_train": data["x_train"], "y_train": data["y_train"][:, None], "x_test": data["x_val"],
                 "y_test": data["y_val"][:, None]}
     ref = sweep.run_mlp_sweep(mlp_grid, mlp_data, depth=0, optimizer="sgd", loss="half_mse", decay_biases=False,
