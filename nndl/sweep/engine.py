@@ -157,10 +157,15 @@ def _init_all(tasks: tuple[Task, ...], hps: tuple[HP, ...], n_tol: int, n_record
                  for task, hp in zip(tasks, hps))
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1), donate_argnums=2)
-def _chunk_all(tasks: tuple[Task, ...], metric_names: tuple[str, ...], carries, hps, data, epochs, slots, tols):
-    """`len(epochs)` epochs of every bucket: one scan per bucket, each a vmap over its configs."""
-    key = (tasks, metric_names, epochs.shape[0])
+@functools.partial(jax.jit, static_argnums=(0, 1, 2), donate_argnums=3)
+def _chunk_all(tasks: tuple[Task, ...], metric_names: tuple[str, ...], sharding, carries, hps, data, epochs, slots,
+               tols):
+    """`len(epochs)` epochs of every bucket: one scan per bucket, each a vmap over its configs.
+
+    The carry keeps `sharding` (config axis over the devices) on the way out, so the next
+    chunk sees the same input layout and reuses this compiled program.
+    """
+    key = (tasks, metric_names, epochs.shape[0], sharding)
     TRACES[key] = TRACES.get(key, 0) + 1
     out = []
     for task, carry, hp in zip(tasks, carries, hps):
@@ -171,7 +176,7 @@ def _chunk_all(tasks: tuple[Task, ...], metric_names: tuple[str, ...], carries, 
             return many(c, hp, data, e, slot, tols), None
 
         carry, _ = jax.lax.scan(body, carry, (epochs, slots))
-        out.append(carry)
+        out.append(jax.lax.with_sharding_constraint(carry, sharding))
     return tuple(out)
 
 
@@ -211,7 +216,7 @@ class Sweep:
     @property
     def trace_count(self) -> int:
         """How often the chunk program of this sweep's structure was traced (compiled)."""
-        return TRACES.get((self.tasks, self.metric_names, self.chunk_epochs), 0)
+        return TRACES.get((self.tasks, self.metric_names, self.chunk_epochs, config_sharding(self.devices)), 0)
 
     # ---------------------------------------------------------------- host
     def _shard(self, hps: Sequence[dict[str, np.ndarray]]):
@@ -264,8 +269,10 @@ class Sweep:
         fp = self.fingerprint(hps, data)
 
         t0 = time.perf_counter()
-        carries = jax.block_until_ready(_init_all(self.tasks, sharded_hps, len(self.tolerances), len(self.record),
-                                                  len(self.metric_names)))
+        sharding = config_sharding(self.devices)
+        carries = jax.block_until_ready(jax.device_put(
+            _init_all(self.tasks, sharded_hps, len(self.tolerances), len(self.record), len(self.metric_names)),
+            sharding))
         self.timings = {"init_s": time.perf_counter() - t0, "chunk_s": [], "checkpoint_s": 0.0}
         start_chunk = 0
         if path is not None:
@@ -281,8 +288,8 @@ class Sweep:
                 t0 = time.perf_counter()
                 window = slice(chunk * self.chunk_epochs, (chunk + 1) * self.chunk_epochs)
                 epochs = np.arange(window.start, window.stop, dtype=np.int32)
-                carries = jax.block_until_ready(_chunk_all(self.tasks, self.metric_names, carries, sharded_hps,
-                                                           data, epochs, self._slots[window], tols))
+                carries = jax.block_until_ready(_chunk_all(self.tasks, self.metric_names, sharding, carries,
+                                                           sharded_hps, data, epochs, self._slots[window], tols))
                 t1 = time.perf_counter()
                 if path is not None:
                     ckpt.save(path, fp, carries, chunk + 1)
