@@ -6,7 +6,7 @@ import pytest
 from experiments import backprop as exp
 from nndl import opcount, runio
 
-GRID = "8,3,2,16,4;16,4,1,32,8"
+GRID = "16,4,2,32,8"  # one size: each costs two XLA compilations
 
 
 @pytest.fixture(scope="module")

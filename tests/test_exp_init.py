@@ -12,8 +12,8 @@ M, SIGMA2, WIDTH, LAYERS = 20, 0.05, 16, 6
 @pytest.fixture(scope="module")
 def metrics(tmp_path_factory):
     out = tmp_path_factory.mktemp("init")
-    argv = ["--m", str(M), "--sigma2", str(SIGMA2), "--draws", "3000", "--width", str(WIDTH), "--layers", str(LAYERS),
-            "--prop-draws", "400", "--smooth-m", "20", "--smooth-draws", "20", "--out", str(out)]
+    argv = ["--m", str(M), "--sigma2", str(SIGMA2), "--draws", "2000", "--width", str(WIDTH), "--layers", str(LAYERS),
+            "--prop-draws", "200", "--smooth-m", "20", "--smooth-draws", "20", "--out", str(out)]
     assert exp.main(argv) == 0
     return runio.read_json(out / "metrics.json"), out
 
@@ -24,7 +24,7 @@ def test_single_neuron_moments(metrics):
     for entry, s2 in ((m["single_neuron"], SIGMA2), (m["he"], 2 / M)):
         truth = {"mean_pre": 0.0, "var_pre": M * s2, "second_moment_relu": M * s2 / 2,
                  "mean_next": 0.0, "var_next": M * s2 * M * s2 / 2}
-        assert entry["M"] == M and entry["sigma2"] == pytest.approx(s2) and entry["n_draws"] == 3000
+        assert entry["M"] == M and entry["sigma2"] == pytest.approx(s2) and entry["n_draws"] == 2000
         for name, value in truth.items():
             assert entry[f"{name}_theory"] == pytest.approx(value)
             # 4 standard errors, the SE from the sample itself
@@ -40,7 +40,7 @@ def test_depth_propagation(metrics):
     np.testing.assert_allclose(dp["sigma2"], c * 2 / WIDTH)
     np.testing.assert_allclose(dp["forward_last_theory"], c**LAYERS)
     np.testing.assert_allclose(dp["backward_first_theory"], c**LAYERS)
-    exact_se = c**LAYERS * np.sqrt(((1 + 5 / WIDTH) ** LAYERS * (1 + 2 / WIDTH) - 1) / 400)
+    exact_se = c**LAYERS * np.sqrt(((1 + 5 / WIDTH) ** LAYERS * (1 + 2 / WIDTH) - 1) / 200)
     np.testing.assert_allclose(dp["se_exact"], exact_se, rtol=1e-9)
     for name in ("forward_last", "backward_first"):
         err = np.abs(np.array(dp[name]) - c**LAYERS)

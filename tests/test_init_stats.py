@@ -120,7 +120,7 @@ def test_depth_forward_is_the_relu_network_of_init_stats():
 
 
 def test_propagation_se_is_the_exact_variance(key):
-    width, n_layers, n = 32, 3, 8000
+    width, n_layers, n = 32, 3, 4000
     sigma2 = 3.0 / width  # c = 1.5
     prop = init_stats.propagation(key, width=width, n_layers=n_layers, sigma2s=jnp.array([sigma2]), n_draws=n,
                                   chunk=n)
