@@ -1,19 +1,23 @@
-"""`python -m experiments` lists the experiments; `python -m experiments all [--quick|--full]` runs them all.
+"""`python -m experiments` lists the experiments; `all [--quick|--full]` runs them all; `report` rebuilds the report.
 
 Each experiment runs in its own process into `runs/<name>/`; a failing one is
-reported and the rest continue (exit status 1 if any failed).
+reported and the rest continue (exit status 1 if any failed). `all` then writes
+`runs/all.json` (total wall time, mode) and the report, `runs/report.pdf` and
+`runs/report.html`; `report` builds them again from the existing run folders.
 """
 
 from __future__ import annotations
 
-import argparse
+import datetime
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import experiments
+from nndl import runio
 from nndl.cli import EXIT_USER_ERROR, UserError, _Parser, print_error
+from nndl.report import RUN_SUMMARY, write_report
 
 
 def list_experiments() -> None:
@@ -22,7 +26,8 @@ def list_experiments() -> None:
     print("nndl experiments (python -m experiments.<name> [--quick|--full] [--out DIR] [--seed N]):")
     for name in names:
         print(f"  {name:<{width}}  {experiments.summary(name)}")
-    print("\n  all           run every experiment into runs/<name>/ (then the report)")
+    print("\n  all           run every experiment into runs/<name>/, then build the report")
+    print("  report        build runs/report.pdf and runs/report.html from existing run folders")
 
 
 def run_all(full: bool, root: Path, seed: int) -> int:
@@ -42,12 +47,29 @@ def run_all(full: bool, root: Path, seed: int) -> int:
     total = time.perf_counter() - start
     print(f"all: {len(names) - len(failed)}/{len(names)} experiments ok in {total:.1f} s"
           + (f"; failed: {', '.join(failed)}" if failed else ""))
-    return 1 if failed else 0
+    runio.write_json(root / RUN_SUMMARY, {
+        "mode": "full" if full else "quick", "seed": seed, "experiments": names, "failed": failed,
+        "wall_time_s": total, "finished": datetime.datetime.now().isoformat(timespec="seconds")})
+    report_status = build_report(root)
+    return 1 if failed or report_status else 0
+
+
+def build_report(root: Path) -> int:
+    """Writes root/report.pdf and root/report.html; 0 on success, 1 (and one line) if that fails."""
+    start = time.perf_counter()
+    try:
+        written = write_report(root, experiments.available(), experiments.load)
+    except Exception as e:  # the experiments' results stay usable without the report
+        print_error("experiments report", f"could not build the report: {type(e).__name__}: {e}")
+        return 1
+    print(f"report: {written.pdf} ({written.pages} pages), {written.html} "
+          f"in {time.perf_counter() - start:.1f} s")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _Parser(prog="python -m experiments", description=__doc__.splitlines()[0])
-    parser.add_argument("command", nargs="?", default="list", help="list (default) or all")
+    parser.add_argument("command", nargs="?", default="list", help="list (default), all or report")
     parser.add_argument("--out", type=Path, default=Path("runs"), help="root folder of run folders (default runs/)")
     parser.add_argument("--seed", type=int, default=0)
     mode = parser.add_mutually_exclusive_group()
@@ -60,9 +82,14 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "all":
             return run_all(args.full, args.out, args.seed)
+        if args.command == "report":
+            if not args.out.is_dir():
+                raise UserError(f"--out {args.out}: no such folder of run folders "
+                                "(run: python -m experiments all)")
+            return build_report(args.out)
         if args.command in experiments.available():
             raise UserError(f"run one experiment with: python -m experiments.{args.command}")
-        raise UserError(f"unknown command {args.command!r}; use 'list' or 'all'")
+        raise UserError(f"unknown command {args.command!r}; use 'list', 'all' or 'report'")
     except UserError as e:
         print_error("experiments", str(e))
         return EXIT_USER_ERROR

@@ -1,0 +1,250 @@
+"""Reads run folders and asks each experiment module for its report() and checks()."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime
+import json
+import re
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
+
+from nndl.report import fmt
+from nndl.report.model import Check, Entry, Report, Section
+
+RUN_SUMMARY = "all.json"  # written by `python -m experiments all`: total wall time and mode
+NO_SEED = 10**6  # sorts experiments whose SHEET names no seed after the rest
+
+
+def collect(root: Path, names: Sequence[str], load: Callable[[str], ModuleType], *,
+            created: str | None = None) -> Report:
+    """Builds the report's content from `root/<name>/` run folders.
+
+    Never raises for a broken experiment: a missing folder, a failed run or an
+    exception in its `report()`/`checks()` becomes an error line in its section.
+
+    Args:
+      root: folder holding one run folder per experiment (and `all.json` after `all`).
+      names: experiment names, in the fallback order (SPEC order).
+      load: `load(name) -> module` defining SHEET, report(metrics) and checks(metrics).
+      created: timestamp shown on the front page (default: now).
+
+    Returns:
+      The report, sections in sheet order.
+    """
+    sections = sheet_order([read_section(Path(root) / name, name, load) for name in names])
+    summary = _read_json(Path(root) / RUN_SUMMARY) or {}
+    total = summary.get("wall_time_s") if isinstance(summary, dict) else None
+    if isinstance(total, (int, float)):
+        note = f"python -m experiments all, finished {summary.get('finished', '?')}"
+    else:
+        times = [s.wall_time_s for s in sections if s.wall_time_s is not None]
+        total = sum(times) if times else None
+        note = "sum of the experiments' own run times (no all.json)"
+    return Report(sections=tuple(sections), environment=_environment(sections), mode=_mode(sections),
+                  total_wall_s=total, total_note=note,
+                  created=created or datetime.datetime.now().isoformat(timespec="minutes"))
+
+
+def sheet_key(sheet: str) -> int:
+    """The first seed number in a SHEET string ("seed 003 ex. 4.1" -> 3), NO_SEED if none."""
+    match = re.search(r"seed\s*0*(\d+)", sheet or "", re.IGNORECASE)
+    return int(match.group(1)) if match else NO_SEED
+
+
+def sheet_order(sections: Sequence[Section]) -> list[Section]:
+    """Sections sorted by the sheet of their first question; ties keep the given order."""
+    return sorted(sections, key=lambda s: sheet_key(s.sheet))  # sorted() is stable
+
+
+def read_section(folder: Path, name: str, load: Callable[[str], ModuleType]) -> Section:
+    """One experiment's section from its run folder; problems become error lines.
+
+    Args:
+      folder: the experiment's run folder.
+      name: the experiment's name.
+      load: returns the experiment's module.
+
+    Returns:
+      The section (status "ok", "failed" or "missing").
+    """
+    errors: list[str] = []
+    try:
+        module = load(name)
+    except Exception as e:  # a broken module must not stop the report
+        module = None
+        errors.append(error_line(f"import experiments.{name}", e))
+    summary = ((getattr(module, "__doc__", None) or name).strip().splitlines() or [name])[0]
+    base = dict(name=name, summary=summary, sheet=str(getattr(module, "SHEET", "")))
+    config = _read_json(folder / "config.json")
+    config = config if isinstance(config, dict) else {}
+    environment = config.get("environment") if isinstance(config.get("environment"), dict) else {}
+    mode = (config.get("config") or {}).get("mode") if isinstance(config.get("config"), dict) else None
+    status = _read_json(folder / "status.json")
+    if not isinstance(status, dict):
+        errors.append(f"not run: {folder / 'status.json'} not found or unreadable "
+                      f"(run: python -m experiments.{name})")
+        return Section(**base, status="missing", errors=tuple(errors), mode=mode, environment=environment)
+    wall = status.get("wall_time_s") if isinstance(status.get("wall_time_s"), (int, float)) else None
+    if status.get("status") != "ok":
+        errors.append(str(status.get("error") or f"status {status.get('status')!r}"))
+        return Section(**base, status="failed", wall_time_s=wall, mode=mode, errors=tuple(errors),
+                       environment=environment)
+    metrics = _read_json(folder / "metrics.json")
+    entries: list[Entry] = []
+    checks: list[Check] = []
+    if not isinstance(metrics, dict):
+        errors.append(f"{folder / 'metrics.json'} missing or not a JSON object")
+    elif module is not None:
+        entries, entry_errors = _entries(module, metrics, folder)
+        checks, check_errors = _checks(module, metrics, name)
+        errors += entry_errors + check_errors
+    entries = _shown_once(entries) + _unreferenced_figures(folder, entries)
+    return Section(**base, status="ok", wall_time_s=wall, mode=mode, errors=tuple(errors),
+                   entries=tuple(entries), checks=tuple(checks), environment=environment)
+
+
+def error_line(what: str, exc: BaseException, source: str | None = None) -> str:
+    """'<what> raised KeyError: 'x' (file.py:12)': the exception and where it happened.
+
+    Args:
+      what: what was being done.
+      exc: the exception caught.
+      source: prefer the innermost frame in this file (the experiment module).
+
+    Returns:
+      One line.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    mine = [f for f in frames if source and f.filename == source] or frames
+    where = f" ({Path(mine[-1].filename).name}:{mine[-1].lineno})" if mine else ""
+    return f"{what} raised {traceback.format_exception_only(type(exc), exc)[-1].strip()}{where}"
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _call(module: ModuleType, fn: str, metrics: dict) -> tuple[object, list[str]]:
+    """module.fn(copy of metrics), or None and the error line."""
+    try:
+        return getattr(module, fn)(copy.deepcopy(metrics)), []
+    except Exception as e:
+        return None, [error_line(f"{module.__name__.rsplit('.', 1)[-1]}.{fn}()", e,
+                                 getattr(module, "__file__", None))]
+
+
+def _entries(module: ModuleType, metrics: dict, folder: Path) -> tuple[list[Entry], list[str]]:
+    raw, errors = _call(module, "report", metrics)
+    if raw is None:
+        return [], errors
+    if not isinstance(raw, Sequence) or isinstance(raw, (str, bytes)):
+        return [], [f"report() returned {type(raw).__name__}, not a list of dicts"]
+    entries = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, Mapping):
+            errors.append(f"report() item {i} is {type(item).__name__}, not a dict")
+            continue
+        entry, entry_errors = _entry(item, folder)
+        entries.append(entry)
+        errors += entry_errors
+    return entries, errors
+
+
+def _entry(item: Mapping, folder: Path) -> tuple[Entry, list[str]]:
+    names = item.get("figures") or []
+    names = [names] if isinstance(names, str) else list(names)
+    figures = tuple(folder / str(n) for n in names)
+    errors = [f"figure {p.name} not found in {folder}" for p in figures if not p.is_file()]
+    table = item.get("table") or []
+    rows = tuple(tuple(fmt.value(c) for c in (row if _is_row(row) else [row])) for row in table)
+    return Entry(question=str(item.get("question", "")), figures=tuple(p for p in figures if p.is_file()),
+                 table=rows, header=_looks_like_header(table), text=str(item.get("text") or "")), errors
+
+
+def _is_row(row) -> bool:
+    return isinstance(row, Sequence) and not isinstance(row, (str, bytes))
+
+
+def _looks_like_header(table) -> bool:
+    """A first row of >= 3 non-empty strings above other rows names the columns.
+
+    Two-column tables are label/value pairs, whose first row is data.
+    """
+    if len(table) < 2 or not _is_row(table[0]) or len(table[0]) < 3:
+        return False
+    return all(isinstance(c, str) and c for c in table[0])
+
+
+def _checks(module: ModuleType, metrics: dict, name: str) -> tuple[list[Check], list[str]]:
+    raw, errors = _call(module, "checks", metrics)
+    if raw is None:
+        return [], errors
+    checks = []
+    for i, item in enumerate(raw if _is_row(raw) else []):
+        if not isinstance(item, Mapping):
+            errors.append(f"checks() item {i} is {type(item).__name__}, not a dict")
+            continue
+        passed = item.get("passed")
+        checks.append(Check(experiment=name, check=str(item.get("check", f"check {i}")),
+                            reference=fmt.value(item.get("reference")), measured=fmt.value(item.get("measured")),
+                            tolerance=fmt.value(item.get("tolerance", "")),
+                            passed=None if passed is None else bool(passed)))
+    if not _is_row(raw):
+        errors.append(f"checks() returned {type(raw).__name__}, not a list of dicts")
+    return checks, errors
+
+
+def _shown_once(entries: Sequence[Entry]) -> list[Entry]:
+    """A figure named by several questions is drawn at its first; later ones point back to it."""
+    seen: set[Path] = set()
+    out = []
+    for e in entries:
+        new = tuple(dict.fromkeys(p for p in e.figures if p not in seen))
+        again = tuple(p.name for p in e.figures if p in seen)
+        seen.update(new)
+        out.append(dataclasses.replace(e, figures=new, see_above=again))
+    return out
+
+
+def _unreferenced_figures(folder: Path, entries: Sequence[Entry]) -> list[Entry]:
+    """Every figure reaches the report: PNGs no entry names get an entry of their own."""
+    shown = {p.resolve() for e in entries for p in e.figures}
+    rest = tuple(p for p in sorted(folder.glob("*.png")) if p.resolve() not in shown)
+    return [Entry(question="Further figures from the run folder", figures=rest)] if rest else []
+
+
+def _environment(sections: Sequence[Section]) -> dict:
+    """The first run's environment; "differs in" names what other runs had otherwise.
+
+    For example sweeps ask XLA for one CPU device per core: "device_count = 2: double_descent".
+    """
+    envs = [(s.name, s.environment) for s in sections if s.environment]
+    if not envs:
+        return {}
+    first = dict(envs[0][1])
+    diffs: dict[str, list[str]] = {}
+    for name, env in envs[1:]:
+        keys = sorted(set(env) | set(first))
+        diff = ", ".join(f"{k} = {env.get(k, fmt.MISSING)}" for k in keys if env.get(k) != first.get(k))
+        if diff:
+            diffs.setdefault(diff, []).append(name)
+    if diffs:
+        first["differs in"] = "; ".join(f"{d}: {', '.join(names)}" for d, names in diffs.items())
+    return first
+
+
+def _mode(sections: Sequence[Section]) -> str:
+    modes: dict[str, list[str]] = {}
+    for s in sections:
+        if s.mode:
+            modes.setdefault(s.mode, []).append(s.name)
+    if len(modes) <= 1:
+        return next(iter(modes), "unknown")
+    return "mixed: " + "; ".join(f"{m}: {', '.join(n)}" for m, n in modes.items())
