@@ -141,12 +141,14 @@ def test_html_escapes_text_from_the_modules(runs):
 
 def test_malformed_report_items_become_error_lines(runs):
     root, names, modules = runs
-    modules["alpha"].report = lambda m: [{"question": "fine", "figures": ["nope.png"]}, "not a dict"]
+    (root / "alpha" / "broken.png").write_text("not an image")
+    modules["alpha"].report = lambda m: [{"question": "fine", "figures": ["nope.png", "broken.png"]}, "not a dict"]
     modules["alpha"].checks = lambda m: 7
     alpha = next(s for s in collect(root, names, modules.__getitem__).sections if s.name == "alpha")
     assert alpha.errors[0].startswith("figure nope.png not found")
-    assert alpha.errors[1] == "report() item 1 is str, not a dict"
-    assert alpha.errors[2] == "checks() returned int, not a list of dicts"
+    assert alpha.errors[1] == "figure broken.png is not a PNG file"
+    assert alpha.errors[2] == "report() item 1 is str, not a dict"
+    assert alpha.errors[3] == "checks() returned int, not a list of dicts"
     assert pdf_bytes(collect(root, names, modules.__getitem__))[1] == 5
 
 

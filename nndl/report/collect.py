@@ -161,11 +161,21 @@ def _entry(item: Mapping, folder: Path) -> tuple[Entry, list[str]]:
     names = item.get("figures") or []
     names = [names] if isinstance(names, str) else list(names)
     figures = tuple(folder / str(n) for n in names)
-    errors = [f"figure {p.name} not found in {folder}" for p in figures if not p.is_file()]
+    errors = [f"figure {p.name} not found in {folder}" if not p.is_file() else f"figure {p.name} is not a PNG file"
+              for p in figures if not _is_png(p)]
     table = item.get("table") or []
     rows = tuple(tuple(fmt.value(c) for c in (row if _is_row(row) else [row])) for row in table)
-    return Entry(question=str(item.get("question", "")), figures=tuple(p for p in figures if p.is_file()),
+    return Entry(question=str(item.get("question", "")), figures=tuple(p for p in figures if _is_png(p)),
                  table=rows, header=_looks_like_header(table), text=str(item.get("text") or "")), errors
+
+
+def _is_png(path: Path) -> bool:
+    """A readable file that starts with the PNG signature (the only format the PDF and HTML embed)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(8) == b"\x89PNG\r\n\x1a\n"
+    except OSError:
+        return False
 
 
 def _is_row(row) -> bool:
@@ -216,7 +226,7 @@ def _shown_once(entries: Sequence[Entry]) -> list[Entry]:
 def _unreferenced_figures(folder: Path, entries: Sequence[Entry]) -> list[Entry]:
     """Every figure reaches the report: PNGs no entry names get an entry of their own."""
     shown = {p.resolve() for e in entries for p in e.figures}
-    rest = tuple(p for p in sorted(folder.glob("*.png")) if p.resolve() not in shown)
+    rest = tuple(p for p in sorted(folder.glob("*.png")) if p.resolve() not in shown and _is_png(p))
     return [Entry(question="Further figures from the run folder", figures=rest)] if rest else []
 
 

@@ -196,9 +196,10 @@ def _pieces(block) -> list[_Piece]:
 def _text_pieces(block: Text) -> list[_Piece]:
     lines = textfit.wrap(block.text, CONTENT_W, block.size, block.bold)
     h = block.size * LINE
+    n = len(lines)
     return [_Piece(h, (Line(0.0, 0.95 * block.size, line, block.size, block.bold, block.color),),
-                   gap=block.gap if k == 0 else 0.0, keep=block.keep or k < min(len(lines) - 1, 1))
-            for k, line in enumerate(lines)]  # never a lone first line at a page's foot
+                   gap=block.gap if k == 0 else 0.0, keep=block.keep or (n > 1 and k in (0, n - 2)))
+            for k, line in enumerate(lines)]  # no lone first or last line of a paragraph on a page
 
 
 def _table_pieces(block: Table) -> list[_Piece]:
@@ -214,10 +215,11 @@ def _table_pieces(block: Table) -> list[_Piece]:
         color = block.colors[k] if block.colors and k < len(block.colors) else "black"
         fill = HEADER_FILL if head else (ZEBRA if k % 2 == (0 if block.header else 1) else None)
         pieces.append(_row_piece(row, widths, block.size, head, color, fill, gap=block.gap if k == 0 else 0.0))
+    for k in {0, len(pieces) - 2} if len(pieces) > 1 else ():  # no lone first or last row on a page
+        p = pieces[k]
+        pieces[k] = _Piece(p.height, p.ops, p.gap, keep=True)
     if block.header and len(pieces) > 1:
-        header = pieces[0]
-        pieces[0] = _Piece(header.height, header.ops, header.gap, keep=True)
-        plain = _Piece(header.height, header.ops)
+        plain = _Piece(pieces[0].height, pieces[0].ops)
         pieces[1:] = [_Piece(p.height, p.ops, p.gap, p.keep, repeat=plain) for p in pieces[1:]]
     return pieces
 
@@ -264,7 +266,7 @@ def _image_pieces(block: Images) -> list[_Piece]:
     sizes = []
     for path in block.paths:
         w, h = png_size_pt(path)
-        scale = min(1.0, CONTENT_W / w, block.max_height / h)
+        scale = image_scale(w, h, block.max_height)
         sizes.append((path, w * scale, h * scale))
     rows: list[list] = []
     for item in sizes:
@@ -281,6 +283,20 @@ def _image_pieces(block: Images) -> list[_Piece]:
             x += w + IMAGE_GAP
         pieces.append(_Piece(max(s[2] for s in row), tuple(ops), gap=block.gap if k == 0 else IMAGE_GAP))
     return pieces
+
+
+def image_scale(w: float, h: float, max_height: float) -> float:
+    """Scale of a w x h figure: fit the width and `max_height`, never enlarge.
+
+    A tall grid of panels that the height limit would shrink below 70 % of the
+    width it could have gets up to 85 % of the page height instead, so its
+    labels stay readable.
+    """
+    fit_width = min(1.0, CONTENT_W / w)
+    scale = min(fit_width, max_height / h)
+    if scale < 0.7 * fit_width:
+        scale = min(fit_width, 0.85 * CONTENT_H / h)
+    return scale
 
 
 def png_size_pt(path: Path, default_dpi: float = 100.0) -> tuple[float, float]:
