@@ -150,21 +150,24 @@ def plot(m: dict, epochs: np.ndarray, curves: dict[int, np.ndarray], out: Path) 
         ax.legend(fontsize=8)
     save_figure(fig, out / "training_curves.png")
 
-    fig, ax = subplots(width=7.0, height=4.2)
-    ax = ax[0, 0]
-    ax.semilogy(m["widths"], m["train_loss"], "o-", ms=3, label="train MSE")
-    ax.semilogy(m["widths"], m["test_loss"], "s-", ms=3, label="test MSE")
-    ax.axhline(m["R_t"], color="k", ls="--", lw=1, label=f"optimal test MSE $R_t$ = {m['R_t']:.3g}")
-    if m["threshold_width"] is not None:
-        ax.axvline(m["threshold_width"], color="C3", ls=":",
-                   label=f"interpolation threshold M = {m['threshold_width']} ({m['threshold_params']} params)")
-    ax.axvline(m["peak_width"], color="C1", ls="-.", lw=1, label=f"test peak M = {m['peak_width']}")
-    ax.set(xlabel="hidden width M (two hidden layers)", ylabel="final MSE (log scale)",
-           title="(c) double descent: final losses vs width")
-    top = ax.secondary_xaxis("top", functions=(lambda w: np.asarray(w) ** 2 + 18 * np.asarray(w) + 8,
-                                                lambda p: -9 + np.sqrt(np.maximum(81 - 8 + np.asarray(p), 0))))
-    top.set_xlabel("parameters")
-    ax.legend(fontsize=8, loc="center right")
+    fig, axes = subplots(1, 2, width=6.0, height=4.2)
+    train_ax, test_ax = axes[0, 0], axes[0, 1]
+    train_ax.semilogy(m["widths"], m["train_loss"], "o-", ms=3, color="C0")
+    train_ax.set(xlabel="hidden width M (two hidden layers)", ylabel="final training MSE (log scale)",
+                 title="(c) training loss vs width")
+    test_ax.plot(m["widths"], m["test_loss"], "s-", ms=3, color="C1", label="test MSE")
+    test_ax.axhline(m["R_t"], color="k", ls="--", lw=1, label=f"optimal test MSE $R_t$ = {m['R_t']:.3g}")
+    test_ax.set(xlabel="hidden width M (two hidden layers)", ylabel="final test MSE",
+                title="(c) double descent: test loss vs width")
+    for ax in (train_ax, test_ax):
+        if m["threshold_width"] is not None:
+            ax.axvline(m["threshold_width"], color="C3", ls=":",
+                       label=f"interpolation threshold M = {m['threshold_width']} ({m['threshold_params']} params)")
+        ax.axvline(m["peak_width"], color="C2", ls="-.", lw=1, label=f"test peak M = {m['peak_width']}")
+        top = ax.secondary_xaxis("top", functions=(lambda w: np.asarray(w) ** 2 + 18 * np.asarray(w) + 8,
+                                                    lambda p: -9 + np.sqrt(np.maximum(73 + np.asarray(p), 0))))
+        top.set_xlabel("parameters")
+    test_ax.legend(fontsize=8, loc="upper right")
     save_figure(fig, out / "double_descent.png")
 
     d = m["more_data_hurts"]
@@ -213,8 +216,10 @@ def report(m: dict) -> list[dict]:
          "text": " ".join(f"At M = {w}, doubling the data {'raised' if h else 'lowered'} the test MSE from "
                           f"{a:.3g} to {b:.3g}." for w, a, b, h in
                           zip(d["widths"], d["test_loss_n_small"], d["test_loss_n_large"], d["hurts"]))
-                 + " With N = 200 the interpolation threshold moves to about twice as many parameters, so a width"
-                   " that sat past the N = 100 peak can sit on the N = 200 peak."},
+                 + (f" With N = {d['n_large']} the interpolation threshold needs about {d['n_large'] * 8} instead of "
+                    f"{d['n_small'] * 8} fitted values, so it moves to wider nets: where the larger data set raised "
+                    "the test error, that width now sits nearer the new threshold." if any(d["hurts"]) else
+                    f" Here more data lowered the test error at every width compared.")},
     ]
 
 
