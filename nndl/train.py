@@ -20,7 +20,7 @@ import optax
 
 from nndl import losses
 from nndl.models import padded_mlp
-from nndl.sweep.engine import Task
+from nndl.sweep.engine import SharedInit, Task
 
 PER_EXAMPLE_LOSS = {"mse": losses.mse, "half_mse": lambda p, y: 0.5 * losses.mse(p, y)}
 ACTIVATIONS = {"relu": jax.nn.relu, "tanh": jnp.tanh}
@@ -41,6 +41,9 @@ class Spec(NamedTuple):
       decay_biases: whether weight decay also applies to biases.
       activation: "relu" or "tanh".
       dtype: parameter dtype ("float64" needs jax_enable_x64).
+      init_width: width at which the initial weights are drawn before slicing to max_width
+        (0: max_width). Buckets of one sweep share it, so their inits compile as ONE program;
+        the result does not depend on it (padded init is prefix-consistent).
     """
 
     d_in: int
@@ -55,6 +58,7 @@ class Spec(NamedTuple):
     decay_biases: bool = True
     activation: str = "relu"
     dtype: str = "float32"
+    init_width: int = 0
 
     @property
     def full_batch(self) -> bool:
@@ -102,11 +106,20 @@ def shuffle_key(seed, epoch) -> jax.Array:
     return jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), 1), epoch)
 
 
-def init_state(spec: Spec, hp: dict, key: jax.Array) -> TrainState:
-    init_key = jax.random.fold_in(key, 0)
-    params = padded_mlp.init(init_key, hp["width"], d_in=spec.d_in, d_out=spec.d_out, depth=spec.depth,
-                             max_width=spec.max_width, dtype=jnp.dtype(spec.dtype))
+def init_params(spec: Spec, hp: dict, key: jax.Array):
+    """He-initialised params of width hp["width"], padded to spec.init_width (or max_width)."""
+    return padded_mlp.init(jax.random.fold_in(key, 0), hp["width"], d_in=spec.d_in, d_out=spec.d_out,
+                           depth=spec.depth, max_width=spec.init_width or spec.max_width, dtype=jnp.dtype(spec.dtype))
+
+
+def state_from_params(spec: Spec, params, hp: dict) -> TrainState:
+    """Training state of freshly initialised params (any padding >= max_width, sliced to max_width)."""
+    params = padded_mlp.shrink(params, spec.max_width, d_in=spec.d_in, d_out=spec.d_out, depth=spec.depth)
     return TrainState(params, optimizer(spec, hp).init(params))
+
+
+def init_state(spec: Spec, hp: dict, key: jax.Array) -> TrainState:
+    return state_from_params(spec, init_params(spec, hp, key), hp)
 
 
 def train_epoch(spec: Spec, state: TrainState, hp: dict, data: dict, epoch) -> tuple[TrainState, jax.Array]:
@@ -128,16 +141,23 @@ def train_epoch(spec: Spec, state: TrainState, hp: dict, data: dict, epoch) -> t
     n_steps = -(-n // batch)
     slot = jnp.arange(spec.max_batch)
 
+    # every config takes all steps_per_epoch steps when no batch size needs fewer: no select then
+    every_step = -(-n // spec.max_batch) == spec.steps_per_epoch
+
     def step(st, s):
         pos = s * batch + slot
         w = ((slot < batch) & (pos < n)).astype(x.dtype)
         idx = perm[jnp.minimum(pos, n - 1)]
         new, loss = update(st, x[idx], y[idx], w)
+        if every_step:
+            return new, loss * jnp.sum(w)
         active = s < n_steps
         st = jax.tree.map(lambda a, b: jnp.where(active, a, b), new, st)
         return st, jnp.where(active, loss * jnp.sum(w), 0.0)
 
-    state, weighted = jax.lax.scan(step, state, jnp.arange(spec.steps_per_epoch))
+    # a few steps per epoch: unrolled, so XLA schedules them as one straight-line body
+    state, weighted = jax.lax.scan(step, state, jnp.arange(spec.steps_per_epoch),
+                                   unroll=min(spec.steps_per_epoch, 8))
     return state, jnp.sum(weighted) / n
 
 
@@ -155,9 +175,26 @@ METRICS = ("train_loss", "test_loss")
 def make_task(spec: Spec) -> Task:
     """The sweep Task of an MLP regression run with this static spec (one object per spec, so
     the engine's compiled programs are reused)."""
+    shared = None
+    if spec.init_width:
+        base = _shared_init_params(spec.d_in, spec.d_out, spec.depth, spec.init_width, spec.dtype)
+        shared = SharedInit(group=f"mlp-init{(spec.d_in, spec.d_out, spec.depth, spec.init_width, spec.dtype)}",
+                            base=base, project=lambda params, hp: state_from_params(spec, params, hp))
     return Task(
         init=lambda hp, key: init_state(spec, hp, key),
         epoch=lambda state, hp, data, e: train_epoch(spec, state, hp, data, e),
         evaluate=lambda state, hp, data: evaluate(spec, state, hp, data),
         name=repr(spec),
+        shared_init=shared,
+        # divergence shows in the params: a NaN/inf moment reaches them within one step (the one
+        # exception, an overflowing Adam second moment, zeroes that weight's steps instead). Checking
+        # only the params reads a third of the Adam state per epoch (bench/NOTES.md)
+        watch=lambda state: state.params,
     )
+
+
+@functools.lru_cache(maxsize=None)
+def _shared_init_params(d_in: int, d_out: int, depth: int, init_width: int, dtype: str):
+    spec = Spec(d_in=d_in, d_out=d_out, depth=depth, max_width=init_width, n_train=1, max_batch=1,
+                steps_per_epoch=1, dtype=dtype)
+    return lambda hp, key: init_params(spec, hp, key)

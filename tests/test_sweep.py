@@ -85,6 +85,33 @@ def test_padded_init_depends_only_on_key_and_width(key):
     np.testing.assert_allclose(jnp.var(wide[1]["w"][:300, :300]), 2 / 300, rtol=0.03)  # 90k draws: ~0.5 % s.e.
 
 
+def test_shrunk_wide_init_equals_narrow_init(key):
+    # shared inits draw every bucket at the widest width and slice: must be the bucket's own init
+    wide = padded_mlp.shrink(jit_init(key, 5, 37), 9, d_in=3, d_out=2, depth=2)
+    for got, want in zip(wide, jit_init(key, 5, 9)):
+        np.testing.assert_array_equal(got["w"], want["w"])
+        np.testing.assert_array_equal(got["b"], want["b"])
+
+
+def test_buckets_share_one_init_program():
+    grid = sweep.product(width=[2, 3, 7], seed=[1], lr=[0.01], epochs=[2])
+    res = sweep.run_mlp_sweep(grid, make_data(), depth=2, n_buckets=2, chunk_epochs=2)
+    groups = {t.shared_init.group for t in res.engine.tasks}
+    assert len(res.engine.tasks) == 2 and len(groups) == 1
+    assert {s.init_width for s in res.specs} == {7}
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_all_finite_is_exact(bad):
+    from nndl.sweep.engine import _all_finite
+
+    big = np.full((3, 4), np.finfo(np.float32).max, np.float32)  # a plain sum would overflow
+    assert bool(_all_finite({"a": big, "b": np.arange(3, dtype=np.int32)}))
+    poisoned = big.copy()
+    poisoned[1, 2] = bad
+    assert not bool(_all_finite([np.zeros(2, np.float32), poisoned]))
+
+
 def test_masked_units_carry_zero_activation_and_gradient(key):
     params = jit_init(key, 4, 9)
     # poison the padding: the mask must still keep it out of the output and the gradient

@@ -71,6 +71,13 @@ def init(key: jax.Array, width, *, d_in: int, d_out: int, depth: int, max_width:
     return params
 
 
+def shrink(params: Params, max_width: int, *, d_in: int, d_out: int, depth: int) -> Params:
+    """The same net padded to a smaller `max_width` (>= its width): leading rows/columns of every layer."""
+    padded = layer_sizes(d_in, d_out, depth, max_width)
+    return [{"w": layer["w"][:p_in, :p_out], "b": layer["b"][:p_out]}
+            for layer, p_in, p_out in zip(params, padded[:-1], padded[1:])]
+
+
 def apply(params: Params, x: jax.Array, width, activation: Callable = jax.nn.relu) -> jax.Array:
     """Forward pass for ONE example x of shape (d_in,); hidden units >= width are masked to 0."""
     h = x

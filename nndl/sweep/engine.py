@@ -8,7 +8,8 @@ epochs with `lax.scan` inside one `jax.jit`, and adds, for every config:
 
 - a horizon: epochs >= hp["epochs"] leave the state unchanged, and so do the
   epochs after one whose loss fell below hp["stop_loss"] (if given);
-- divergence: an epoch whose loss or new state is non-finite is rolled back,
+- divergence: an epoch whose loss or new state (or the part `task.watch` picks,
+  e.g. the parameters) is non-finite is rolled back,
   the config is flagged (`diverged`, `diverged_epoch`) and stops updating;
 - curves: `evaluate` at ~100 log-spaced epochs; the first epoch whose loss is
   below each tolerance;
@@ -56,6 +57,22 @@ class Task(NamedTuple):
     epoch: Callable[[Any, HP, Any, jax.Array], tuple[Any, jax.Array]]
     evaluate: Callable[[Any, HP, Any], dict[str, jax.Array]]
     name: str
+    shared_init: SharedInit | None = None
+    watch: Callable[[Any], Any] | None = None  # part of the state checked for finiteness (default: all)
+
+
+class SharedInit(NamedTuple):
+    """Lets buckets draw their initial states in ONE vmapped call (one program to compile, not one per bucket).
+
+    Every config of the buckets whose tasks carry an equal `group` runs `base(hp, key)`;
+    each bucket then maps `project(raw, hp) -> state` over its own configs. The task's
+    `init` must equal `project(base(hp, key), hp)` (e.g. draw at the largest padded width,
+    then slice to the bucket's width).
+    """
+
+    group: str
+    base: Callable[[HP, jax.Array], Any]
+    project: Callable[[Any, HP], Any]
 
 
 class Track(NamedTuple):
@@ -95,8 +112,17 @@ def _tree_where(cond, new, old):
 
 
 def _all_finite(tree) -> jax.Array:
+    """Whether every floating entry of `tree` is finite.
+
+    Computed as isfinite(sum(x * 0)) per leaf: x * 0 is 0 for finite x and NaN for
+    inf/NaN, so this is exactly all(isfinite(x)) (no overflow), but XLA fuses the
+    multiply into one reduction per leaf instead of materialising a boolean array
+    and reducing it in two passes (3x fewer kernels: faster to run and to compile).
+    """
     leaves = [x for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.floating)]
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])) if leaves else jnp.bool_(True)
+    if not leaves:
+        return jnp.bool_(True)
+    return jnp.isfinite(sum(jnp.sum(x * jnp.zeros((), x.dtype)) for x in leaves))
 
 
 def _config_epoch(task: Task, metric_names: tuple[str, ...]):
@@ -106,7 +132,7 @@ def _config_epoch(task: Task, metric_names: tuple[str, ...]):
         state, track = carry
         new_state, loss = task.epoch(state, hp, data, e)
         active = (e < hp["epochs"]) & ~track.diverged & (track.stopped_epoch < 0)
-        finite = jnp.isfinite(loss) & _all_finite(new_state)
+        finite = jnp.isfinite(loss) & _all_finite(new_state if task.watch is None else task.watch(new_state))
         update = active & finite
         newly_diverged = active & ~finite
         state = _tree_where(update, new_state, state)
@@ -136,11 +162,8 @@ def _config_epoch(task: Task, metric_names: tuple[str, ...]):
 TRACES: dict[tuple, int] = {}
 
 
-def _init_one(task: Task, hp: HP, n_tol: int, n_record: int, n_metrics: int) -> Carry:
-    key = jax.random.key(hp["seed"])
-    state = task.init(hp, key)
-    dtype = jax.tree.leaves(state)[0].dtype
-    track = Track(
+def _new_track(dtype, n_tol: int, n_record: int, n_metrics: int) -> Track:
+    return Track(
         diverged=jnp.bool_(False),
         diverged_epoch=jnp.int32(-1),
         first_below=jnp.full((n_tol,), -1, jnp.int32),
@@ -148,13 +171,38 @@ def _init_one(task: Task, hp: HP, n_tol: int, n_record: int, n_metrics: int) -> 
         last_loss=jnp.asarray(jnp.nan, dtype),
         curves=jnp.full((n_record, n_metrics), jnp.nan, dtype),
     )
-    return Carry(state, track)
+
+
+def _carry(state, n_tol: int, n_record: int, n_metrics: int) -> Carry:
+    return Carry(state, _new_track(jax.tree.leaves(state)[0].dtype, n_tol, n_record, n_metrics))
+
+
+def _init_states(tasks: tuple[Task, ...], hps: tuple[HP, ...]) -> list:
+    """Per bucket, the initial states (config axis first); shared inits run once per group."""
+    states: list = [None] * len(tasks)
+    groups: dict[str, list[int]] = {}
+    for b, task in enumerate(tasks):
+        if task.shared_init is None:
+            states[b] = jax.vmap(lambda hp, t=task: t.init(hp, jax.random.key(hp["seed"])))(hps[b])
+        else:
+            groups.setdefault(task.shared_init.group, []).append(b)
+    for members in groups.values():
+        shared = tasks[members[0]].shared_init
+        hp_all = {k: jnp.concatenate([hps[b][k] for b in members]) for k in hps[members[0]]}
+        raw = jax.vmap(lambda hp: shared.base(hp, jax.random.key(hp["seed"])))(hp_all)
+        start = 0
+        for b in members:
+            n = len(hps[b]["seed"])
+            rows = jax.tree.map(lambda x, a=start, z=start + n: x[a:z], raw)
+            states[b] = jax.vmap(tasks[b].shared_init.project)(rows, hps[b])
+            start += n
+    return states
 
 
 @functools.partial(jax.jit, static_argnums=(0, 2, 3, 4))
 def _init_all(tasks: tuple[Task, ...], hps: tuple[HP, ...], n_tol: int, n_record: int, n_metrics: int):
-    return tuple(jax.vmap(lambda hp, t=task: _init_one(t, hp, n_tol, n_record, n_metrics))(hp)
-                 for task, hp in zip(tasks, hps))
+    return tuple(jax.vmap(lambda s: _carry(s, n_tol, n_record, n_metrics))(state)
+                 for state in _init_states(tasks, hps))
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2), donate_argnums=3)

@@ -140,9 +140,12 @@ def run_mlp_sweep(
     members = [np.flatnonzero((width_bucket == b) & (batch_key == k))
                for b in range(len(buckets)) for k in np.unique(batch_key)]
     members = [m for m in members if len(m)]
+    # with several buckets every config draws its init at the widest bucket's width in ONE program
+    init_width = int(widths.max()) if len(members) > 1 else 0
     specs = tuple(train.make_spec(d_in=d_in, d_out=d_out, depth=depth, max_width=int(widths[m].max()),
                                   n_train=n_train, batch_sizes=grid["batch_size"][m], optimizer=optimizer,
-                                  loss=loss, decay_biases=decay_biases, activation=activation, dtype=str(np.dtype(dtype)))
+                                  loss=loss, decay_biases=decay_biases, activation=activation,
+                                  dtype=str(np.dtype(dtype)), init_width=init_width)
                   for m in members)
     n_epochs = int(grid["epochs"].max())
     sweep = Sweep([train.make_task(s) for s in specs], train.METRICS, n_epochs, chunk_epochs=chunk_epochs,
