@@ -56,7 +56,8 @@ def data(n: int, seed: int = 0):
 
 # ----------------------------------------------------------------- cases
 def case_nndl(problem: str, devices: int) -> dict:
-    os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+    flags = os.environ.get("XLA_FLAGS", "")
+    os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={devices}".strip()
     import numpy as np
 
     from nndl import sweep
