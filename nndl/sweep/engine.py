@@ -162,19 +162,16 @@ def _config_epoch(task: Task, metric_names: tuple[str, ...]):
 TRACES: dict[tuple, int] = {}
 
 
-def _new_track(dtype, n_tol: int, n_record: int, n_metrics: int) -> Track:
+def _new_track(n: int, dtype, n_tol: int, n_record: int, n_metrics: int) -> Track:
+    """The bookkeeping of n fresh configs, built on the host (constants: nothing to compile)."""
     return Track(
-        diverged=jnp.bool_(False),
-        diverged_epoch=jnp.int32(-1),
-        first_below=jnp.full((n_tol,), -1, jnp.int32),
-        stopped_epoch=jnp.int32(-1),
-        last_loss=jnp.asarray(jnp.nan, dtype),
-        curves=jnp.full((n_record, n_metrics), jnp.nan, dtype),
+        diverged=np.zeros(n, bool),
+        diverged_epoch=np.full(n, -1, np.int32),
+        first_below=np.full((n, n_tol), -1, np.int32),
+        stopped_epoch=np.full(n, -1, np.int32),
+        last_loss=np.full(n, np.nan, dtype),
+        curves=np.full((n, n_record, n_metrics), np.nan, dtype),
     )
-
-
-def _carry(state, n_tol: int, n_record: int, n_metrics: int) -> Carry:
-    return Carry(state, _new_track(jax.tree.leaves(state)[0].dtype, n_tol, n_record, n_metrics))
 
 
 def _init_states(tasks: tuple[Task, ...], hps: tuple[HP, ...]) -> list:
@@ -199,9 +196,8 @@ def _init_states(tasks: tuple[Task, ...], hps: tuple[HP, ...]) -> list:
     return states
 
 
-def _init_all(tasks: tuple[Task, ...], hps: tuple[HP, ...], n_tol: int, n_record: int, n_metrics: int):
-    return tuple(jax.vmap(lambda s: _carry(s, n_tol, n_record, n_metrics))(state)
-                 for state in _init_states(tasks, hps))
+def _init_all(tasks: tuple[Task, ...], hps: tuple[HP, ...]):
+    return tuple(_init_states(tasks, hps))
 
 
 def _chunk_all(tasks: tuple[Task, ...], metric_names: tuple[str, ...], sharding, carries, hps, data, epochs, slots,
@@ -237,7 +233,7 @@ def _jitted(kind: str):
     """
     options = {"xla_backend_optimization_level": 1} if jax.default_backend() == "cpu" else None
     if kind == "init":
-        return jax.jit(_init_all, static_argnums=(0, 2, 3, 4), compiler_options=options)
+        return jax.jit(_init_all, static_argnums=0, compiler_options=options)
     return jax.jit(_chunk_all, static_argnums=(0, 1, 2), donate_argnums=3, compiler_options=options)
 
 
@@ -331,9 +327,11 @@ class Sweep:
 
         t0 = time.perf_counter()
         sharding = config_sharding(self.devices)
-        carries = jax.block_until_ready(jax.device_put(
-            _jitted("init")(self.tasks, sharded_hps, len(self.tolerances), len(self.record), len(self.metric_names)),
-            sharding))
+        states = _jitted("init")(self.tasks, sharded_hps)
+        carries = jax.block_until_ready(jax.device_put(tuple(
+            Carry(state, _new_track(len(hp["seed"]), jax.tree.leaves(state)[0].dtype, len(self.tolerances),
+                                    len(self.record), len(self.metric_names)))
+            for state, hp in zip(states, sharded_hps)), sharding))
         self.timings = {"init_s": time.perf_counter() - t0, "chunk_s": [], "checkpoint_s": 0.0}
         start_chunk = 0
         if path is not None:
