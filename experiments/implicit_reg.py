@@ -54,7 +54,7 @@ def validate(config: dict) -> None:
 @functools.lru_cache(maxsize=4)
 def _noise_fn(spec: train.Spec, batch_size: int):
     def one(params, hp, x, y):
-        perm = jax.random.permutation(train.shuffle_key(hp["seed"], hp["epochs"]), x.shape[0])
+        perm = train.epoch_permutation(hp["seed"], hp["epochs"], x.shape[0])
         def loss(p, xb, yb, w):
             return train.weighted_loss(spec, p, xb, yb, w, hp["width"])
 

@@ -7,7 +7,7 @@ written gradient become matmuls (B, d) x (d, configs) instead of a gather of
 a separate (B, d) block per config, which is memory-bound and ~40x slower on
 a CPU. Semantics equal `nndl.sweep.run_mlp_sweep(depth=0, optimizer="sgd",
 loss="half_mse", decay_biases=False)` for configs with seed == shuffle_seed:
-same He initialisation, same permutation per epoch (`nndl.train.shuffle_key`),
+same He initialisation, same permutation per epoch (`nndl.train.epoch_permutation`),
 batches perm[s*B:(s+1)*B] with the last one partial; tests/test_linear.py
 checks the equality.
 """
@@ -61,7 +61,7 @@ def train_epoch(spec: RidgeSpec, params: linear.Params, hp: dict, data: dict, ep
     lr, alpha = hp["lr"], hp["alpha"]
     if batch == n:  # full batch: the order of the examples does not matter
         return sgd_step(params, x, y, lr, alpha)
-    perm = jax.random.permutation(train.shuffle_key(spec.shuffle_seed, epoch), n)
+    perm = train.epoch_permutation(spec.shuffle_seed, epoch, n)
     n_full, rest = divmod(n, batch)
 
     def step(p, idx):

@@ -176,12 +176,12 @@ def tiny_data(n=50, d=5, seed=7):
 
 
 def numpy_sgd(data, batch, epochs, lr, alpha, seed):
-    """Minibatch SGD on the sheet's gradient in numpy, the data order from nndl.train.shuffle_key."""
+    """Minibatch SGD on the sheet's gradient in numpy, the data order from nndl.train.epoch_permutation."""
     x, y = data["x_train"].astype(np.float64), data["y_train"].astype(np.float64)
     init = ridge_sweep.init_params(ridge_sweep.RidgeSpec(len(x), x.shape[1], batch, seed), jax.random.key(seed))
     w, b = np.asarray(init["w"], np.float64), float(init["b"])
     for e in range(epochs):
-        perm = np.asarray(jax.random.permutation(train.shuffle_key(seed, e), len(x))) if batch < len(x) else None
+        perm = np.asarray(train.epoch_permutation(seed, e, len(x))) if batch < len(x) else None
         order = np.arange(len(x)) if perm is None else perm
         for s in range(0, len(x), batch):
             idx = order[s:s + batch]

@@ -49,7 +49,7 @@ def reference_run(data, *, seed, width, depth, lr, epochs, batch_size, opt="adam
         if batch_size >= n:
             batches = [jnp.arange(n)]
         else:
-            perm = jax.random.permutation(train.shuffle_key(seed, epoch), n)
+            perm = train.epoch_permutation(seed, epoch, n)
             batches = [perm[s:s + batch_size] for s in range(0, n, batch_size)]
         for idx in batches:
             params, opt_state = _reference_step(params, opt_state, x[idx], y[idx], lr, weight_decay, opt)
@@ -110,6 +110,30 @@ def test_all_finite_is_exact(bad):
     poisoned = big.copy()
     poisoned[1, 2] = bad
     assert not bool(_all_finite([np.zeros(2, np.float32), poisoned]))
+
+
+@pytest.mark.parametrize("n", [1, 7, 100, 1500])  # 1500: the sort branch
+def test_epoch_permutation_is_a_seeded_permutation(n):
+    perm = jax.jit(train.epoch_permutation, static_argnums=2)
+    p = np.asarray(perm(3, 5, n))
+    np.testing.assert_array_equal(np.sort(p), np.arange(n))
+    np.testing.assert_array_equal(p, np.asarray(perm(3, 5, n)))  # a function of (seed, epoch)
+    if n > 7:
+        assert not np.array_equal(p, np.asarray(perm(4, 5, n))) and not np.array_equal(p, np.asarray(perm(3, 6, n)))
+
+
+def test_epoch_permutation_is_uniform():
+    # where example i lands, over 4,000 (seed, epoch) pairs: chi-square against uniform, per i;
+    # plus the fraction of fixed points (1/n expected) and adjacent pairs kept in order (1/2)
+    n, seeds, epochs = 8, 40, 100
+    grid = jax.jit(jax.vmap(jax.vmap(lambda s, e: train.epoch_permutation(s, e, n), (None, 0)), (0, None)))
+    perms = np.asarray(grid(jnp.arange(seeds), jnp.arange(epochs))).reshape(-1, n)
+    counts = np.stack([(perms[:, i:i + 1] == np.arange(n)).sum(0) for i in range(n)])
+    expected = len(perms) / n
+    chi2 = ((counts - expected) ** 2 / expected).sum(1)  # 7 dof each: P(chi2 > 29.9) = 1e-4
+    assert chi2.max() < 29.9, chi2
+    assert abs(np.mean(perms == np.arange(n)) - 1 / n) < 4 * np.sqrt(1 / n / len(perms))
+    assert abs(np.mean(perms[:, 1:] > perms[:, :-1]) - 0.5) < 4 * np.sqrt(0.25 / (len(perms) * (n - 1)))
 
 
 def test_masked_units_carry_zero_activation_and_gradient(key):
