@@ -54,6 +54,26 @@ def data(n: int, seed: int = 0):
     return teacher.dataset(seed, n, 1000)
 
 
+def config_flops(problem: str, config) -> float:
+    return train_flops(dd_sizes(config), DD["n"], DD["epochs"]) if problem == "dd" else \
+        train_flops(lr_sizes(), LR["n"], LR["epochs"])
+
+
+def extrapolate(problem: str, timed: list, seconds: list[float], configs: list) -> float:
+    """Total time of all configs from the timed sample: a least-squares line time = a + b * FLOPs
+    through the timed configs (a sample of widths is cheaper on average than all of them), or
+    the mean when every config costs the same."""
+    import numpy as np
+
+    if len(timed) == len(configs):
+        return float(sum(seconds))
+    cost = np.array([config_flops(problem, c) for c in timed])
+    if np.ptp(cost) == 0 or len(timed) < 3:
+        return float(np.mean(seconds)) * len(configs)
+    b, a = np.polyfit(cost, np.asarray(seconds), 1)
+    return float(sum(a + b * config_flops(problem, c) for c in configs))
+
+
 # ----------------------------------------------------------------- cases
 def case_nndl(problem: str, devices: int, n_record: int = 10) -> dict:
     flags = os.environ.get("XLA_FLAGS", "")
@@ -104,8 +124,10 @@ def case_torch(problem: str, threads: int, sample: int) -> dict:
 
     configs = DD["widths"] if problem == "dd" else [(lr, s) for lr in LR["lrs"] for s in range(LR["seeds"])]
     timed = configs[::sample]
+    per_config = []
     start = time.perf_counter()
     for c in timed:
+        t0 = time.perf_counter()
         if problem == "dd":
             torch.manual_seed(0)
             model, epochs = net(dd_sizes(c)), DD["epochs"]
@@ -128,9 +150,10 @@ def case_torch(problem: str, threads: int, sample: int) -> dict:
                     loss = torch.nn.functional.mse_loss(model(x[idx]), y[idx])
                     loss.backward()
                     opt.step()
+        per_config.append(time.perf_counter() - t0)
     loop_s = time.perf_counter() - start
-    return {"threads": threads, "timed_configs": len(timed), "configs": len(configs),
-            "loop_s": loop_s, "extrapolated_s": loop_s * len(configs) / len(timed)}
+    return {"threads": threads, "timed_configs": len(timed), "configs": len(configs), "loop_s": loop_s,
+            "extrapolated_s": extrapolate(problem, timed, per_config, configs)}
 
 
 def case_naive_jax(problem: str, sample: int) -> dict:
@@ -159,8 +182,10 @@ def case_naive_jax(problem: str, sample: int) -> dict:
     configs = DD["widths"] if problem == "dd" else [(lr, s) for lr in LR["lrs"] for s in range(LR["seeds"])]
     timed = configs[::sample]
     compile_s = 0.0
+    per_config = []
     start = time.perf_counter()
     for c in timed:
+        t_config = time.perf_counter()
         if problem == "dd":
             params, tx, epochs = mlp.init(jax.random.key(0), dd_sizes(c)), optax.adam(DD["lr"]), DD["epochs"]
         else:
@@ -181,9 +206,10 @@ def case_naive_jax(problem: str, sample: int) -> dict:
                     idx = perm[s:s + LR["batch"]]
                     params, opt_state = step(params, opt_state, x[idx], y[idx])
         jax.block_until_ready(params)
+        per_config.append(time.perf_counter() - t_config)
     loop_s = time.perf_counter() - start
     return {"timed_configs": len(timed), "configs": len(configs), "loop_s": loop_s, "compile_s": compile_s,
-            "extrapolated_s": loop_s * len(configs) / len(timed)}
+            "extrapolated_s": extrapolate(problem, timed, per_config, configs)}
 
 
 def case_roofline() -> dict:
@@ -256,8 +282,9 @@ def markdown(results: dict, roof: dict, sample: int, devices: int) -> str:
              f"Large-matmul roofline (2048² float32): numpy {roof['numpy_gflops']:.0f} GFLOP/s, "
              f"JAX {roof['jax_gflops']:.0f} GFLOP/s.", ""]
     if sample != 1:
-        lines += [f"Baselines were timed on every {sample}th config and extrapolated linearly "
-                  "(their start-up counted once).", ""]
+        lines += [f"Baselines were timed on every {sample}th config and extrapolated to all configs by a "
+                  "least-squares line time = a + b x FLOPs through the timed ones (their start-up counted once).",
+                  ""]
     for problem, r in results.items():
         nd, tor, nv = r["nndl"], r["torch"], r["naive_jax"]
         gflops = nd["useful_flops"] / nd["run_s"] / 1e9
