@@ -188,9 +188,11 @@ def train_epoch(spec: Spec, state: TrainState, hp: dict, data: dict, epoch) -> t
 
 def evaluate(spec: Spec, state: TrainState, hp: dict, data: dict) -> dict[str, jax.Array]:
     """Unregularised MSE on the training and test sets (also for loss="half_mse")."""
-    width = hp["width"]
-    return {"train_loss": dataset_mse(spec, state.params, data["x_train"], data["y_train"], width),
-            "test_loss": dataset_mse(spec, state.params, data["x_test"], data["y_test"], width)}
+    # one forward pass over both sets: half the kernels to compile per bucket
+    n = data["x_train"].shape[0]
+    pred = predict(spec, state.params, jnp.concatenate([data["x_train"], data["x_test"]]), hp["width"])
+    return {"train_loss": jnp.mean(jax.vmap(losses.mse)(pred[:n], data["y_train"])),
+            "test_loss": jnp.mean(jax.vmap(losses.mse)(pred[n:], data["y_test"]))}
 
 
 METRICS = ("train_loss", "test_loss")
