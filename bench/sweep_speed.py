@@ -54,6 +54,11 @@ def data(n: int, seed: int = 0):
     return teacher.dataset(seed, n, 1000)
 
 
+def problem_configs(problem: str) -> list:
+    """dd: the widths; lr: the (lr, seed) pairs."""
+    return DD["widths"] if problem == "dd" else [(lr, s) for lr in LR["lrs"] for s in range(LR["seeds"])]
+
+
 def config_flops(problem: str, config) -> float:
     return train_flops(dd_sizes(config), DD["n"], DD["epochs"]) if problem == "dd" else \
         train_flops(lr_sizes(), LR["n"], LR["epochs"])
@@ -92,7 +97,7 @@ def case_nndl(problem: str, devices: int, n_record: int = 10) -> dict:
         grid.update(lr=np.full(n, DD["lr"]), epochs=np.full(n, DD["epochs"]))
         res = sweep.run_mlp_sweep(grid, data(DD["n"]), depth=DD["depth"], n_buckets=4, chunk_epochs=500,
                                   n_record=n_record, desc="dd")
-        useful = sum(train_flops(dd_sizes(w), DD["n"], DD["epochs"]) for w in DD["widths"])
+        useful = sum(config_flops("dd", w) for w in DD["widths"])
         executed = useful / (1 - res.padding_waste)
     else:
         grid = sweep.product(lr=LR["lrs"], seed=range(LR["seeds"]))
@@ -100,7 +105,7 @@ def case_nndl(problem: str, devices: int, n_record: int = 10) -> dict:
         grid.update(width=np.full(n, LR["width"]), epochs=np.full(n, LR["epochs"]), batch_size=np.full(n, LR["batch"]))
         res = sweep.run_mlp_sweep(grid, data(LR["n"]), depth=LR["depth"], optimizer="sgd", chunk_epochs=500,
                                   n_record=n_record, desc="lr")
-        useful = executed = n * train_flops(lr_sizes(), LR["n"], LR["epochs"])
+        useful = executed = sum(config_flops("lr", c) for c in problem_configs("lr"))
     t = res.engine.timings
     compile_s = sum(v for k, v in events.items() if k.startswith("/jax/core/compile/"))
     run_s = t["init_s"] + sum(t["chunk_s"]) - compile_s
@@ -122,7 +127,7 @@ def case_torch(problem: str, threads: int, sample: int) -> dict:
             layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
         return torch.nn.Sequential(*layers[:-1])
 
-    configs = DD["widths"] if problem == "dd" else [(lr, s) for lr in LR["lrs"] for s in range(LR["seeds"])]
+    configs = problem_configs(problem)
     timed = configs[::sample]
     per_config = []
     start = time.perf_counter()
@@ -179,7 +184,7 @@ def case_naive_jax(problem: str, sample: int) -> dict:
 
         return step
 
-    configs = DD["widths"] if problem == "dd" else [(lr, s) for lr in LR["lrs"] for s in range(LR["seeds"])]
+    configs = problem_configs(problem)
     timed = configs[::sample]
     compile_s = 0.0
     per_config = []

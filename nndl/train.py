@@ -96,9 +96,9 @@ def weighted_loss(spec: Spec, params, x, y, weights, width) -> jax.Array:
     return jnp.sum(weights * per_example) / jnp.sum(weights)
 
 
-def dataset_mse(spec: Spec, params, x, y, width) -> jax.Array:
-    """Plain MSE (mean over examples and outputs) on a whole data set, whatever the training loss."""
-    return jnp.mean(jax.vmap(losses.mse)(predict(spec, params, x, width), y))
+def mean_mse(pred: jax.Array, y: jax.Array) -> jax.Array:
+    """Plain MSE (mean over examples and outputs) of predictions, whatever the training loss."""
+    return jnp.mean(jax.vmap(losses.mse)(pred, y))
 
 
 def _fmix32(x: jax.Array) -> jax.Array:
@@ -191,8 +191,7 @@ def evaluate(spec: Spec, state: TrainState, hp: dict, data: dict) -> dict[str, j
     # one forward pass over both sets: half the kernels to compile per bucket
     n = data["x_train"].shape[0]
     pred = predict(spec, state.params, jnp.concatenate([data["x_train"], data["x_test"]]), hp["width"])
-    return {"train_loss": jnp.mean(jax.vmap(losses.mse)(pred[:n], data["y_train"])),
-            "test_loss": jnp.mean(jax.vmap(losses.mse)(pred[n:], data["y_test"]))}
+    return {"train_loss": mean_mse(pred[:n], data["y_train"]), "test_loss": mean_mse(pred[n:], data["y_test"])}
 
 
 METRICS = ("train_loss", "test_loss")
@@ -202,11 +201,10 @@ METRICS = ("train_loss", "test_loss")
 def make_task(spec: Spec) -> Task:
     """The sweep Task of an MLP regression run with this static spec (one object per spec, so
     the engine's compiled programs are reused)."""
-    shared = None
-    if spec.init_width:
-        base = _shared_init_params(spec.d_in, spec.d_out, spec.depth, spec.init_width, spec.dtype)
-        shared = SharedInit(group=f"mlp-init{(spec.d_in, spec.d_out, spec.depth, spec.init_width, spec.dtype)}",
-                            base=base, project=lambda params, hp: state_from_params(spec, params, hp))
+    # every bucket's init_params draws at spec.init_width, so one group shares one draw
+    shared = SharedInit(group=f"mlp-init{(spec.d_in, spec.d_out, spec.depth, spec.init_width, spec.dtype)}",
+                        base=lambda hp, key: init_params(spec, hp, key),
+                        project=lambda params, hp: state_from_params(spec, params, hp)) if spec.init_width else None
     return Task(
         init=lambda hp, key: init_state(spec, hp, key),
         epoch=lambda state, hp, data, e: train_epoch(spec, state, hp, data, e),
@@ -219,9 +217,3 @@ def make_task(spec: Spec) -> Task:
         watch=lambda state: state.params,
     )
 
-
-@functools.lru_cache(maxsize=None)
-def _shared_init_params(d_in: int, d_out: int, depth: int, init_width: int, dtype: str):
-    spec = Spec(d_in=d_in, d_out=d_out, depth=depth, max_width=init_width, n_train=1, max_batch=1,
-                steps_per_epoch=1, dtype=dtype)
-    return lambda hp, key: init_params(spec, hp, key)

@@ -174,7 +174,7 @@ def _new_track(n: int, dtype, n_tol: int, n_record: int, n_metrics: int) -> Trac
     )
 
 
-def _init_states(tasks: tuple[Task, ...], hps: tuple[HP, ...]) -> list:
+def _init_all(tasks: tuple[Task, ...], hps: tuple[HP, ...]) -> tuple:
     """Per bucket, the initial states (config axis first); shared inits run once per group."""
     states: list = [None] * len(tasks)
     groups: dict[str, list[int]] = {}
@@ -193,11 +193,7 @@ def _init_states(tasks: tuple[Task, ...], hps: tuple[HP, ...]) -> list:
             rows = jax.tree.map(lambda x, a=start, z=start + n: x[a:z], raw)
             states[b] = jax.vmap(tasks[b].shared_init.project)(rows, hps[b])
             start += n
-    return states
-
-
-def _init_all(tasks: tuple[Task, ...], hps: tuple[HP, ...]):
-    return tuple(_init_states(tasks, hps))
+    return tuple(states)
 
 
 def _chunk_all(tasks: tuple[Task, ...], metric_names: tuple[str, ...], sharding, carries, hps, data, epochs, slots,
