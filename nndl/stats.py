@@ -1,0 +1,62 @@
+"""Means, standard errors and the significance wording every report sentence rests on."""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+Z_SIGNIFICANT = 2.0  # |difference| > 2 standard errors: reported as a finding (about 95 %)
+
+
+def mean_se(x, axis=None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard error of the mean over `axis`, ignoring NaNs (diverged runs).
+
+    The standard error is std(ddof=1)/sqrt(n) over the finite values; it is NaN
+    where fewer than two finite values exist (no uncertainty can be stated).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    finite = np.isfinite(x)
+    n = finite.sum(axis=axis)
+    safe = np.where(finite, x, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = safe.sum(axis=axis) / n
+        dev = np.where(finite, x - (mean if axis is None else np.expand_dims(mean, axis)), 0.0)
+        var = (dev ** 2).sum(axis=axis) / (n - 1)
+        se = np.sqrt(var / n)
+    mean = np.where(n > 0, mean, np.nan)
+    se = np.where(n > 1, se, np.nan)
+    return mean, se
+
+
+class Comparison(NamedTuple):
+    """b - a with its standard error and the verdict in words."""
+
+    difference: float
+    difference_se: float
+    z: float
+    verdict: str  # "higher", "lower" or "no significant difference" (b relative to a)
+
+    @property
+    def significant(self) -> bool:
+        return self.verdict != "no significant difference"
+
+
+def compare(a: float, se_a: float, b: float, se_b: float, z_threshold: float = Z_SIGNIFICANT) -> Comparison:
+    """Is b different from a? Independent estimates: se of b - a is sqrt(se_a² + se_b²).
+
+    A difference within `z_threshold` standard errors (or with unknown uncertainty)
+    is "no significant difference".
+    """
+    diff = float(b) - float(a)
+    se = math.hypot(float(se_a), float(se_b))
+    if not math.isfinite(diff) or not math.isfinite(se) or se == 0.0:
+        z = math.inf if (math.isfinite(diff) and se == 0.0 and diff != 0.0) else math.nan
+    else:
+        z = diff / se
+    if math.isnan(z) or abs(z) <= z_threshold:
+        verdict = "no significant difference"
+    else:
+        verdict = "higher" if diff > 0 else "lower"
+    return Comparison(diff, se, z, verdict)
