@@ -49,7 +49,8 @@ def test_padded_network_gradients_equal_the_plain_network():
     for (name, residual), (outs, expected, grads, ref) in zip(combos, all_combos(weights, xs, ys)):
         msg = f"{name} residual={residual}"
         np.testing.assert_allclose(outs[:, depth_used], expected, rtol=1e-5, atol=1e-6, err_msg=msg)
-        # past the depth the output repeats and the layers get exactly zero gradient
+        # past the depth the output repeats and the layers get exactly zero gradient: the extra
+        # layers are a select that passes h through (a copy), so exact equality holds by construction
         np.testing.assert_array_equal(outs[:, depth_used:], np.repeat(outs[:, depth_used:depth_used + 1], 3, axis=1))
         np.testing.assert_allclose(grads[:depth_used], ref, rtol=1e-4, atol=1e-7, err_msg=msg)
         assert not jnp.any(grads[depth_used:])

@@ -22,6 +22,7 @@ def _run(out, devices=None, expect_resume=False):
 
 
 def _assert_same(a, b, exact=True):
+    """exact: only for the same program on the same shapes and device count (a resumed run)."""
     for k in a:
         if k == "devices":
             continue
