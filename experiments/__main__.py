@@ -62,7 +62,7 @@ def build_report(root: Path) -> int:
     except Exception as e:  # the experiments' results stay usable without the report
         print_error("experiments report", f"could not build the report: {type(e).__name__}: {e}")
         return 1
-    print(f"report: {written.pdf} ({written.pages} pages), {written.html} "
+    print(f"report: {written.pdf} ({written.pages} pages), {written.html}, {written.coverage} "
           f"in {time.perf_counter() - start:.1f} s")
     return 0
 

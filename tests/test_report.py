@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import json
 import re
 import shutil
 import types
@@ -12,8 +14,12 @@ import pytest
 from experiments.__main__ import main as experiments_main
 from nndl import runio
 from nndl.plotting import save_figure, subplots
-from nndl.report import collect, fmt, html_page, layout, pdf_bytes, textfit, write_report
+from nndl.report import collect, fmt, html_page, layout, pdf_bytes, pdf_document, textfit, write_report
+from nndl.report import coverage, mathfit
+from nndl.report.build import coverage_list
 from nndl.report.collect import sheet_key
+from nndl.report.coverage import master_list
+from nndl.report.model import Question
 from tests.helpers import run_module
 
 ENV = {"python": "3.11.7", "jax": "0.10.2", "jaxlib": "0.10.2", "flax": "0.12.8", "optax": "0.2.8",
@@ -118,7 +124,9 @@ def test_pdf_and_html_show_every_section_error_check_and_figure(runs):
     written = write_report(root, names, modules.__getitem__)
     pdf = written.pdf.read_bytes()
     assert pdf.startswith(b"%PDF") and _pdf_pages(pdf) == written.pages
-    assert written.pages == 1 + 4  # a front page, then each small section on a page of its own
+    doc = pdf_document(collect(root, names, modules.__getitem__))
+    first = doc.anchors["gamma"]
+    assert first > 1 and written.pages == doc.pages == first - 1 + 4  # front pages, then one page per section
     page = written.html.read_text()
     for k, name in enumerate(["gamma", "beta", "alpha", "delta"], 1):
         assert f'<h2 id="{name}">{k}. {name}</h2>' in page
@@ -149,7 +157,7 @@ def test_malformed_report_items_become_error_lines(runs):
     assert alpha.errors[1] == "figure broken.png is not a PNG file"
     assert alpha.errors[2] == "report() item 1 is str, not a dict"
     assert alpha.errors[3] == "checks() returned int, not a list of dicts"
-    assert pdf_bytes(collect(root, names, modules.__getitem__))[1] == 5
+    assert pdf_bytes(collect(root, names, modules.__getitem__, questions=()))[1] == 5  # no coverage table
 
 
 def test_long_tables_split_across_pages_and_repeat_their_header():
@@ -210,3 +218,117 @@ def test_report_command_needs_a_folder(tmp_path, capsys):
     assert experiments_main(["report", "--out", str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no such folder" in err
+
+
+# ------------------------------------------------------------- ids, derivations, code listings and coverage
+QUESTIONS = (Question("000", "§2(a)", "Write down Adam."), Question("000", "§2(b)", "Show the first step."),
+             Question("001", "M1(a)", "Draw the graph."))
+DERIVATION = """Bias correction divides by $1 - \\beta_1^t$, so at t = 1 the moments are exact:
+$\\hat m_1 = \\frac{(1-\\beta_1) g}{1-\\beta_1} = g, \\quad \\hat v_1 = g^2$
+$\\Delta\\theta_1 = -\\alpha\\, \\frac{g}{|g| + \\epsilon}$"""
+
+
+def _answered(m):
+    return [{"question": "§2(a)-(b): Adam", "ids": ["000 §2(a)", "000 §2(b)"], "derivation": DERIVATION,
+             "code": ["nndl.report.coverage.how", "nndl.report.textfit.wrap"],
+             "table": [["step", m["peak"]]], "text": "The step is $\\alpha$ exactly."},
+            {"question": "a figure only", "ids": "000 §2(b)", "figures": ["curve.png"]}]
+
+
+def test_ids_derivations_and_code_reach_the_entries(runs):
+    root, names, modules = runs
+    modules["alpha"].report = _answered
+    report = collect(root, names, modules.__getitem__, questions=QUESTIONS)
+    alpha = next(s for s in report.sections if s.name == "alpha")
+    assert alpha.errors == ()
+    first, second = alpha.entries[:2]
+    assert first.ids == ("000 §2(a)", "000 §2(b)") and second.ids == ("000 §2(b)",)
+    assert first.derivation == DERIVATION
+    for shown, fn in zip(first.code, (coverage.how, textfit.wrap)):  # the listing is the source as it is now
+        assert shown.source == inspect.getsource(fn)
+        assert shown.where == f"nndl/report/{Path(inspect.getsourcefile(fn)).name}:{inspect.getsourcelines(fn)[1]}"
+    assert coverage.how(first) == ("derivation", "computation", "code") and coverage.how(second) == ("figure",)
+
+
+def test_unknown_ids_bad_mathematics_and_missing_code_are_error_lines(runs):
+    root, names, modules = runs
+    modules["alpha"].report = lambda m: [{"question": "q", "ids": ["000 §9(z)"], "derivation": "$\\frac{a$",
+                                          "code": ["nndl.report.coverage.no_such_function", "no_such_module.f"]}]
+    alpha = next(s for s in collect(root, names, modules.__getitem__, questions=QUESTIONS).sections
+                 if s.name == "alpha")
+    assert [e.split(":")[0] for e in alpha.errors] == [
+        "mathematics $\\frac{a$ not rendered", "code 'nndl.report.coverage.no_such_function' not shown",
+        "code 'no_such_module.f' not shown", "report() item 0"]
+    assert "names no sheet sub-question" in alpha.errors[-1]
+    assert pdf_bytes(collect(root, names, modules.__getitem__, questions=QUESTIONS))[0].startswith(b"%PDF")
+
+
+def test_coverage_lists_every_question_with_its_page_and_how(runs):
+    root, names, modules = runs
+    modules["alpha"].report = _answered
+    report = collect(root, names, modules.__getitem__, questions=QUESTIONS)
+    doc = pdf_document(report)
+    rows = coverage_list(report, doc.anchors)
+    assert [(r["sheet"], r["id"]) for r in rows] == [("000", "§2(a)"), ("000", "§2(b)"), ("001", "M1(a)")]
+    alpha_page = doc.anchors["alpha"]
+    assert rows[0] == {"sheet": "000", "id": "§2(a)", "question": "Write down Adam.", "page": alpha_page,
+                       "how": "derivation+computation+code", "experiments": ["alpha"]}
+    assert rows[1]["how"] == "derivation+computation+figure+code" and rows[1]["page"] == alpha_page
+    assert rows[2]["page"] is None and rows[2]["how"] == "not answered"
+
+
+def test_write_report_writes_coverage_json_for_the_master_list(runs):
+    root, names, modules = runs
+    modules["alpha"].report = lambda m: [{"question": "q", "ids": ["000 §2(b)"], "derivation": DERIVATION}]
+    written = write_report(root, names, modules.__getitem__)
+    rows = json.loads(written.coverage.read_text())
+    assert [(r["sheet"], r["id"]) for r in rows] == [(q.sheet, q.id) for q in master_list()]
+    assert all(set(r) == {"sheet", "id", "question", "page", "how", "experiments"} for r in rows)
+    answered = [r for r in rows if r["how"] != "not answered"]
+    assert [(r["id"], r["how"], r["experiments"]) for r in answered] == [("§2(b)", "derivation", ["alpha"])]
+    assert 1 < answered[0]["page"] <= written.pages
+
+
+def test_master_list_is_well_formed():
+    questions = master_list()
+    assert {q.sheet for q in questions} == {"000", "001", "002", "003", "004"}
+    assert len({q.key for q in questions}) == len(questions) > 50
+    assert all(textfit.clean(q.question) == q.question for q in questions)  # every character drawable
+    with pytest.raises(ValueError, match="listed twice"):
+        coverage.parse_questions("000\t§1(a)\tx\n000\t§1(a)\ty\n")
+    with pytest.raises(ValueError, match="line 1"):
+        coverage.parse_questions("000 §1(a) x\n")
+
+
+def test_html_renders_mathematics_as_svg_and_code_highlighted(runs):
+    root, names, modules = runs
+    modules["alpha"].report = _answered
+    page = html_page(collect(root, names, modules.__getitem__, questions=QUESTIONS))
+    assert page.count('<div class="display"><img class="math"') == 2  # the two display lines
+    assert page.count("data:image/svg+xml;base64,") == 2 + 2  # and one inline span in the derivation and text
+    assert '<div class="highlight code">' not in page and page.count('<div class="code"><pre>') == 2
+    assert '<span class="k">def</span><span class="w"> </span><span class="nf">how</span>' in page  # pygments tokens
+    assert 'href="#alpha-e0"' in page and 'id="alpha-e1"' in page  # coverage rows link to the entries
+    assert "Answers seed 000 §2(a), §2(b)" in page
+
+
+def test_mathematics_wraps_without_breaking_spans_and_measures_taller():
+    text = "so " * 30 + "$\\frac{\\partial y}{\\partial x} = e^x (2 e^x + 1)$ " + "and " * 30
+    lines = mathfit.wrap(text, 200.0, 9.0)
+    math_lines = [line for line, math in lines if math]
+    assert len(math_lines) == 1 and "$\\frac{\\partial y}{\\partial x} = e^x (2 e^x + 1)$" in math_lines[0]
+    assert all(mathfit.measure(line, 9.0).width <= 200.0 if math else textfit.width(line, 9.0) <= 200.0
+               for line, math in lines)
+    assert mathfit.measure("$\\frac{a}{b}$", 9.0).height > mathfit.measure("$ab$", 9.0).height
+    assert mathfit.spans("costs $5 only") == [(False, "costs $5 only")]  # one dollar: no mathematics
+    assert mathfit.display(" $x^2$ ") == "x^2" and mathfit.display("$a$ and $b$") is None
+
+
+def test_code_listings_split_across_pages_on_a_tinted_band():
+    source = "\n".join(f"    x_{i} = {'y' * (200 if i == 3 else 10)}" for i in range(200))
+    pages = layout.paginate([layout.Text("title", keep=True), layout.Code("f (here.py:1)", source)]).pages
+    assert len(pages) >= 2
+    lines = [op for page in pages for op in page if isinstance(op, layout.Line) and op.family == textfit.MONO]
+    assert len(lines) == 201  # line 3 is cut in two, nothing is lost
+    assert all(op.x + textfit.width(op.text, op.size, family=textfit.MONO) <= layout.PAGE_W - layout.MARGIN
+               for op in lines)

@@ -1,8 +1,10 @@
 """The generated hand-in report: run folders -> report.pdf and a self-contained report.html."""
 
-from nndl.report.build import Written, write_report
-from nndl.report.collect import RUN_SUMMARY, collect
+from nndl.report.build import COVERAGE, Written, coverage_list, write_report
+from nndl.report.collect import RUN_SUMMARY, collect, listing
+from nndl.report.coverage import master_list
 from nndl.report.html import html_page
-from nndl.report.pdf import pdf_bytes
+from nndl.report.pdf import pdf_bytes, pdf_document
 
-__all__ = ["RUN_SUMMARY", "Written", "collect", "html_page", "pdf_bytes", "write_report"]
+__all__ = ["COVERAGE", "RUN_SUMMARY", "Written", "collect", "coverage_list", "html_page", "listing", "master_list",
+           "pdf_bytes", "pdf_document", "write_report"]

@@ -2,28 +2,45 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
 from nndl import runio
+from nndl.report import coverage
 from nndl.report.collect import collect
 from nndl.report.html import html_page
-from nndl.report.pdf import pdf_bytes
+from nndl.report.model import Report
+from nndl.report.pages import entry_pages
+from nndl.report.pdf import pdf_document
+
+COVERAGE = "coverage.json"
 
 
 @dataclass(frozen=True)
 class Written:
-    """Paths of the written report and the PDF's page count."""
+    """Paths of the written report and coverage list, and the PDF's page count."""
 
     pdf: Path
     html: Path
     pages: int
+    coverage: Path | None = None
+
+
+def coverage_list(report: Report, anchors: dict[str, int]) -> list[dict]:
+    """runs/coverage.json: per sheet sub-question {sheet, id, question, page, how, experiments}.
+
+    `page` is the PDF page of the first entry answering it (null and how "not answered" when none does).
+    """
+    return [{"sheet": r["sheet"], "id": r["id"], "question": r["question"], "page": r["page"], "how": r["how"],
+             "experiments": list(dict.fromkeys(s for s, _ in r["where"]))}
+            for r in coverage.rows(report, entry_pages(anchors))]
 
 
 def write_report(root: Path, names: Sequence[str], load: Callable[[str], ModuleType]) -> Written:
-    """Collects `root/<name>/` for every name and writes `root/report.pdf` and `root/report.html` atomically.
+    """Collects `root/<name>/` for every name; writes `root/report.pdf`, `report.html` and `coverage.json` atomically.
 
     Args:
       root: folder of run folders (`runs/`).
@@ -34,7 +51,10 @@ def write_report(root: Path, names: Sequence[str], load: Callable[[str], ModuleT
       The written paths and the PDF's page count.
     """
     report = collect(Path(root), names, load)
-    pdf, n_pages = pdf_bytes(report)
-    pdf_path = runio.atomic_write_bytes(Path(root) / "report.pdf", pdf)
+    doc = pdf_document(report)
+    pdf_path = runio.atomic_write_bytes(Path(root) / "report.pdf", doc.data)
     html_path = runio.atomic_write_bytes(Path(root) / "report.html", html_page(report).encode())
-    return Written(pdf=pdf_path, html=html_path, pages=n_pages)
+    coverage_path = runio.atomic_write_bytes(
+        Path(root) / COVERAGE, (json.dumps(coverage_list(report, doc.anchors), indent=1, ensure_ascii=False)
+                                + "\n").encode())
+    return Written(pdf=pdf_path, html=html_path, pages=doc.pages, coverage=coverage_path)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime
+import importlib
+import inspect
 import json
 import re
 import traceback
@@ -12,15 +14,15 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 
-from nndl.report import fmt
-from nndl.report.model import Check, Entry, Report, Section
+from nndl.report import coverage, fmt, mathfit
+from nndl.report.model import Check, Entry, Listing, Question, Report, Section
 
 RUN_SUMMARY = "all.json"  # written by `python -m experiments all`: total wall time and mode
 NO_SEED = 10**6  # sorts experiments whose SHEET names no seed after the rest
 
 
 def collect(root: Path, names: Sequence[str], load: Callable[[str], ModuleType], *,
-            created: str | None = None) -> Report:
+            created: str | None = None, questions: Sequence[Question] | None = None) -> Report:
     """Builds the report's content from `root/<name>/` run folders.
 
     Never raises for a broken experiment: a missing folder, a failed run or an
@@ -31,11 +33,14 @@ def collect(root: Path, names: Sequence[str], load: Callable[[str], ModuleType],
       names: experiment names, in the fallback order (SPEC order).
       load: `load(name) -> module` defining SHEET, report(metrics) and checks(metrics).
       created: timestamp shown on the front page (default: now).
+      questions: the sheets' sub-questions (default: the master list, nndl/report/questions.tsv);
+        an entry id naming none of them is an error line.
 
     Returns:
       The report, sections in sheet order.
     """
-    sections = sheet_order([read_section(Path(root) / name, name, load) for name in names])
+    questions = coverage.master_list() if questions is None else tuple(questions)
+    sections = sheet_order([read_section(Path(root) / name, name, load, questions) for name in names])
     summary = _read_json(Path(root) / RUN_SUMMARY) or {}
     total = summary.get("wall_time_s") if isinstance(summary, dict) else None
     if isinstance(total, (int, float)):
@@ -45,7 +50,7 @@ def collect(root: Path, names: Sequence[str], load: Callable[[str], ModuleType],
         total = sum(times) if times else None
         note = "sum of the experiments' own run times (no all.json)"
     return Report(sections=tuple(sections), environment=_environment(sections), mode=_mode(sections),
-                  total_wall_s=total, total_note=note,
+                  total_wall_s=total, total_note=note, questions=questions,
                   created=created or datetime.datetime.now().isoformat(timespec="minutes"))
 
 
@@ -60,13 +65,15 @@ def sheet_order(sections: Sequence[Section]) -> list[Section]:
     return sorted(sections, key=lambda s: sheet_key(s.sheet))  # sorted() is stable
 
 
-def read_section(folder: Path, name: str, load: Callable[[str], ModuleType]) -> Section:
+def read_section(folder: Path, name: str, load: Callable[[str], ModuleType],
+                 questions: Sequence[Question] | None = None) -> Section:
     """One experiment's section from its run folder; problems become error lines.
 
     Args:
       folder: the experiment's run folder.
       name: the experiment's name.
       load: returns the experiment's module.
+      questions: the known sub-questions (default: the master list).
 
     Returns:
       The section (status "ok", "failed" or "missing").
@@ -99,7 +106,8 @@ def read_section(folder: Path, name: str, load: Callable[[str], ModuleType]) -> 
     if not isinstance(metrics, dict):
         errors.append(f"{folder / 'metrics.json'} missing or not a JSON object")
     elif module is not None:
-        entries, entry_errors = _entries(module, metrics, folder)
+        entries, entry_errors = _entries(module, metrics, folder,
+                                         coverage.master_list() if questions is None else questions)
         checks, check_errors = _checks(module, metrics, name)
         errors += entry_errors + check_errors
     entries = _shown_once(entries) + _unreferenced_figures(folder, entries)
@@ -140,7 +148,8 @@ def _call(module: ModuleType, fn: str, metrics: dict) -> tuple[object, list[str]
                                  getattr(module, "__file__", None))]
 
 
-def _entries(module: ModuleType, metrics: dict, folder: Path) -> tuple[list[Entry], list[str]]:
+def _entries(module: ModuleType, metrics: dict, folder: Path,
+             questions: Sequence[Question]) -> tuple[list[Entry], list[str]]:
     raw, errors = _call(module, "report", metrics)
     if raw is None:
         return [], errors
@@ -152,6 +161,8 @@ def _entries(module: ModuleType, metrics: dict, folder: Path) -> tuple[list[Entr
             errors.append(f"report() item {i} is {type(item).__name__}, not a dict")
             continue
         entry, entry_errors = _entry(item, folder)
+        unknown = coverage.unknown_ids(entry.ids, questions)
+        entry_errors += [f"report() item {i}: id {u!r} names no sheet sub-question" for u in unknown]
         entries.append(entry)
         errors += entry_errors
     return entries, errors
@@ -165,8 +176,66 @@ def _entry(item: Mapping, folder: Path) -> tuple[Entry, list[str]]:
               for p in figures if not _is_png(p)]
     table = item.get("table") or []
     rows = tuple(tuple(fmt.value(c) for c in (row if _is_row(row) else [row])) for row in table)
+    derivation = str(item.get("derivation") or "")
+    errors += math_errors(derivation) + math_errors(str(item.get("text") or ""))
+    listings, code_errors = _listings(_strings(item.get("code")))
     return Entry(question=str(item.get("question", "")), figures=tuple(p for p in figures if _is_png(p)),
-                 table=rows, header=_looks_like_header(table), text=str(item.get("text") or "")), errors
+                 table=rows, header=_looks_like_header(table), text=str(item.get("text") or ""),
+                 ids=tuple(_strings(item.get("ids"))), derivation=derivation, code=listings), errors + code_errors
+
+
+def _strings(x) -> list[str]:
+    """A string or a list of strings as a list (None -> [])."""
+    if not x:
+        return []
+    return [x] if isinstance(x, str) else [str(v) for v in x]
+
+
+def math_errors(text: str) -> list[str]:
+    """One line per `$...$` span that mathtext cannot parse (it is then shown as written)."""
+    return [f"mathematics ${span}$ not rendered: {mathfit.error(span)}"
+            for line in text.splitlines() for is_math, span in mathfit.spans(line)
+            if is_math and mathfit.error(span) is not None]
+
+
+def resolve(dotted: str):
+    """The object a dotted name denotes: the longest importable module prefix, then attributes.
+
+    Raises:
+      ImportError, AttributeError: nothing by that name.
+    """
+    parts = dotted.split(".")
+    for k in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:k]))
+        except ImportError:
+            continue
+        for attr in parts[k:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ImportError(f"no module in {dotted!r}")
+
+
+def listing(dotted: str) -> Listing:
+    """The source of the function or class `dotted`, as inspect.getsource reads it now (decorators unwrapped)."""
+    obj = inspect.unwrap(resolve(dotted))
+    source = inspect.getsource(obj)
+    lines, first = inspect.getsourcelines(obj)
+    path = Path(inspect.getsourcefile(obj) or "?")
+    parts = path.parts
+    top = next((k for k in range(len(parts) - 1, -1, -1) if parts[k] in ("nndl", "experiments")), None)
+    where = "/".join(parts[top:]) if top is not None else path.name
+    return Listing(name=dotted, source=source, where=f"{where}:{first}")
+
+
+def _listings(names: Sequence[str]) -> tuple[tuple[Listing, ...], list[str]]:
+    out, errors = [], []
+    for name in names:
+        try:
+            out.append(listing(name))
+        except (ImportError, AttributeError, TypeError, OSError) as e:
+            errors.append(f"code {name!r} not shown: {type(e).__name__}: {e}")
+    return tuple(out), errors
 
 
 def _is_png(path: Path) -> bool:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nndl.report import textfit
+from nndl.report import mathfit, textfit
 
 PAGE_W, PAGE_H = 595.28, 841.89  # A4 portrait, points
 MARGIN = 48.0
@@ -18,6 +19,8 @@ LINE = 1.3  # line height / font size
 CELL_PAD = 3.0
 IMAGE_GAP = 8.0
 ZEBRA, HEADER_FILL, RULE = "#f2f2f2", "#d9e2ec", "#b0b0b0"
+CODE_FILL = "#f4f4f0"
+INDENT = 18.0  # display mathematics and code listings
 
 
 # ------------------------------------------------------------------- blocks
@@ -31,6 +34,27 @@ class Text:
     color: str = "black"
     gap: float = 4.0
     keep: bool = False
+    math: bool = False  # draw `$...$` spans as mathematics (mathtext)
+
+
+@dataclass(frozen=True)
+class Formula:
+    """One line of display mathematics (`expr` without dollars), indented; shrunk to fit the width."""
+
+    expr: str
+    size: float = 10.0
+    gap: float = 3.0
+    keep: bool = False
+
+
+@dataclass(frozen=True)
+class Code:
+    """A source listing in a monospaced face on a tinted band: a title line, then the lines (long ones cut)."""
+
+    title: str
+    source: str
+    size: float = 6.8
+    gap: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +99,8 @@ class Line:
     size: float
     bold: bool = False
     color: str = "black"
+    math: bool = False  # mathtext parses the text
+    family: str = textfit.FAMILY
 
 
 @dataclass(frozen=True)
@@ -169,12 +195,7 @@ def _kept_height(pieces: Sequence[_Piece], i: int, at_top: bool) -> float:
 def _place(page: list, piece: _Piece, y: float) -> float:
     dx, dy = MARGIN, MARGIN + y
     for op in piece.ops:
-        if isinstance(op, Line):
-            page.append(Line(op.x + dx, op.y + dy, op.text, op.size, op.bold, op.color))
-        elif isinstance(op, Picture):
-            page.append(Picture(op.path, op.x + dx, op.y + dy, op.w, op.h))
-        else:
-            page.append(Box(op.x + dx, op.y + dy, op.w, op.h, op.color))
+        page.append(dataclasses.replace(op, x=op.x + dx, y=op.y + dy))
     return y + piece.height
 
 
@@ -185,7 +206,11 @@ def _pieces(block) -> list[_Piece]:
     if isinstance(block, Anchor):
         return [_Piece(0.0, anchor=block.name)]
     if isinstance(block, Text):
-        return _text_pieces(block)
+        return _math_text_pieces(block) if block.math and mathfit.has_math(block.text) else _text_pieces(block)
+    if isinstance(block, Formula):
+        return [_formula_piece(block)]
+    if isinstance(block, Code):
+        return _code_pieces(block)
     if isinstance(block, Table):
         return _table_pieces(block)
     if isinstance(block, Images):
@@ -200,6 +225,50 @@ def _text_pieces(block: Text) -> list[_Piece]:
     return [_Piece(h, (Line(0.0, 0.95 * block.size, line, block.size, block.bold, block.color),),
                    gap=block.gap if k == 0 else 0.0, keep=block.keep or (n > 1 and k in (0, n - 2)))
             for k, line in enumerate(lines)]  # no lone first or last line of a paragraph on a page
+
+
+def _math_text_pieces(block: Text) -> list[_Piece]:
+    """A paragraph with inline mathematics: lines as tall as their formulas need."""
+    lines = mathfit.wrap(block.text, CONTENT_W, block.size, block.bold)
+    n, pieces = len(lines), []
+    for k, (line, math) in enumerate(lines):
+        ascent, depth = 0.95 * block.size, (LINE - 0.95) * block.size
+        if math:
+            extent = mathfit.measure(line, block.size, block.bold)
+            ascent, depth = max(ascent, extent.height - extent.depth + 1), max(depth, extent.depth + 1)
+        op = Line(0.0, ascent, line, block.size, block.bold, block.color, math=math)
+        pieces.append(_Piece(ascent + depth, (op,), gap=block.gap if k == 0 else 0.0,
+                             keep=block.keep or (n > 1 and k in (0, n - 2))))
+    return pieces
+
+
+def _formula_piece(block: Formula) -> _Piece:
+    """Display mathematics; an expression mathtext cannot parse is shown as written."""
+    text = f"${block.expr}$"
+    if mathfit.error(block.expr) is not None:
+        return _text_pieces(Text(text, size=block.size, gap=block.gap, keep=block.keep))[0]
+    size = block.size
+    extent = mathfit.measure(text, size)
+    if extent.width > CONTENT_W - INDENT:
+        size *= (CONTENT_W - INDENT) / extent.width
+        extent = mathfit.measure(text, size)
+    op = Line(INDENT, extent.height - extent.depth + 2, text, size, math=True)
+    return _Piece(extent.height + 4, (op,), gap=block.gap, keep=block.keep)
+
+
+def _code_pieces(block: Code) -> list[_Piece]:
+    """Title and code lines; each line (or cut piece of a long one) is a piece, so listings split across pages."""
+    h = block.size * 1.25
+    width = CONTENT_W - INDENT - 2 * CELL_PAD
+    title = Line(INDENT, 0.95 * block.size * LINE, block.title, block.size * 1.1, color="#555555")
+    pieces = [_Piece(block.size * 1.1 * LINE + 1, (title,), gap=block.gap, keep=True)]
+    lines = [part for line in textfit.clean(block.source.rstrip("\n"), textfit.MONO).split("\n")
+             for part in textfit.cut(line, width, block.size, textfit.MONO)]
+    for k, line in enumerate(lines):
+        ops = (Box(INDENT, 0.0, CONTENT_W - INDENT, h, CODE_FILL),
+               Line(INDENT + CELL_PAD, 0.9 * block.size, line, block.size, family=textfit.MONO))
+        pieces.append(_Piece(h, ops, keep=k == 0 or k == len(lines) - 2))
+    return pieces
 
 
 def _table_pieces(block: Table) -> list[_Piece]:

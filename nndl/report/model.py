@@ -7,8 +7,21 @@ from pathlib import Path
 
 
 @dataclass(frozen=True)
+class Listing:
+    """The source of one function or class, read with inspect.getsource when the report is built."""
+
+    name: str  # dotted name, "nndl.optim.scale_by_adam"
+    source: str
+    where: str  # "nndl/optim.py:42"
+
+
+@dataclass(frozen=True)
 class Entry:
-    """One sheet question answered: its figures, a table of key numbers, generated text."""
+    """One sheet question answered: its derivation, figures, a table of key numbers, generated text and code.
+
+    `ids` name the sheet sub-questions it answers ("000 §2(a)"); `derivation` is
+    lines of prose and display mathematics (a line that is one `$...$`).
+    """
 
     question: str
     figures: tuple[Path, ...] = ()
@@ -16,6 +29,23 @@ class Entry:
     table: tuple[tuple[str, ...], ...] = ()
     header: bool = False  # the first table row names the columns
     text: str = ""
+    ids: tuple[str, ...] = ()
+    derivation: str = ""
+    code: tuple[Listing, ...] = ()
+
+
+@dataclass(frozen=True)
+class Question:
+    """One sub-question of a sheet, from the master list (nndl/report/questions.tsv)."""
+
+    sheet: str  # "000"
+    id: str  # "§2(a)", as the sheet numbers it
+    question: str  # one line, in the sheet's words
+
+    @property
+    def key(self) -> str:
+        """How entries name it: "000 §2(a)"."""
+        return f"{self.sheet} {self.id}"
 
 
 @dataclass(frozen=True)
@@ -60,6 +90,7 @@ class Report:
     total_wall_s: float | None
     total_note: str
     created: str
+    questions: tuple[Question, ...] = ()  # every sheet sub-question, for the coverage table
 
     @property
     def checks(self) -> tuple[Check, ...]:

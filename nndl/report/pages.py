@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from nndl.report import fmt
-from nndl.report.layout import Anchor, Images, PageBreak, Table, Text
+from nndl.report import coverage, fmt, mathfit
+from nndl.report.layout import Anchor, Code, Formula, Images, PageBreak, Table, Text
 from nndl.report.model import Entry, Report, Section
 
 TITLE = "nndl report"
@@ -11,6 +11,22 @@ SUBTITLE = "The five coursework sheets, answered by running them"
 GREY, RED, GREEN = "#555555", "#b00020", "#1b6e20"
 CHECK_WIDTHS = (0.13, 0.33, 0.13, 0.13, 0.19, 0.09)
 TOC_WIDTHS = (0.05, 0.2, 0.4, 0.27, 0.08)
+COVERAGE_WIDTHS = (0.06, 0.1, 0.55, 0.06, 0.23)
+
+
+def entry_anchor(section: str, index: int) -> str:
+    """Anchor name of a section's entry `index` (0-based); the PDF records its page."""
+    return f"{section}#{index}"
+
+
+def entry_pages(pages: dict[str, int]) -> dict[tuple[str, int], int]:
+    """{(section, entry index): page} from anchor pages."""
+    out = {}
+    for name, page in pages.items():
+        section, sep, index = name.rpartition("#")
+        if sep and index.isdigit():
+            out[(section, int(index))] = page
+    return out
 
 
 def report_blocks(report: Report, pages: dict[str, int] | None = None) -> list:
@@ -29,6 +45,19 @@ def report_blocks(report: Report, pages: dict[str, int] | None = None) -> list:
     return blocks
 
 
+def coverage_rows(report: Report, pages: dict[str, int]) -> tuple[tuple[str, ...], ...]:
+    """Header plus one row per sheet sub-question: sheet, id, question, page, how."""
+    rows = coverage.rows(report, entry_pages(pages))
+    return (("sheet", "id", "question", "page", "how"),) + tuple(
+        (r["sheet"], r["id"], r["question"], "?" if r["page"] is None else str(r["page"]), r["how"]) for r in rows)
+
+
+def coverage_summary(report: Report) -> str:
+    rows = coverage.rows(report)
+    answered = sum(r["how"] != coverage.NOT_ANSWERED for r in rows)
+    return f"{answered}/{len(rows)} sub-questions answered"
+
+
 def front_blocks(report: Report, pages: dict[str, int]) -> list:
     """Title, environment, table of contents and the table of every check."""
     checks = report.checks
@@ -44,6 +73,14 @@ def front_blocks(report: Report, pages: dict[str, int]) -> list:
         Table(toc_rows(report, pages), header=True, size=8.5, widths=TOC_WIDTHS,
               colors=("black",) + tuple("black" if s.status == "ok" and not s.errors else RED
                                         for s in report.sections)),
+        Text(f"Coverage: {coverage_summary(report)}", size=12, bold=True, gap=12, keep=True),
+        Text("Every sub-question of the five sheets, the page of the first answer and how it is answered "
+             "(derivation: written mathematics; computation: numbers checked against a reference; figure; "
+             "code: the source that ran).", size=8.5, color=GREY, gap=2, keep=True),
+        Table(coverage_rows(report, pages), header=True, size=7.5, widths=COVERAGE_WIDTHS,
+              colors=("black",) + tuple(RED if r["how"] == coverage.NOT_ANSWERED else "black"
+                                        for r in coverage.rows(report)))
+        if report.questions else Text("No sub-question list.", color=GREY),
         Text(f"Checks: {check_summary(checks)}", size=12, bold=True, gap=12, keep=True),
         Table(check_rows(report), header=True, size=7, widths=CHECK_WIDTHS,
               colors=("black",) + tuple(RED if c.passed is not True else "black" for c in checks))
@@ -119,14 +156,37 @@ def section_blocks(k: int, section: Section) -> list:
                     Text(section.summary, size=10, color=GREY, gap=2, keep=True),
                     Text(section_meta(section), size=8.5, color=GREY, gap=3)]
     blocks += [Text(e, size=8.5, color=RED, gap=3) for e in section_errors(section)]
-    for entry in section.entries:
-        blocks += entry_blocks(entry)
+    for j, entry in enumerate(section.entries):
+        blocks += [Anchor(entry_anchor(section.name, j))] + entry_blocks(entry)
+    return blocks
+
+
+def answers_line(entry: Entry) -> str:
+    """'Answers seed 000 §2(a), §2(b); seed 003 4.3(a)' from the entry's ids."""
+    by_sheet: dict[str, list[str]] = {}
+    for key in entry.ids:
+        sheet, _, qid = key.partition(" ")
+        by_sheet.setdefault(sheet, []).append(qid or sheet)
+    return "Answers " + "; ".join(f"seed {sheet} {', '.join(ids)}" for sheet, ids in by_sheet.items())
+
+
+def derivation_blocks(derivation: str) -> list:
+    """Display lines (one `$...$`) as formulas, other lines as paragraphs with inline mathematics."""
+    blocks: list = []
+    for line in derivation.strip().splitlines():
+        if not line.strip():
+            continue
+        expr = mathfit.display(line)
+        blocks.append(Formula(expr) if expr is not None else Text(line.strip(), size=9, gap=3, math=True))
     return blocks
 
 
 def entry_blocks(entry: Entry) -> list:
-    """The question (kept with what follows), its figures, its table and its text."""
+    """The question (kept with what follows), the ids it answers, derivation, figures, table, text and code."""
     blocks: list = [Text(entry.question, size=10.5, bold=True, gap=14, keep=True)]
+    if entry.ids:
+        blocks.append(Text(answers_line(entry), size=8, color=GREY, gap=1, keep=True))
+    blocks += derivation_blocks(entry.derivation)
     if entry.figures:
         blocks.append(Images(entry.figures))
     if entry.see_above:
@@ -134,5 +194,6 @@ def entry_blocks(entry: Entry) -> list:
     if entry.table:
         blocks.append(Table(entry.table, header=entry.header, size=8))
     if entry.text:
-        blocks.append(Text(entry.text, size=9, gap=5))
+        blocks.append(Text(entry.text, size=9, gap=5, math=True))
+    blocks += [Code(f"{c.name}  ({c.where})", c.source) for c in entry.code]
     return blocks

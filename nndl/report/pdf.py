@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import NamedTuple
 
 import matplotlib.image
 from matplotlib.backends.backend_pdf import PdfPages
@@ -14,22 +15,37 @@ from nndl.report.layout import Box, Line, Picture
 from nndl.report.model import Report
 
 
-def pdf_bytes(report: Report) -> tuple[bytes, int]:
+class Document(NamedTuple):
+    """A rendered PDF: its bytes, page count and the 1-based page of every anchor (sections, entries)."""
+
+    data: bytes
+    pages: int
+    anchors: dict
+
+
+def pdf_document(report: Report) -> Document:
     """The report as a PDF document.
 
-    The contents table needs each section's page number, so the pages are laid
+    The contents and coverage tables need page numbers, so the pages are laid
     out twice: the second pass only changes those numbers (fixed column widths).
 
     Args:
       report: the collected report.
 
     Returns:
-      (the PDF file's bytes, its number of pages).
+      The PDF's bytes, page count and anchor pages (`pages.entry_anchor` names an entry's).
     """
     first = layout.paginate(pages.report_blocks(report))
     numbers = {name: i + 1 for name, i in first.anchors.items()}
     final = layout.paginate(pages.report_blocks(report, numbers))
-    return render(final.pages, title=pages.TITLE), len(final.pages)
+    anchors = {name: i + 1 for name, i in final.anchors.items()}
+    return Document(render(final.pages, title=pages.TITLE), len(final.pages), anchors)
+
+
+def pdf_bytes(report: Report) -> tuple[bytes, int]:
+    """(the PDF file's bytes, its number of pages): `pdf_document` without the anchors."""
+    doc = pdf_document(report)
+    return doc.data, doc.pages
 
 
 def render(page_ops, *, title: str) -> bytes:
@@ -60,9 +76,9 @@ def _page(ops) -> Figure:
     ax.axis("off")
     for op in ops:
         if isinstance(op, Line):
-            ax.text(op.x, op.y, textfit.clean(op.text), fontsize=op.size, color=op.color,
-                    fontweight="bold" if op.bold else "normal", family=textfit.FAMILY,
-                    va="baseline", ha="left", parse_math=False)
+            ax.text(op.x, op.y, op.text if op.math else textfit.clean(op.text, op.family), fontsize=op.size,
+                    color=op.color, fontweight="bold" if op.bold else "normal", family=op.family,
+                    va="baseline", ha="left", parse_math=op.math)
         elif isinstance(op, Picture):
             ax.imshow(matplotlib.image.imread(op.path), extent=(op.x, op.x + op.w, op.y + op.h, op.y),
                       interpolation="none", aspect="auto", zorder=1)
