@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from nndl import baselines, cli, data, fit, losses, optim, progress, runio
+from nndl import baselines, cli, data, fit, losses, optim, progress, runio, templates
 from nndl.checks import check
 from nndl.models import mlp
 from nndl.plotting import save_figure, subplots
@@ -328,6 +328,19 @@ def epochs_to_tolerance(train_curve: np.ndarray, best: float, tolerance: float) 
     return int(hit[0]) + 1 if hit.size else None
 
 
+def epochs_to_stay(train_curve: np.ndarray, best: float, tolerance: float) -> int | None:
+    """First epoch (1-based) from which the training loss stays within `tolerance` of the optimum to the end.
+
+    Unlike the first crossing, a run that touches the tolerance and drifts out again
+    does not count as converged; None when the last epoch is outside.
+    """
+    outside = np.flatnonzero(np.asarray(train_curve) > best * (1 + tolerance))
+    if outside.size == 0:
+        return 1
+    last = int(outside[-1]) + 1  # 1-based epoch of the last excursion
+    return last + 1 if last < len(train_curve) else None
+
+
 def task_splits(config: dict) -> dict[str, tuple[np.ndarray, ...]]:
     """{task: (x_tr, y_tr, x_te, y_te)}: the first train_share of each task's points train, the rest test."""
     n_train = int(config["train_share"] * config["n_points"])
@@ -359,6 +372,8 @@ def sgd_vs_adam(config: dict, key: jax.Array) -> tuple[dict, dict]:
             run = runs[(task, opt)]
             row = {"train_loss": float(run["train"][-1]), "test_loss": float(run["test"][-1]),
                    "epochs_to_tolerance": epochs_to_tolerance(run["train"], best, config["tolerance"]),
+                   "epochs_to_stay": epochs_to_stay(run["train"], best, config["tolerance"]),
+                   "final_gap": float(run["train"][-1] / best - 1),
                    "w": run["params"]["w"].tolist(), "b": float(run["params"]["b"])}
             if task == "classification":
                 row.update(train_accuracy=float(run["train_acc"][-1]), test_accuracy=float(run["test_acc"][-1]))
@@ -391,7 +406,8 @@ def run(config: dict, out: Path) -> dict:
                  "uncorrected_last": float(unc[-1]), "long_steps": config["long_steps"]}
     decay, decay_curves = adamw_vs_l2(config)
     table, task_curves = sgd_vs_adam(config, task_key)
-    metrics = {"first_step": first, "effective_step": effective, "adamw_vs_l2": decay, "sgd_vs_adam": table}
+    metrics = {"first_step": first, "effective_step": effective, "adamw_vs_l2": decay, "sgd_vs_adam": table,
+               "settings": {k: config[k] for k in ("b1", "b2", "grad_scale", "n_features")}}
     runio.save_curves(out / "curves.npz", gradient=np.asarray(g), **{f"effective_{k}": v for k, v in long.items()},
                       **decay_curves, **task_curves)
     plot(metrics, long, task_curves, out)
@@ -457,58 +473,65 @@ def plot(metrics: dict, long: dict, task_curves: dict, out: Path) -> None:
 
 
 # ------------------------------------------------------------------- report
+TEXT = templates.beside(__file__)
+ADAM_CODE = ["nndl.optim.scale_by_adam", "nndl.optim.debias", "nndl.optim.adam"]
+
+
+def _task_verdict(task: str, t: dict) -> str:
+    """One task's sentence: both convergence measures and which optimiser ends closer (factor > 2)."""
+    rows = {o: {"first": t[task][o]["epochs_to_tolerance"] or "never", "stay": t[task][o]["epochs_to_stay"] or "never",
+                "gap": t[task][o]["final_gap"]} for o in OPTIMISERS}
+    gaps = {o: max(rows[o]["gap"], 1e-12) for o in OPTIMISERS}
+    closer, other = sorted(OPTIMISERS, key=gaps.get)
+    factor = gaps[other] / gaps[closer]
+    ending = (templates.render(TEXT, "ending_closer", {"closer": {"sgd": "SGD", "adam": "Adam"}[closer],
+                                                       "factor": factor, "lr": t[f"{closer}_lr"]})
+              if factor > 2 else templates.render(TEXT, "ending_tie", {}))
+    return templates.render(TEXT, "task_verdict", {"task": task.replace("_", "-"), **rows, "ending": ending})
+
+
 def report(metrics: dict) -> list[dict]:
     f, e, d, t = (metrics[k] for k in ("first_step", "effective_step", "adamw_vs_l2", "sgd_vs_adam"))
-    sweep = ", ".join(f"eps={r['eps']:g}: {r['ratio_bias_corrected']:.4f}" for r in f["eps_sweep"])
-    rows = [["task", "optimiser", "train loss", "test loss", "epochs to tol", "train acc", "test acc"]]
+    fields = {**metrics, "largest_eps": max(f["eps_sweep"], key=lambda r: r["eps"]),
+              "tolerance_pct": 100 * t["tolerance"]}
+    rows = [["task", "optimiser", "train loss", "test loss", "first within tol", "stays within from",
+             "final loss/opt - 1", "train acc", "test acc"]]
     for task in TASKS:
         for opt in OPTIMISERS:
             r = t[task][opt]
-            rows.append([task, opt, r["train_loss"], r["test_loss"], r["epochs_to_tolerance"],
-                         r.get("train_accuracy", ""), r.get("test_accuracy", "")])
-        rows.append([task, "optimum", t[task]["optimum"]["train_loss"], t[task]["optimum"]["test_loss"], "", "", ""])
+            rows.append([task, opt, r["train_loss"], r["test_loss"], r["epochs_to_tolerance"], r["epochs_to_stay"],
+                         r["final_gap"], r.get("train_accuracy", ""), r.get("test_accuracy", "")])
+        rows.append([task, "optimum", t[task]["optimum"]["train_loss"], t[task]["optimum"]["test_loss"],
+                     "", "", "", "", ""])
+    verdicts = " ".join(_task_verdict(task, t) for task in TASKS)
     return [
-        {"question": "§2 (a)-(b): Adam's update rules; the first step is the sign of the gradient",
-         "figures": ["first_step.png"],
-         "table": [["|step|/lr, bias-corrected", f["ratio_bias_corrected"]],
-                   ["|step|/lr, uncorrected", f["ratio_uncorrected"]],
-                   ["(1 - b1)/sqrt(1 - b2)", f["ratio_uncorrected_theory"]]],
-         "text": f"With m_0 = v_0 = 0 the first step is -lr g/(|g| + eps): on a random gradient of {f['dim']} "
-                 f"coordinates its size is {f['ratio_bias_corrected']:.6f} lr on average, and it tends to "
-                 f"lr sign(g) as eps -> 0 ({sweep}). Without bias correction it is "
-                 f"{f['ratio_uncorrected']:.4f} lr against (1 - b1)/sqrt(1 - b2) = "
-                 f"{f['ratio_uncorrected_theory']:.4f}."},
-        {"question": "§2 (c): how to avoid this behaviour",
-         "figures": ["first_step.png"],
-         "table": [["peak |step|/lr without correction", e["uncorrected_peak"]],
-                   ["at step", e["uncorrected_peak_step"]],
-                   [f"|step|/lr without correction after {e['long_steps']} steps", e["uncorrected_last"]]],
-         "text": f"Without bias correction the step grows to {e['uncorrected_peak']:.2f} lr at step "
-                 f"{e['uncorrected_peak_step']} and only returns to {e['uncorrected_last']:.2f} lr after "
-                 f"{e['long_steps']} steps. Dividing by 1 - b^t keeps it at lr from the first step; "
-                 f"a linear warm-up over "
-                 f"{e['warmup_steps']} steps instead keeps the early steps small while v is poorly estimated "
-                 f"({e['warmup_uncorrected'][0]:.4f} lr at step 1)."},
-        {"question": "§2 (d): L2 penalty in the loss vs decoupled weight decay (AdamW)",
-         "figures": ["adamw_vs_l2.png"],
+        {"question": "§2 (a): Adam's update rules, one sentence per line; ex. 4.3 (1): Adam implemented",
+         "ids": ["000 §2(a)", "003 4.3(a)"], "derivation": templates.render(TEXT, "rules_derivation", fields),
+         "code": ADAM_CODE},
+        {"question": "§2 (b): in the first iteration the update reduces to the sign of the gradient",
+         "ids": ["000 §2(b)"], "derivation": templates.render(TEXT, "first_step_derivation", fields),
+         "table": [["eps", "|step|/lr, bias-corrected", "|step|/lr, uncorrected"],
+                   *[[r["eps"], r["ratio_bias_corrected"], r["ratio_uncorrected"]]
+                     for r in [{"eps": f["eps"], **f}, *f["eps_sweep"]]],
+                   ["limit eps -> 0", 1.0, f["ratio_uncorrected_theory"]]],
+         "text": templates.render(TEXT, "first_step_text", fields), "code": ["experiments.adam.first_step_ratios"]},
+        {"question": "§2 (c): how to avoid this behaviour", "ids": ["000 §2(c)"],
+         "derivation": templates.render(TEXT, "remedies_derivation", fields), "figures": ["first_step.png"],
+         "table": [["variant", "|step|/lr at step 1", f"at step {e['steps']}"],
+                   *[[v.replace("_", " "), e[v][0], e[v][-1]] for v in VARIANTS]],
+         "text": templates.render(TEXT, "remedies_text", fields), "code": ["experiments.adam.effective_steps"]},
+        {"question": "§2 (d): L2 penalty in the loss vs decoupled weight decay (AdamW)", "ids": ["000 §2(d)"],
+         "derivation": templates.render(TEXT, "decay_derivation", fields), "figures": ["adamw_vs_l2.png"],
          "table": [["lambda", *d["lambdas"]], ["test MSE, L2", *d["l2"]["test_loss"]],
                    ["test MSE, AdamW", *d["adamw"]["test_loss"]], ["||W||, L2", *d["l2"]["weight_norm"]],
                    ["||W||, AdamW", *d["adamw"]["weight_norm"]]],
-         "text": f"An L2 penalty's gradient lambda theta goes through Adam's 1/sqrt(v^) rescaling: at lambda = "
-                 f"{d['probe_lambda']:g} the per-step decay of first-layer weights is "
-                 f"{d['decay_multiplier']['l2'][0]:.3g} lr lambda theta for the input of scale "
-                 f"{d['feature_scales'][0]:g} (small gradients) and {d['decay_multiplier']['l2'][-1]:.3g} lr lambda "
-                 f"theta for the input of scale {d['feature_scales'][-1]:g} (large gradients), a factor "
-                 f"{d['l2_multiplier_spread']:.0f} apart, while AdamW "
-                 f"decays every weight at lr lambda (spread {d['adamw_multiplier_spread']:.3f}). Best test MSE: L2 "
-                 f"{d['best']['l2']['test_loss']:.4f} at lambda = {d['best']['l2']['lambda']:g}, AdamW "
-                 f"{d['best']['adamw']['test_loss']:.4f} at lambda = {d['best']['adamw']['lambda']:g} "
-                 f"(no decay: {d['no_decay']['test_loss']:.4f})."},
-        {"question": "ex. 4.3: Adam vs SGD on regression and classification",
-         "figures": ["sgd_vs_adam.png"], "table": rows,
-         "text": "Epochs until the training loss is within {:.0%} of the exact optimum: ".format(t["tolerance"])
-                 + "; ".join(f"{task} SGD {t[task]['sgd']['epochs_to_tolerance']}, Adam "
-                             f"{t[task]['adam']['epochs_to_tolerance']}" for task in TASKS) + "."},
+         "text": templates.render(TEXT, "decay_text", fields),
+         "code": ["nndl.optim.add_decayed_weights", "nndl.optim.adamw", "experiments.adam.penalised_loss",
+                  "experiments.adam.decay_multiplier"]},
+        {"question": "ex. 4.3 (2): Adam vs SGD (Project 2) on regression and classification, training and testing",
+         "ids": ["003 4.3(b)"], "figures": ["sgd_vs_adam.png"], "table": rows,
+         "text": templates.render(TEXT, "sgd_vs_adam_text", {**fields, "verdicts": verdicts}),
+         "code": ["experiments.adam.train_task", "experiments.adam.epochs_to_stay"]},
     ]
 
 

@@ -61,8 +61,8 @@ def check_report_entries(module, metrics: dict, ran: set[str] | None = None) -> 
     sheet sub-question of the master list, every `$...$` parses, every code name resolves and its listing is
     inspect.getsource of that object, and (with `ran`) every listed function ran during the smoke run.
     """
-    from nndl import report as rep
-    from nndl.report import collect, coverage
+    from nndl.report import coverage
+    from nndl.report.collect import listing, math_errors, resolve
 
     entries = module.report(metrics)
     known = {q.key for q in coverage.master_list()}
@@ -70,11 +70,11 @@ def check_report_entries(module, metrics: dict, ran: set[str] | None = None) -> 
         for key in ("text", "derivation", "question"):
             value = str(entry.get(key) or "")
             assert "{{" not in value, f"{entry['question']}: unfilled field in {key}"
-            assert collect.math_errors(value) == [], f"{entry['question']}: {collect.math_errors(value)}"
+            assert math_errors(value) == [], f"{entry['question']}: {math_errors(value)}"
         ids = entry.get("ids") or []
         assert ids and set(ids) <= known, f"{entry['question']}: ids {ids} not all in the master list"
         for name in entry.get("code") or []:
-            assert rep.listing(name).source == inspect.getsource(inspect.unwrap(collect.resolve(name)))
+            assert listing(name).source == inspect.getsource(inspect.unwrap(resolve(name)))
             if ran is not None:
                 assert name in ran, f"{name} is listed for {entry['question']!r} but did not run"
     return entries

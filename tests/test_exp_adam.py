@@ -8,6 +8,7 @@ import pytest
 
 from experiments import adam
 from nndl import runio
+from tests.helpers import calls_recorded, check_report_entries
 
 SMALL = ["--dim", "300", "--long-steps", "60", "--lambdas", "0.01,0.1", "--probe-lambda", "0.1",
          "--hidden", "16,16", "--decay-steps", "150", "--n-train", "40", "--n-test", "200",
@@ -17,23 +18,57 @@ SMALL = ["--dim", "300", "--long-steps", "60", "--lambdas", "0.01,0.1", "--probe
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     out = tmp_path_factory.mktemp("adam")
-    assert adam.main([*SMALL, "--out", str(out)]) == 0
+    listed = sorted({name for entry in adam.report(FAKE_METRICS) for name in entry.get("code", [])})
+    with calls_recorded(listed) as ran:
+        assert adam.main([*SMALL, "--out", str(out)]) == 0
     config = runio.read_json(out / "config.json")["config"]
-    return runio.read_json(out / "metrics.json"), runio.load_curves(out / "curves.npz"), config, out
+    return runio.read_json(out / "metrics.json"), runio.load_curves(out / "curves.npz"), config, out, set(ran)
+
+
+def _fake_metrics() -> dict:
+    """The smallest metrics report() accepts: only used to list the code names before the smoke run."""
+    row = {"ratio_bias_corrected": 1.0, "ratio_uncorrected": 3.0}
+    task = {"optimum": {"train_loss": 1.0, "test_loss": 1.0},
+            **{o: {"train_loss": 1.0, "test_loss": 1.0, "epochs_to_tolerance": 1, "epochs_to_stay": 1,
+                   "final_gap": 0.0} for o in adam.OPTIMISERS}}
+    decay = {"l2": [1.0], "adamw": [1.0]}
+    return {"first_step": {**row, "ratio_uncorrected_theory": 3.16, "dim": 1, "eps": 1e-8, "eps_sweep": [{"eps": 1.0, **row}]},
+            "effective_step": {"steps": 1, "warmup_steps": 1, "uncorrected_peak": 1.0, "uncorrected_peak_step": 1,
+                               "uncorrected_last": 1.0, "long_steps": 1, **{v: [1.0] for v in adam.VARIANTS}},
+            "adamw_vs_l2": {"lambdas": [1.0], "l2": {k: [1.0] for k in ("test_loss", "weight_norm")},
+                            "adamw": {k: [1.0] for k in ("test_loss", "weight_norm")}, "probe_lambda": 1.0,
+                            "feature_scales": [1.0], "decay_multiplier": decay, "l2_multiplier_spread": 1.0,
+                            "adamw_multiplier_spread": 1.0, "no_decay": {"test_loss": 1.0},
+                            "best": {m: {"lambda": 1.0, "test_loss": 1.0} for m in ("l2", "adamw")}},
+            "sgd_vs_adam": {**{t: task for t in adam.TASKS}, "tolerance": 0.01, "sgd_lr": 0.1, "adam_lr": 0.1},
+            "settings": {"b1": 0.9, "b2": 0.999, "grad_scale": 1e-3, "n_features": 8}}
+
+
+FAKE_METRICS = _fake_metrics()
+
+
+def test_report_entries_complete_and_listed_code_ran(smoke):
+    m, _, _, _, ran = smoke
+    entries = check_report_entries(adam, m, ran)
+    ids = {i for e in entries for i in e["ids"]}
+    assert ids == {"000 §2(a)", "000 §2(b)", "000 §2(c)", "000 §2(d)", "003 4.3(a)", "003 4.3(b)"}
+    assert all(e.get("derivation") for e in entries if set(e["ids"]) & {"000 §2(a)", "000 §2(b)", "000 §2(c)"})
+    remedy = next(e for e in entries if e["ids"] == ["000 §2(c)"])["derivation"]
+    assert "warm-up" in remedy and "larger $\\epsilon$" in remedy and "RAdam" in remedy
 
 
 def test_files_keys_and_report(smoke):
-    m, _, _, out = smoke
+    m, _, _, out, _ = smoke
     for name in ("first_step.png", "adamw_vs_l2.png", "sgd_vs_adam.png", "curves.npz"):
         assert (out / name).exists()
     assert set(m["first_step"]) >= {"ratio_bias_corrected", "ratio_uncorrected", "ratio_uncorrected_theory"}
-    assert set(m) == {"first_step", "effective_step", "adamw_vs_l2", "sgd_vs_adam"}
-    assert all(section["text"] for section in adam.report(m))
+    assert set(m) == {"first_step", "effective_step", "adamw_vs_l2", "sgd_vs_adam", "settings"}
+    assert all(section.get("text") or section.get("derivation") for section in adam.report(m))
     assert all(row["passed"] for row in adam.checks(m))
 
 
 def test_first_step_closed_forms(smoke):
-    m, c, config, _ = smoke
+    m, c, config, _, _ = smoke
     g = np.abs(c["gradient"].astype(np.float64))
     b1, b2 = config["b1"], config["b2"]
     f = m["first_step"]
@@ -49,7 +84,7 @@ def test_first_step_closed_forms(smoke):
 
 
 def test_effective_steps_closed_forms(smoke):
-    m, c, config, _ = smoke
+    m, c, config, _, _ = smoke
     g = np.abs(c["gradient"].astype(np.float64))
     b1, b2, eps, warm = config["b1"], config["b2"], config["eps"], config["warmup_steps"]
     t = np.arange(1, config["long_steps"] + 1)[:, None]
@@ -100,7 +135,7 @@ def reference_decay_runs(config):
 
 
 def test_adamw_vs_l2_against_optax_runs(smoke):
-    m, _, config, _ = smoke
+    m, _, config, _, _ = smoke
     d = m["adamw_vs_l2"]
     runs = reference_decay_runs(config)
     # every config of the grid: vmapped (batched) nndl training vs unbatched optax, float32 rounding over
@@ -128,7 +163,7 @@ def test_adamw_vs_l2_against_optax_runs(smoke):
 
 
 def test_sgd_vs_adam_against_numpy(smoke):
-    m, c, config, _ = smoke
+    m, c, config, _, _ = smoke
     table = m["sgd_vs_adam"]
     splits = adam.task_splits(config)
     for task in adam.TASKS:
@@ -166,6 +201,10 @@ def test_sgd_vs_adam_against_numpy(smoke):
             curve = c[f"{task}_{opt}_train"]
             hit = np.flatnonzero(curve <= best * (1 + table["tolerance"]))
             assert r["epochs_to_tolerance"] == (int(hit[0]) + 1 if hit.size else None)
+            within = curve <= best * (1 + table["tolerance"])  # stays within: every later epoch inside too
+            stay = next((k + 1 for k in range(len(curve)) if within[k:].all()), None)
+            assert r["epochs_to_stay"] == stay and (stay is None or stay >= r["epochs_to_tolerance"])
+            assert r["final_gap"] == pytest.approx(curve[-1] / best - 1, rel=1e-6, abs=1e-9)
             if task == "classification":
                 assert r["test_accuracy"] == pytest.approx(np.mean(np.sign(x_te @ w + b) == y_te), abs=1e-6)
                 assert r["train_accuracy"] == pytest.approx(np.mean(np.sign(x_tr @ w + b) == y_tr), abs=1e-6)
