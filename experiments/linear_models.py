@@ -34,7 +34,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nndl import cli, data, linear, linear_gaussian, mae, max_margin, progress, regression, ridge_sweep, runio, sweep
+from nndl import (cli, data, linear, linear_gaussian, mae, max_margin, progress, regression, ridge_sweep, runio,
+                  stats, sweep, templates)
 from nndl.checks import check
 from nndl.plotting import plt, save_figure, subplots
 
@@ -51,10 +52,13 @@ def get_config(full: bool = False) -> dict:
         "data_dir": None,                # None: data/ of the repository
         "synthetic_train_rows": 5000, "synthetic_test_rows": 2500, "synthetic_side": 48,
         "val_fraction": 0.2,
-        "batch_sizes": [16, 64, 256, 1024],
-        "lrs": [1e-4, 3e-4, 1e-3, 3e-3],
-        "epochs": [2, 4, 8, 16],
-        "alphas": [1e-2, 1e-1, 1.0, 10.0],
+        # Extended until the validation optimum is interior on batch size, lr and epochs (on the
+        # synthetic stand-in, seed 0): a first 4^4 grid chose batch 16 = min, 16 epochs = max, alpha = min.
+        # alpha starts at its natural bound 0: the validation MSE rises with alpha from there.
+        "batch_sizes": [8, 16, 32, 64],
+        "lrs": [3e-5, 1e-4, 3e-4, 1e-3],
+        "epochs": [8, 16, 32, 64],
+        "alphas": [0.0, 1e-3, 1e-2, 1e-1, 1.0],
         "chunk_epochs": 4,
         "n_record": 8,
         "loop_per_cell": 1,              # standalone runs timed per (batch size, epochs) cell; 0: all configs
@@ -66,8 +70,9 @@ def get_config(full: bool = False) -> dict:
         "logistic_n": 40, "logistic_gap": 0.3, "logistic_lr": 1.0, "logistic_steps": 100_000,
     }
     if full:
-        config.update(batch_sizes=[8, 16, 64, 256, 1024], lrs=[3e-5, 1e-4, 3e-4, 1e-3, 3e-3],
-                      epochs=[5, 10, 20, 40, 80], alphas=[1e-3, 1e-2, 1e-1, 1.0, 10.0], chunk_epochs=10,
+        config.update(batch_sizes=[4, 8, 16, 32, 64, 128], lrs=[1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3],
+                      epochs=[8, 16, 24, 32, 48, 64, 128], alphas=[0.0, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0],
+                      chunk_epochs=8,
                       n_record=20, loop_per_cell=0, logistic_steps=1_000_000)
     return config
 
@@ -111,11 +116,24 @@ def xor_descent(x: jax.Array, y: jax.Array, lr, *, steps: int):
     return linear.gradient_descent(lambda p: linear.mse(p, x, y), start, lr, steps, record=lambda p: p)
 
 
+@jax.jit
+def xor_stationarity(x: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """jax.grad of J at the hand-derived (w1, w2, b) = (0, 0, 1/2), and J's Hessian in (w1, w2, b)."""
+    def cost(theta):
+        return linear.mse({"w": theta[:2], "b": theta[2]}, x, y)
+
+    solution = jnp.array([0.0, 0.0, 0.5], x.dtype)
+    return jax.grad(cost)(solution), jax.hessian(cost)(solution)
+
+
 def run_xor(config: dict) -> tuple[dict, dict]:
     closed = linear.normal_equations(linear.XOR_X, linear.XOR_Y)
     x, y = np.float32(linear.XOR_X), np.float32(linear.XOR_Y)
     final, curve, path = xor_descent(x, y, config["xor_lr"], steps=config["xor_steps"])
+    grad, hessian = jax.device_get(xor_stationarity(x, y))
     metrics = {"w": closed["w"], "b": closed["b"], "J": linear.numpy_mse(closed, linear.XOR_X, linear.XOR_Y),
+               "grad_at_solution_max_abs": float(np.max(np.abs(grad))), "hessian": hessian,
+               "hessian_eigenvalues": np.linalg.eigvalsh(np.float64(hessian)),
                "gd": {"w": final["w"], "b": final["b"], "J": linear.numpy_mse(final, x, y),
                       "lr": config["xor_lr"], "steps": config["xor_steps"]}}
     return metrics, {"xor_J": curve, "xor_w": path["w"], "xor_b": path["b"]}
@@ -165,6 +183,70 @@ def select(val_mse: np.ndarray, diverged: np.ndarray) -> int:
     if not ok.any():
         raise cli.UserError("every configuration of the grid diverged: lower --lrs")
     return int(np.flatnonzero(ok)[np.argmin(val_mse[ok])])
+
+
+def axis_positions(config: dict, best: int, val_mse: np.ndarray, diverged: np.ndarray, w: np.ndarray,
+                   b: np.ndarray, x_val: np.ndarray, y_val: np.ndarray) -> dict:
+    """Where the chosen config sits on each grid axis, and how it compares with its neighbours there.
+
+    A neighbour's difference in validation MSE is paired over the same validation examples:
+    d_i = r_neighbour,i^2 - r_best,i^2, its mean and standard error std(d)/sqrt(n_val).
+    """
+    shape = [len(config[k]) for k in CONFIG_AXES]
+    at = np.unravel_index(best, shape)
+    x64, y64 = np.asarray(x_val, np.float64), np.asarray(y_val, np.float64)
+
+    def sq_residuals(i):
+        return (x64 @ np.asarray(w[i], np.float64) + float(b[i]) - y64) ** 2
+
+    base = sq_residuals(best)
+    out = {}
+    for axis, (name, key) in enumerate(zip(AXES, CONFIG_AXES)):
+        values, i = config[key], int(at[axis])
+
+        def index(j):
+            return int(np.ravel_multi_index(tuple(j if a == axis else at[a] for a in range(len(shape))), shape))
+
+        line = [None if diverged[index(j)] else float(val_mse[index(j)]) for j in range(len(values))]
+        side = {}
+        for label, j in (("lower", i - 1), ("upper", i + 1)):
+            if not 0 <= j < len(values) or diverged[index(j)]:
+                side[label] = None
+                continue
+            d = sq_residuals(index(j)) - base
+            mean, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
+            side[label] = {"value": values[j], "val_mse": line[j], "diff": mean, "diff_se": se,
+                           "z": mean / se if se > 0 else None}
+        where = "interior" if 0 < i < len(values) - 1 else ("lowest" if i == 0 else "highest")
+        out[name] = {"values": values, "index": i, "n": len(values), "value": values[i], "where": where,
+                     "at_natural_bound": name == "alpha" and values[i] == 0.0, "line": line, **side}
+    return out
+
+
+def worked_answer_bug(arrays: dict, alpha: float) -> dict:
+    """Runs the sheet's grad_f_MSE (np.dot(X, yhat - y)) on the training data, and the fixed gradient.
+
+    The fix (X^T (yhat - y) / n + alpha w, `linear.ridge_value_and_grad`) is compared with jax.grad of
+    the objective at a random point.
+    """
+    x, y = np.asarray(arrays["x_train"], np.float64), np.asarray(arrays["y_train"], np.float64)
+    n, d = x.shape
+    w0 = np.random.default_rng(0).standard_normal(d) / np.sqrt(d)
+    try:
+        linear.worked_answer_grad_f_mse(w0, 0.1, x, y, alpha)
+        error = None
+    except ValueError as e:
+        error = str(e)
+    params = {"w": jnp.asarray(w0, jnp.float32), "b": jnp.float32(0.1)}
+    hand, auto = jax.device_get(_ridge_grads(params, arrays["x_train"], arrays["y_train"], alpha))
+    err = max(float(np.max(np.abs(hand[k] - auto[k]))) for k in ("w", "b"))
+    scale = max(float(np.max(np.abs(auto[k]))) for k in ("w", "b"))
+    return {"n": n, "d": d, "raises": error is not None, "error": error, "fixed_vs_autodiff_rel_err": err / scale}
+
+
+@jax.jit
+def _ridge_grads(params, x, y, alpha):
+    return linear.ridge_value_and_grad(params, x, y, alpha)[1], jax.grad(linear.ridge_loss)(params, x, y, alpha)
 
 
 def steady_one_call_s(timings: dict) -> tuple[float, float]:
@@ -247,8 +329,12 @@ def run_grid_search(config: dict, arrays: dict, transform: dict, source: str, ou
     standalone_err = max((abs(v - val_mse[i]) / val_mse[i] for i, v in timed.items() if not result.diverged[i]),
                          default=0.0)
     diverged_too = all(not np.isfinite(v) for i, v in timed.items() if result.diverged[i])
+    positions = axis_positions(config, best, val_mse, result.diverged, result.w, result.b, arrays["x_val"],
+                               arrays["y_val"])
     metrics = {
         "data": source,
+        "position": positions,
+        "worked_answer": worked_answer_bug(arrays, alpha),
         "n_train": len(arrays["x_train"]), "n_val": len(arrays["x_val"]), "n_test": len(arrays["x_test"]),
         "n_features": int(arrays["x_train"].shape[1]),
         "axes": {"batch_size": config["batch_sizes"], "lr": config["lrs"], "epochs": config["epochs"],
@@ -307,7 +393,10 @@ def mae_gradient_checks(x: jax.Array, y: jax.Array) -> dict:
     return {"generic": _max_abs_diff(mae.mae_grad(generic, x, y), jax.grad(mae.mae)(generic, x, y)),
             "ties": _max_abs_diff(hand_tie, jax.grad(mae.mae_sheet_convention)(tie, x, y_tied)),
             "n_ties": n_ties, "grad_b_sheet": hand_tie["b"], "grad_b_jnp_abs": jax.grad(mae.mae)(tie, x, y_tied)["b"],
-            "abs_grad_at_0": jax.grad(jnp.abs)(0.0)}
+            "abs_grad_at_0": jax.grad(jnp.abs)(0.0),
+            # Q4(c): b after one step, against b - lr * jax.grad (generic point: no ties)
+            "update_b_err": jnp.abs(mae.updated_b(x, y, generic["w"], generic["b"], 0.1)
+                                    - (generic["b"] - 0.1 * jax.grad(mae.mae)(generic, x, y)["b"]))}
 
 
 @partial(jax.jit, static_argnames="steps")
@@ -335,6 +424,7 @@ def run_mae(config: dict) -> tuple[dict, dict]:
 
     metrics = {"grad_b_max_err": max(grads["generic"]["b"], grads["ties"]["b"]),
                "grad_w_max_err": max(grads["generic"]["w"], grads["ties"]["w"]),
+               "update_b_err": float(grads["update_b_err"]),
                "n": len(y), "n_ties": grads["n_ties"], "jax_abs_grad_at_0": grads["abs_grad_at_0"],
                "grad_b_at_ties": {"sheet": grads["grad_b_sheet"], "jnp_abs": grads["grad_b_jnp_abs"]},
                "n_outliers": int(outlier.sum()), "truth": truth, "lr": config["mae_lr"],
@@ -373,7 +463,7 @@ def run_mle(config: dict) -> tuple[dict, dict]:
         mle_ascent(np.float32(x), np.float32(y), np.float32(w_closed), np.float32(var_closed), config["mle_lr"],
                    steps=config["mle_steps"]))
     var_ascent = float(np.exp(final["log_var"]))
-    metrics = {"w_closed": w_closed, "sigma2_closed": var_closed,
+    metrics = {"n": len(y), "w_closed": w_closed, "sigma2_closed": var_closed,
                "w_ascent": final["w"], "sigma2_ascent": var_ascent,
                "w_max_err": float(np.max(np.abs(np.asarray(final["w"]) - w_closed))),
                "sigma2_err": abs(var_ascent - var_closed),
@@ -391,11 +481,12 @@ def logistic_descent(x: jax.Array, y: jax.Array, unit: jax.Array, c: jax.Array, 
     """GD on the mean logistic loss from w = 0, and the loss L(c unit) along a direction for each c.
 
     Returns:
-      (final w, risk before each step, w before each step (steps, d), L(c unit) per c).
+      (final w, risk before each step, w before each step (steps, d), (L(c unit), dL(c unit)/dc) per c).
     """
     final, risk, path = linear.gradient_descent(lambda w: max_margin.risk(w, x, y), jnp.zeros(x.shape[1]), lr, steps,
                                                 record=lambda w: w)
-    return final, risk, path, jax.vmap(lambda s: max_margin.risk(s * unit, x, y))(c)
+    along = jax.vmap(jax.value_and_grad(lambda s: max_margin.risk(s * unit, x, y)))(c)
+    return final, risk, path, along
 
 
 def run_separable(config: dict) -> tuple[dict, dict]:
@@ -405,7 +496,7 @@ def run_separable(config: dict) -> tuple[dict, dict]:
     c = np.logspace(-1, 2, 31)
     # float64: late GD updates are ~1e-6 of ||w||, below float32's resolution of the direction
     with jax.enable_x64(True):
-        final, risk_curve, path, loss_c = jax.device_get(
+        final, risk_curve, path, (loss_c, dloss_dc) = jax.device_get(
             logistic_descent(x, y, w_svm / np.linalg.norm(w_svm), c, config["logistic_lr"], steps=steps))
     trajectory = np.concatenate([path[1:], final[None]])  # row t-1: w after t steps
     t = sweep.record_epochs(steps, 60)
@@ -417,13 +508,19 @@ def run_separable(config: dict) -> tuple[dict, dict]:
     # w(t) = w_svm ln t + rho(t) with rho bounded: rho's change over each decade of t shrinks
     decades = 10 ** np.arange(1, int(np.log10(steps)) + 1)
     rho = trajectory[decades - 1] - np.log(decades)[:, None] * w_svm
+    # the derivation's closed form: dL(c w_hat)/dc = -(1/n) sum_i m_i / (1 + exp(c m_i)), m_i = y_i w_hat.x_i
+    unit_margins = y * (x @ (w_svm / np.linalg.norm(w_svm)))
+    closed = -np.mean(unit_margins[None, :] / (1 + np.exp(c[:, None] * unit_margins[None, :])), axis=1)
     metrics = {"steps": t, "norms": norms, "angles": angles, "final_norm": float(norms[-1]),
                "final_angle_deg": float(angles[-1]), "w_final": trajectory[-1], "w_svm": w_svm,
                "svm_norm": float(np.linalg.norm(w_svm)), "svm_margin": float(1 / np.linalg.norm(w_svm)),
                "gd_margin": float(margins.min()), "norm_slope_per_log_t": slope,
                "decades": decades[1:], "rho_change_per_decade": np.linalg.norm(np.diff(rho, axis=0), axis=1),
                "final_risk": float(risk_curve[-1]), "lr": config["logistic_lr"],
-               "loss_vs_c": {"c": c, "loss": loss_c, "decreasing": bool(np.all(np.diff(loss_c) < 0))}}
+               "loss_vs_c": {"c": c, "loss": loss_c, "decreasing": bool(np.all(np.diff(loss_c) < 0)),
+                             "dloss_dc": dloss_dc, "dloss_dc_max": float(np.max(dloss_dc)),
+                             "dloss_dc_closed_form_max_err": float(np.max(np.abs(dloss_dc - closed))),
+                             "min_unit_margin": float(unit_margins.min()), "n": len(y)}}
     return metrics, {"logistic_x": x, "logistic_y": y, "logistic_w": w_t}
 
 
@@ -608,82 +705,116 @@ def plot_separable(m: dict, c: dict, out: Path) -> None:
 
 
 # ------------------------------------------------------------- report, checks
+TEXT = templates.beside(__file__)
+AXIS_LABELS = {"batch_size": "batch size", "lr": "learning rate", "epochs": "epochs", "alpha": "alpha"}
+
+
+def _numbers(values, spec: str = ".4g") -> str:
+    return ", ".join("diverged" if v is None else format(v, spec) for v in values)
+
+
+def axis_fields(name: str, pos: dict) -> dict:
+    return {**pos, "label": AXIS_LABELS[name], "rank": pos["index"] + 1, "line": _numbers(pos["line"])}
+
+
+def axis_sentence(name: str, pos: dict) -> str:
+    """One axis of the grid: where the optimum sits, and its neighbours' paired differences."""
+    fields = axis_fields(name, pos)
+    if pos["at_natural_bound"]:
+        line = [v for v in pos["line"] if v is not None]
+        key = "axis_natural_bound_rising" if np.all(np.diff(line) > 0) else "axis_natural_bound"
+    else:
+        key = "axis_" + pos["where"]
+    parts = []
+    for side in ("lower", "upper"):
+        n = pos.get(side)
+        if n is not None:
+            tie = n["z"] is None or abs(n["z"]) <= stats.Z_SIGNIFICANT
+            parts.append(templates.render(TEXT, "neighbour_tie" if tie else "neighbour_worse", n))
+    return templates.render(TEXT, key, fields) + (" Of its neighbours, " + "; ".join(parts) + "." if parts else "")
+
+
+def grid_edges(g: dict) -> list[str]:
+    """Axes on which the chosen config sits on an edge that could be extended (alpha = 0 cannot)."""
+    return [AXIS_LABELS[k] for k, pos in g["position"].items() if pos["where"] != "interior"
+            and not pos["at_natural_bound"]]
+
+
+def report_fields(m: dict) -> dict:
+    """The metrics plus the derived numbers the templates name."""
+    xor, g, a, mle, s = m["xor"], m["grid_search"], m["mae"], m["mle"], m["separable_logistic"]
+    lc = s["loss_vs_c"]
+    return {**m, "g": g, "best": g["best"], "a": a, "s": s, "lc": lc,
+            "w0": xor["w"][0], "w1": xor["w"][1], "gd_w0": xor["gd"]["w"][0], "gd_w1": xor["gd"]["w"][1],
+            "hessian_eigenvalues": _numbers(xor["hessian_eigenvalues"], ".3g"),
+            "half_test": g["test_mse_unregularised"] / 2, "edges": ", ".join(grid_edges(g)) or "none",
+            "mae_err": max(a["grad_b_max_err"], a["grad_w_max_err"]), "tie_share": a["n_ties"] / a["n"],
+            "mle_n": mle["n"], "mle_d": len(mle["w_closed"]),
+            "loss_first": lc["loss"][0], "loss_last": lc["loss"][-1], "c_first": lc["c"][0], "c_last": lc["c"][-1],
+            "n_c": len(lc["c"]), "final_step": f"{s['steps'][-1]:,}", "angle_first": s["angles"][0],
+            "rho_changes": _numbers(s["rho_change_per_decade"], ".2f")}
+
+
 def report(m: dict) -> list[dict]:
     xor, g, a, mle, s = m["xor"], m["grid_search"], m["mae"], m["mle"], m["separable_logistic"]
+    f = report_fields(m)
     best = g["best"]
+    q3_text = " ".join([
+        templates.render(TEXT, "q3_text", f),
+        templates.render(TEXT, "sgd_far_from_ridge" if g["sgd_vs_ridge_w_rel_dist"] > 0.1 else "sgd_near_ridge", f),
+        *(axis_sentence(k, g["position"][k]) for k in AXES),
+        templates.render(TEXT, "grid_edge" if grid_edges(g) else "grid_interior", f),
+        templates.render(TEXT, "timing_extrapolated" if g["loop_extrapolated"] else "timing", f)])
+    q3_derivation = "\n".join([templates.render(TEXT, "q3_derivation", f),
+                                templates.render(TEXT, "bug_raises" if g["worked_answer"]["raises"] else "bug_silent", f)])
     return [
-        {"question": "seed 004 Q2: the least-squares linear model of XOR",
-         "figures": ["xor.png"],
+        {"question": "seed 004 Q2: the least-squares linear model of XOR, by setting the gradient to 0",
+         "ids": ["004 Q2"], "figures": ["xor.png"],
          "table": [["w (normal equations)", f"({xor['w'][0]:.3g}, {xor['w'][1]:.3g})"], ["b", xor["b"]],
                    ["J", xor["J"]], ["w (GD)", f"({xor['gd']['w'][0]:.3g}, {xor['gd']['w'][1]:.3g})"],
                    ["b (GD)", xor["gd"]["b"]]],
-         "text": f"Both the normal equations and {xor['gd']['steps']} gradient-descent steps give w = "
-                 f"({xor['w'][0]:.2g}, {xor['w'][1]:.2g}), b = {xor['b']:.3g}: the best linear fit predicts "
-                 f"{xor['b']:.3g} at every point, J = {xor['J']:.3g}."},
+         "derivation": templates.render(TEXT, "xor_derivation", f), "text": templates.render(TEXT, "xor_text", f),
+         "code": []},
         {"question": "seed 004 Q3: L2-regularised linear regression by SGD, grid search on a validation split",
-         "figures": ["grid_search.png"],
-         "table": [["data", g["data"]], ["configs (one jitted sweep)", g["n_configs"]],
-                   ["diverged", g["n_diverged"]],
-                   ["chosen: batch, lr, epochs, alpha",
-                    f"{best['batch_size']}, {best['lr']:g}, {best['epochs']}, {best['alpha']:g}"],
-                   ["validation MSE", g["val_mse"]], ["test MSE (unregularised)", g["test_mse_unregularised"]],
-                   ["test half-MSE (the sheet's f_MSE)", g["test_mse_unregularised"] / 2],
-                   [f"ridge closed form, alpha {g['ridge_alpha']:g}: test MSE", g["ridge_test_mse"]],
-                   [f"ridge closed form, validation-best alpha {g['ridge_best']['alpha']:g}: test MSE",
-                    g["ridge_best"]["test_mse"]],
-                   ["one call (s, compile excluded)", g["one_call_s"]], ["Python loop (s)", g["loop_s"]]],
-         "text": f"Over {g['n_configs']} configurations on {g['data']} data, the lowest validation MSE "
-                 f"({g['val_mse']:.1f}) is at batch {best['batch_size']}, lr {best['lr']:g}, {best['epochs']} "
-                 f"epochs, alpha {best['alpha']:g}; its unregularised test MSE is {g['test_mse_unregularised']:.1f} "
-                 f"(test target variance {g['test_target_variance']:.1f}), against {g['ridge_test_mse']:.1f} for "
-                 f"the closed-form ridge solution with the same alpha ("
-                 + ("SGD stopped far from that minimiser" if g["sgd_vs_ridge_w_rel_dist"] > 0.1 else
-                    "SGD reached that minimiser") + f", relative distance of the weights "
-                 f"{g['sgd_vs_ridge_w_rel_dist']:.2f}), and {g['ridge_best']['test_mse']:.1f} for the "
-                 f"closed form at its own validation-best alpha {g['ridge_best']['alpha']:g}. The whole grid took "
-                 f"{g['one_call_s']:.3g} s in one call "
-                 f"(plus {g['one_call_compile_s']:.3g} s compiling) versus {g['loop_s']:.3g} s as a loop of "
-                 f"jitted standalone runs"
-                 + (f" (extrapolated from {g['loop_timed_configs']} timed runs)" if g["loop_extrapolated"] else "")
-                 + f": {g['loop_over_one_call']:.1f}x."},
-        {"question": "seed 004 Q4: MAE gradients (n+ - n-)/n and their gradient-descent step",
-         "figures": ["mae.png"],
+         "ids": ["004 Q3"], "figures": ["grid_search.png"],
+         "table": [["axis", "values", "chosen", "where"]]
+         + [[AXIS_LABELS[k], _numbers(g["position"][k]["values"], "g"), f"{best[k]:g}",
+             "at alpha = 0 (bound)" if g["position"][k]["at_natural_bound"] else g["position"][k]["where"]]
+            for k in AXES]
+         + [["validation MSE", f"{g['val_mse']:.2f}", "", ""],
+            ["test MSE (unregularised)", f"{g['test_mse_unregularised']:.2f}", "", ""],
+            [f"ridge closed form, alpha {g['ridge_best']['alpha']:g}: test MSE", f"{g['ridge_best']['test_mse']:.2f}",
+             "", ""]],
+         "derivation": q3_derivation, "text": q3_text,
+         "code": ["nndl.linear.ridge_value_and_grad", "nndl.ridge_sweep.sgd_step"]},
+        {"question": "seed 004 Q4: MAE gradients (a) for b, (b) for w, (c) a Python function for the step on b",
+         "ids": ["004 Q4(a)", "004 Q4(b)", "004 Q4(c)"], "figures": ["mae.png"],
          "table": [["max |grad_b hand - jax.grad|", a["grad_b_max_err"]],
                    ["max |grad_w hand - jax.grad|", a["grad_w_max_err"]],
-                   ["jax.grad(jnp.abs)(0)", a["jax_abs_grad_at_0"]],
-                   [f"grad_b with {a['n_ties']} ties: sheet / jnp.abs", f"{a['grad_b_at_ties']['sheet']:.3f} / "
-                                                                          f"{a['grad_b_at_ties']['jnp_abs']:.3f}"],
+                   ["|updated_b - (b - lr jax.grad)|", a["update_b_err"]],
+                   [f"grad_b with {a['n_ties']} ties: sheet / jnp.abs",
+                    f"{a['grad_b_at_ties']['sheet']:.3f} / {a['grad_b_at_ties']['jnp_abs']:.3f}"],
                    ["MAE-GD (w, b)", f"({a['mae_gd']['w']:.3f}, {a['mae_gd']['b']:.3f})"],
                    ["MSE-GD (w, b)", f"({a['mse_gd']['w']:.3f}, {a['mse_gd']['b']:.3f})"]],
-         "text": f"The hand-written gradients match jax.grad to {max(a['grad_b_max_err'], a['grad_w_max_err']):.1e}. "
-                 f"At exact ties the sheet's convention counts 0 while jnp.abs's derivative at 0 is "
-                 f"{a['jax_abs_grad_at_0']:g}, so grad_b differs by n_ties/n = {a['n_ties'] / a['n']:.3f}. With "
-                 f"{a['n_outliers']} one-sided outliers, MAE-GD lands {a['mae_gd']['param_err']:.3f} from the true "
-                 f"line (|dw| + |db|) and MSE-GD {a['mse_gd']['param_err']:.3f}."},
-        {"question": "seed 004 Q5: MLE of the linear-Gaussian model",
-         "figures": ["mle.png"],
+         "derivation": templates.render(TEXT, "mae_derivation", f), "text": templates.render(TEXT, "mae_text", f),
+         "code": ["nndl.mae.updated_b", "nndl.mae.mae_grad"]},
+        {"question": "seed 004 Q5: proof that the MLE of the linear-Gaussian model is the least-squares w and mean "
+                     "squared residual", "ids": ["004 Q5"], "figures": ["mle.png"],
          "table": [["max |w_ascent - w_closed|", mle["w_max_err"]],
                    ["|sigma2_ascent - sigma2_closed|", mle["sigma2_err"]],
                    ["max |w_closed - w_least_squares|", mle["w_mse_max_err"]],
                    ["sigma^2 (closed form)", mle["sigma2_closed"]]],
-         "text": f"Gradient ascent on the log-likelihood reaches the closed form to {mle['w_max_err']:.1e} in w and "
-                 f"{mle['sigma2_err']:.1e} in sigma^2 (= {mle['sigma2_closed']:.4f}, noise variance "
-                 f"{mle['noise_var']:g}); the MLE weights equal the least-squares weights to "
-                 f"{mle['w_mse_max_err']:.1e}."},
-        {"question": "seed 002: logistic loss on linearly separable data",
-         "figures": ["separable_logistic.png"],
+         "derivation": templates.render(TEXT, "mle_derivation", f), "text": templates.render(TEXT, "mle_text", f),
+         "code": ["nndl.linear_gaussian.mle"]},
+        {"question": "seed 002: logistic loss on linearly separable data has no finite minimiser",
+         "ids": ["002 logistic"], "figures": ["separable_logistic.png"],
          "table": [["final ||w||", s["final_norm"]], ["d||w|| / d ln t (last decade)", s["norm_slope_per_log_t"]],
                    ["||w_svm|| (the limit of the slope)", s["svm_norm"]],
+                   ["max over c of dL(c w_hat)/dc", s["loss_vs_c"]["dloss_dc_max"]],
                    ["final angle to max-margin (deg)", s["final_angle_deg"]],
                    ["GD margin / max margin", f"{s['gd_margin']:.4f} / {s['svm_margin']:.4f}"]],
-         "text": f"L(c w_hat) falls from {s['loss_vs_c']['loss'][0]:.3g} to {s['loss_vs_c']['loss'][-1]:.3g} as c "
-                 f"goes from {s['loss_vs_c']['c'][0]:g} to {s['loss_vs_c']['c'][-1]:g}, so there is no finite "
-                 f"minimiser. After {s['steps'][-1]:,} steps ||w|| = {s['final_norm']:.2f}, growing by "
-                 f"{s['norm_slope_per_log_t']:.2f} per unit of ln t over the last decade (||w_svm|| = "
-                 f"{s['svm_norm']:.2f}); w(t) - w_svm ln t moves less every decade ("
-                 + ", ".join(f"{v:.2f}" for v in s["rho_change_per_decade"]) + "), so w(t) ~ w_svm ln t + a bounded "
-                 f"term, and the angle to the max-margin direction fell from {s['angles'][0]:.1f} to "
-                 f"{s['final_angle_deg']:.2f} deg."},
+         "derivation": templates.render(TEXT, "logistic_derivation", f),
+         "text": templates.render(TEXT, "logistic_text", f), "code": ["nndl.max_margin.risk"]},
     ]
 
 
@@ -697,7 +828,17 @@ def checks(m: dict) -> list[dict]:
     rows = [
         ("XOR normal equations: w = 0, b = 1/2, J = 1/4", 0.0, xor_err, "1e-9 (float64 solve)", xor_err < 1e-9),
         ("XOR gradient descent: w = 0, b = 1/2", 0.0, gd_err, "1e-4 (float32 GD)", gd_err < 1e-4),
+        ("XOR: jax.grad of J at (0, 0, 1/2) = 0", 0.0, xor["grad_at_solution_max_abs"], "1e-6 (float32)",
+         xor["grad_at_solution_max_abs"] < 1e-6),
+        ("XOR: Hessian of J positive-definite (unique minimiser)", "> 0", min(xor["hessian_eigenvalues"]), "> 0",
+         min(xor["hessian_eigenvalues"]) > 0),
         ("grid: >= 4 values on each of the 4 axes", 4, values_per_axis, "-", values_per_axis >= 4),
+        ("grid: chosen config interior on every extendable axis (alpha = 0 is a bound)", "none on an edge",
+         grid_edges(g) or "none", "-", not grid_edges(g)),
+        ("worked answer's np.dot(X, yhat - y) fails on n x d data (n != d)", True, g["worked_answer"]["raises"], "-",
+         g["worked_answer"]["raises"] == (g["worked_answer"]["n"] != g["worked_answer"]["d"])),
+        ("fixed ridge gradient X^T r / n + alpha w = jax.grad", 0.0, g["worked_answer"]["fixed_vs_autodiff_rel_err"],
+         "1e-5 relative (float32)", g["worked_answer"]["fixed_vs_autodiff_rel_err"] < 1e-5),
         ("sweep config = its standalone run (validation MSE)", 0.0, g["standalone_val_mse_max_rel_err"],
          "1e-3 relative (float32 summation order)", g["standalone_val_mse_max_rel_err"] < 1e-3),
         ("configs flagged diverged also blow up standalone", True, g["standalone_diverged_too"], "-",
@@ -709,6 +850,7 @@ def checks(m: dict) -> list[dict]:
          abs(g["test_mse_unregularised"] / g["ridge_best"]["test_mse"] - 1) < 0.25),
         ("MAE grad_b (hand) = jax.grad", 0.0, a["grad_b_max_err"], "1e-5 (float32)", a["grad_b_max_err"] < 1e-5),
         ("MAE grad_w (hand) = jax.grad", 0.0, a["grad_w_max_err"], "1e-5 (float32)", a["grad_w_max_err"] < 1e-5),
+        ("MAE updated_b = b - lr jax.grad (Q4c)", 0.0, a["update_b_err"], "1e-6 (float32)", a["update_b_err"] < 1e-6),
         ("MAE-GD closer to the true line than MSE-GD under outliers", a["mse_gd"]["param_err"],
          a["mae_gd"]["param_err"], "strictly closer", a["mae_gd"]["param_err"] < a["mse_gd"]["param_err"]),
         ("MLE: gradient ascent w = closed form", 0.0, mle["w_max_err"], "1e-4 (float32)", mle["w_max_err"] < 1e-4),
@@ -717,6 +859,10 @@ def checks(m: dict) -> list[dict]:
         ("MLE w = least-squares w", 0.0, mle["w_mse_max_err"], "1e-9 (float64)", mle["w_mse_max_err"] < 1e-9),
         ("separable: L(c w_hat) strictly decreasing in c", "decreasing", s["loss_vs_c"]["decreasing"], "-",
          s["loss_vs_c"]["decreasing"]),
+        ("separable: dL(c w_hat)/dc < 0 at every c (jax.grad)", "< 0", s["loss_vs_c"]["dloss_dc_max"], "< 0",
+         s["loss_vs_c"]["dloss_dc_max"] < 0),
+        ("separable: dL/dc = -(1/n) sum m_i / (1 + exp(c m_i))", 0.0, s["loss_vs_c"]["dloss_dc_closed_form_max_err"],
+         "1e-12 (float64)", s["loss_vs_c"]["dloss_dc_closed_form_max_err"] < 1e-12),
         ("separable: ||w(t)|| increasing", "increasing", float(np.min(np.diff(s["norms"]))), "> 0",
          bool(np.all(np.diff(s["norms"]) > 0))),
         ("separable: w(t) - w_svm ln t settles (its change per decade of t shrinks)", "decreasing",

@@ -65,6 +65,18 @@ def ridge_value_and_grad(params: Params, x: jax.Array, y: jax.Array, alpha) -> t
     return loss, {"w": x.T @ residual / x.shape[0] + alpha * params["w"], "b": jnp.mean(residual)}
 
 
+def worked_answer_grad_f_mse(w: np.ndarray, b: float, X: np.ndarray, y: np.ndarray, alpha: float):
+    """Seed 004 Q3's worked-answer `grad_f_MSE`, transcribed line by line (numpy).
+
+    Its `np.dot(X, yhat - y)` multiplies X (n, d) by a length-n vector: it raises ValueError unless
+    n = d, and for n = d it silently computes X r instead of X^T r. `ridge_value_and_grad` is the fix.
+    """
+    yhat = X.dot(w) + b
+    grad_w = 1. / len(y) * np.dot(X, yhat - y) + alpha * w
+    grad_b = 1. / len(y) * np.sum(yhat - y)
+    return grad_w, grad_b
+
+
 def _design(x: np.ndarray) -> np.ndarray:
     """[x, 1]: the bias as a constant feature. (n, d) -> (n, d + 1)."""
     x = np.asarray(x, np.float64)

@@ -50,3 +50,22 @@ def mae_grad(params: linear.Params, x: jax.Array, y: jax.Array) -> linear.Params
 def mae_gd_step(params: linear.Params, x: jax.Array, y: jax.Array, lr) -> linear.Params:
     """The sheet's GradientDescentStep (Q4c), for w as well as b: params - lr * mae_grad(params)."""
     return jax.tree.map(lambda p, g: p - lr * g, params, mae_grad(params, x, y))
+
+
+def updated_b(X: jax.Array, y: jax.Array, w: jax.Array, b, lr) -> jax.Array:
+    """Seed 004 Q4(c): the bias after one gradient step on f_MAE, b - lr (n_plus - n_minus) / n.
+
+    Args:
+      X: design matrix (n, d).
+      y: targets (n,).
+      w: weights (d,).
+      b: bias ().
+      lr: learning rate.
+
+    Returns:
+      The updated b; exact ties (X w + b = y) count as 0 (the sheet's convention for d|t|/dt at 0).
+    """
+    error = X @ w + b - y
+    grad_b = (jnp.sum(error > 0) - jnp.sum(error < 0)) / y.shape[0]
+    return b - lr * grad_b
+

@@ -7,6 +7,7 @@ import pytest
 
 from experiments import linear_models as lm
 from nndl import data, mae, max_margin, regression, runio
+from tests.entry_checks import check_entries, check_template
 from tests.helpers import run_module
 from tests.test_linear import brute_force_direction, numpy_sgd
 
@@ -72,6 +73,71 @@ def test_smoke_files_report_checks(smoke):
     assert [r["passed"] for r in rows if r["check"].startswith("grid: >= 4")] == [False]
 
 
+def test_report_entries_and_templates(smoke):
+    m = smoke[1]
+    entries = lm.report(m)
+    check_entries(entries)
+    assert [e["ids"] for e in entries] == [["004 Q2"], ["004 Q3"], ["004 Q4(a)", "004 Q4(b)", "004 Q4(c)"],
+                                           ["004 Q5"], ["002 logistic"]]
+    pos = m["grid_search"]["position"]
+    neighbour = next(n for p in pos.values() for n in (p["lower"], p["upper"]) if n is not None)
+    check_template(lm.TEXT, lm.report_fields(m), {"axis_": lm.axis_fields("lr", pos["lr"]), "neighbour_": neighbour})
+    q3 = entries[1]
+    # the worked answer's bug is flagged with the error the transcribed code raised on these data
+    assert "np.dot(X.T, yhat - y)" in q3["derivation"] and m["grid_search"]["worked_answer"]["error"] in q3["derivation"]
+    # the smoke grid's chosen config is on an edge of some axis (2 values each), and the text says so
+    assert lm.grid_edges(m["grid_search"]) and "has to be extended" in q3["text"]
+
+
+def test_grid_positions_and_paired_differences(smoke):
+    _, m, c = smoke
+    g = m["grid_search"]
+    shape = tuple(len(SMOKE[k]) for k in ("batch_sizes", "lrs", "epochs", "alphas"))
+    at = np.unravel_index(g["best"]["index"], shape)
+    val = np.where(c["grid_diverged"], np.nan, c["grid_val_mse"]).reshape(shape)
+    for axis, name in enumerate(lm.AXES):
+        p = g["position"][name]
+        assert p["index"] == at[axis] and p["where"] == ("lowest" if at[axis] == 0 else "highest")
+        line = [val[tuple(j if a == axis else at[a] for a in range(4))] for j in range(shape[axis])]
+        np.testing.assert_allclose([np.nan if v is None else v for v in p["line"]], line, rtol=1e-6)
+        for side in ("lower", "upper"):
+            n = p[side]
+            if n is not None:  # the paired mean difference is the difference of the two validation MSEs
+                assert n["diff"] == pytest.approx(n["val_mse"] - g["val_mse"], rel=1e-4, abs=1e-6)
+                assert n["diff"] >= 0 and n["diff_se"] > 0
+
+
+def test_axis_positions_natural_bound_and_interior():
+    config = {"batch_sizes": [1, 2], "lrs": [0.1, 0.2, 0.3], "epochs": [5], "alphas": [0.0, 0.5]}
+    grid = lm.grid_of(config)
+    # one feature, validation x = (1, 2), y = 0: MSE = 2.5 w^2 with b = 0; the best w sits at lr 0.2, alpha 0
+    w = np.abs(grid["lr"] - 0.2) + grid["alpha"] + 0.1 * (grid["batch_size"] == 2) + 0.01
+    x_val, y_val = np.array([[1.0], [2.0]]), np.zeros(2)
+    val = 2.5 * w ** 2
+    best = int(np.argmin(val))
+    pos = lm.axis_positions(config, best, val, np.zeros(len(w), bool), w[:, None], np.zeros(len(w)), x_val, y_val)
+    assert pos["lr"]["where"] == "interior" and pos["lr"]["value"] == 0.2
+    assert pos["alpha"]["at_natural_bound"] and pos["alpha"]["where"] == "lowest"
+    assert pos["batch_size"]["where"] == "lowest" and not pos["batch_size"]["at_natural_bound"]
+    assert pos["lr"]["upper"]["diff"] == pytest.approx(val[best + 2] - val[best])  # lr is the 2nd axis: stride 2
+    m = {"position": pos}
+    assert lm.grid_edges(m) == ["batch size", "epochs"]  # a one-value axis is its own edge
+    assert "cannot be extended" in lm.axis_sentence("alpha", pos["alpha"])
+
+
+def test_worked_answer_bug_and_fix():
+    rng = np.random.default_rng(0)
+    x, y, w = rng.standard_normal((7, 3)), rng.standard_normal(7), rng.standard_normal(3)
+    with pytest.raises(ValueError, match="not aligned"):
+        lm.linear.worked_answer_grad_f_mse(w, 0.2, x, y, 0.1)
+    square = rng.standard_normal((3, 3))
+    wrong, _ = lm.linear.worked_answer_grad_f_mse(w, 0.2, square, y[:3], 0.1)
+    right = square.T @ (square @ w + 0.2 - y[:3]) / 3 + 0.1 * w
+    assert not np.allclose(wrong, right)  # n = d: no error, a wrong gradient
+    out = lm.worked_answer_bug({"x_train": x.astype(np.float32), "y_train": y.astype(np.float32)}, 0.1)
+    assert out["raises"] and out["fixed_vs_autodiff_rel_err"] < 1e-5
+
+
 def test_xor_numbers(smoke):
     xor = smoke[1]["xor"]
     a = np.c_[lm.linear.XOR_X, np.ones(4)]
@@ -80,6 +146,9 @@ def test_xor_numbers(smoke):
     assert xor["J"] == pytest.approx(np.mean((a @ theta - lm.linear.XOR_Y) ** 2))
     assert (xor["w"], xor["b"], xor["J"]) == (pytest.approx([0, 0], abs=1e-12), pytest.approx(0.5), pytest.approx(0.25))
     np.testing.assert_allclose(xor["gd"]["w"] + [xor["gd"]["b"]], theta, atol=1e-5)  # 200 float32 GD steps
+    # the hand-derived Hessian of J in (w1, w2, b): rows (1, 1/2, 1), (1/2, 1, 1), (1, 1, 2)
+    np.testing.assert_allclose(xor["hessian"], [[1, 0.5, 1], [0.5, 1, 1], [1, 1, 2]], atol=1e-6)
+    assert np.prod(xor["hessian_eigenvalues"]) == pytest.approx(0.5, rel=1e-5) and xor["grad_at_solution_max_abs"] < 1e-6
 
 
 def test_grid_search_numbers(smoke):
@@ -148,6 +217,10 @@ def test_mae_numbers(smoke):
     assert (np.sum(r > 0) - np.sum(r < 0)) / 200 == pytest.approx(float(ref["b"]), abs=1e-6)
     assert (x32[r > 0, 0].sum() - x32[r < 0, 0].sum()) / 200 == pytest.approx(float(ref["w"][0]), abs=1e-5)
     assert a["jax_abs_grad_at_0"] == 1.0 and a["n_ties"] == 20
+    # Q4(c): the bias after one step, by the sheet's count formula in numpy
+    assert float(mae.updated_b(x32, y32, np.float32([0.7]), np.float32(-0.3), 0.1)) == pytest.approx(
+        -0.3 - 0.1 * (np.sum(r > 0) - np.sum(r < 0)) / 200, abs=1e-6)
+    assert a["update_b_err"] < 1e-6
     assert a["grad_b_at_ties"]["jnp_abs"] - a["grad_b_at_ties"]["sheet"] == pytest.approx(20 / 200, abs=1e-6)
     ols = np.linalg.lstsq(np.c_[x, np.ones(200)], y, rcond=None)[0]
     assert (a["mse_gd"]["w"], a["mse_gd"]["b"]) == (pytest.approx(ols[0], abs=1e-4), pytest.approx(ols[1], abs=1e-4))
@@ -200,6 +273,13 @@ def test_separable_logistic_numbers(smoke):
     ref = [np.mean(np.log1p(np.exp(-cv * y * (x @ unit)))) for cv in c_values]
     np.testing.assert_allclose(s["loss_vs_c"]["loss"], ref, rtol=1e-6)
     assert s["loss_vs_c"]["decreasing"] and np.all(np.diff(ref) < 0)
+    # dL/dc by central finite differences of the numpy loss, against the reported jax.grad values
+    h = 1e-6
+    fd = [(np.mean(np.log1p(np.exp(-(cv + h) * y * (x @ unit)))) - np.mean(np.log1p(np.exp(-(cv - h) * y * (x @ unit)))))
+          / (2 * h) for cv in c_values]
+    np.testing.assert_allclose(s["loss_vs_c"]["dloss_dc"], fd, rtol=1e-5, atol=1e-10)
+    assert s["loss_vs_c"]["dloss_dc_max"] == pytest.approx(max(fd), rel=1e-5) and max(fd) < 0
+    assert s["loss_vs_c"]["min_unit_margin"] == pytest.approx(np.min(y * (x @ unit)), rel=1e-9)
 
 
 def test_select_skips_diverged_and_nonfinite():

@@ -10,6 +10,7 @@ import pytest
 from experiments import sgd_noise
 from nndl import data, runio
 from nndl.models import mlp
+from tests.entry_checks import check_entries, check_template
 
 SMALL = ["--trials", "3000", "--grad-trials", "400", "--hidden", "8,8", "--ns", "10,100,1000"]
 
@@ -44,6 +45,41 @@ def test_smoke_files_and_report(smoke):
     assert set(m) >= {"p_never", "inv_e", "minibatch_variance", "lr_scaling"}
     assert all(section["text"] for section in sgd_noise.report(m))
     assert all(row["passed"] for row in sgd_noise.checks(m))
+
+
+def test_report_entries_and_templates(smoke):
+    m = smoke[0]
+    entries = sgd_noise.report(m)
+    check_entries(entries)
+    assert [i for e in entries for i in e["ids"]] == ["004 Q1(a)", "004 Q1(b)", "004 Q1(d)", "004 Q1(e)", "004 Q1(f)"]
+    f = sgd_noise.report_fields(m)
+    check_template(sgd_noise.TEXT, f, {p: {**f, **f[p.rstrip("_")]} for p in ("never_", "variance_", "lr_")})
+    # n times the gap to 1/e, reported, against the formula
+    expect = ", ".join(f"{r['n'] * (1 / math.e - (1 - 1 / r['n']) ** r['n']):.4f}" for r in m["p_never"])
+    assert f["gap_times_n"] == expect and "1/(2e) = 0.1839" in entries[0]["text"]
+
+
+def test_deviations_beyond_two_se_are_named(smoke):
+    m = smoke[0]
+    d = sgd_noise._deviations([("a", 0.5), ("b", -2.5), ("c", None), ("d", 2.01)])
+    assert d["n_beyond"] == 2 and d["beyond"] == "b (-2.5 s.e.); d (+2.0 s.e.)" and d["n_checks"] == 3
+    assert d["expected_beyond"] == pytest.approx(3 * 0.0455, rel=1e-2)
+    # a measurement pushed beyond 2 s.e. is named in the text; inside, the text says all are within
+    shifted = {**m, "minibatch_variance": {**m["minibatch_variance"]}}
+    mb = shifted["minibatch_variance"]
+    mb["variances"] = [t + (3 * se if i == 0 else 0.0) for i, (t, se) in enumerate(zip(mb["theory_fpc"], mb["stderr"]))]
+    text = sgd_noise.report(shifted)[1]["text"]
+    assert f"b = {mb['batch_sizes'][0]} (+3.0 s.e.)" in text
+    mb["variances"] = list(mb["theory_fpc"])
+    assert "Every measured variance is within 2 standard errors" in sgd_noise.report(shifted)[1]["text"]
+    # z of the step variances: relative deviation over the minibatch study's relative s.e. at that batch size
+    rel = {b: se / v for b, v, se in zip(m["minibatch_variance"]["batch_sizes"], m["minibatch_variance"]["variances"],
+                                           m["minibatch_variance"]["stderr"])}
+    zs = dict(sgd_noise.lr_scaling_z(m))
+    for r in m["lr_scaling"]:
+        if r["batch_size"] in rel:
+            assert zs[f"lr x k at k = {r['k']}"] == pytest.approx((r["var_linear"] / r["theory_linear"] - 1)
+                                                                    / rel[r["batch_size"]])
 
 
 def test_p_never_against_formula(smoke):
