@@ -33,7 +33,8 @@ class Spec(NamedTuple):
       d_in, d_out: input/output dims.
       depth: hidden layers (0 = linear model).
       max_width: padded hidden width of this bucket.
-      n_train: training examples N.
+      n_train: training examples N: the first n_train rows of the data's training arrays
+        (so one sweep can hold nested training sets, e.g. N = 100 inside N = 200).
       max_batch: largest batch size in the bucket (slot size of a step).
       steps_per_epoch: ceil(N / smallest batch size) (steps of the scan per epoch).
       optimizer: "adam" or "sgd" (both with coupled weight decay, as PyTorch's weight_decay).
@@ -82,6 +83,14 @@ def optimizer(spec: Spec, hp: dict) -> optax.GradientTransformation:
     base = optax.adam(hp["lr"]) if spec.optimizer == "adam" else optax.sgd(hp["lr"])
     mask = None if spec.decay_biases else (lambda params: [{"w": True, "b": False} for _ in params])
     return optax.chain(optax.add_decayed_weights(hp["weight_decay"], mask=mask), base)
+
+
+def select_data(spec: Spec, data: dict, hp: dict) -> dict:
+    """The data of ONE config: draw hp["data"] where an array holds stacked draws (a leading draw axis,
+    e.g. x_train of shape (n_draws, N, d_in)), then the first spec.n_train training rows."""
+    out = {k: (v[hp.get("data", 0)] if v.ndim == 3 else v) for k, v in data.items()}
+    out["x_train"], out["y_train"] = out["x_train"][:spec.n_train], out["y_train"][:spec.n_train]
+    return out
 
 
 def predict(spec: Spec, params, x: jax.Array, width) -> jax.Array:
@@ -151,6 +160,7 @@ def init_state(spec: Spec, hp: dict, key: jax.Array) -> TrainState:
 def train_epoch(spec: Spec, state: TrainState, hp: dict, data: dict, epoch) -> tuple[TrainState, jax.Array]:
     """One epoch of (minibatch) training; returns the new state and the epoch's mean training loss."""
     tx = optimizer(spec, hp)
+    data = select_data(spec, data, hp)
     x, y, width = data["x_train"], data["y_train"], hp["width"]
     grad_fn = jax.value_and_grad(lambda p, xb, yb, w: weighted_loss(spec, p, xb, yb, w, width))
 
@@ -189,6 +199,7 @@ def train_epoch(spec: Spec, state: TrainState, hp: dict, data: dict, epoch) -> t
 def evaluate(spec: Spec, state: TrainState, hp: dict, data: dict) -> dict[str, jax.Array]:
     """Unregularised MSE on the training and test sets (also for loss="half_mse")."""
     # one forward pass over both sets: half the kernels to compile per bucket
+    data = select_data(spec, data, hp)
     n = data["x_train"].shape[0]
     pred = predict(spec, state.params, jnp.concatenate([data["x_train"], data["x_test"]]), hp["width"])
     return {"train_loss": mean_mse(pred[:n], data["y_train"]), "test_loss": mean_mse(pred[n:], data["y_test"])}

@@ -275,3 +275,34 @@ def test_grid_validation():
         sweep.run_mlp_sweep({"width": [2], "lr": [0.1], "epochs": [1], "momentum": [0.9]}, make_data(), depth=1)
     with pytest.raises(ValueError, match="width"):
         sweep.run_mlp_sweep({"width": [0], "lr": [0.1], "epochs": [1]}, make_data(), depth=1)
+
+
+def _first_rows(data, n):
+    return {**data, "x_train": data["x_train"][:n], "y_train": data["y_train"][:n]}
+
+
+def test_data_draws_and_nested_training_sets_equal_standalone_runs():
+    """A draw axis (config i trains on draw data[i]) and nested training sets (the first n_train rows, one
+    bucket per n_train) in ONE sweep: each config equals a plain loop on exactly its own data."""
+    draws = [make_data(seed=s, n=12) for s in (0, 1)]
+    stacked = {k: np.stack([d[k] for d in draws]) for k in draws[0]}
+    grid = {"width": [3, 3, 3, 3], "lr": [0.03] * 4, "epochs": [6] * 4, "seed": [4, 4, 5, 5],
+            "data": [0, 1, 0, 1], "n_train": [12, 12, 7, 7], "batch_size": [12, 5, 7, 3]}
+    res = sweep.run_mlp_sweep(grid, stacked, depth=2, chunk_epochs=3, n_buckets=1)
+    assert len(res.buckets) == 2  # one per training-set size
+    for i in range(4):
+        own = _first_rows(draws[grid["data"][i]], grid["n_train"][i])
+        _, loss = reference_run(own, seed=grid["seed"][i], width=3, depth=2, lr=0.03, epochs=6,
+                                batch_size=grid["batch_size"][i])
+        # different programs (a gathered draw, a sliced set): equal to float32 rounding, not bitwise
+        np.testing.assert_allclose(res.final["train_loss"][i], loss, rtol=1e-5)
+    # the draws differ, and a config's test loss is on its own draw's test set
+    assert abs(res.final["test_loss"][0] - res.final["test_loss"][1]) > 1e-3
+
+
+def test_data_draw_and_n_train_validation():
+    data = make_data(n=8)
+    with pytest.raises(ValueError, match="n_train must be in"):
+        sweep.run_mlp_sweep({"width": [2], "lr": [0.1], "epochs": [1], "n_train": [9]}, data, depth=1)
+    with pytest.raises(ValueError, match="data must index"):
+        sweep.run_mlp_sweep({"width": [2], "lr": [0.1], "epochs": [1], "data": [1]}, data, depth=1)

@@ -15,8 +15,9 @@ from nndl.models import padded_mlp
 from nndl.sweep.engine import Sweep
 from nndl.sweep.grid import padded_cost, plan_buckets
 
-HP_KEYS = ("seed", "epochs", "lr", "weight_decay", "width", "batch_size", "stop_loss")
-HP_DTYPES = {"seed": np.int32, "epochs": np.int32, "width": np.int32, "batch_size": np.int32}  # floats: run dtype
+HP_KEYS = ("seed", "epochs", "lr", "weight_decay", "width", "batch_size", "stop_loss", "data", "n_train")
+HP_DTYPES = {"seed": np.int32, "epochs": np.int32, "width": np.int32, "batch_size": np.int32, "data": np.int32,
+             "n_train": np.int32}  # floats: run dtype
 
 
 @dataclass
@@ -51,8 +52,10 @@ class SweepResult:
         return jax.tree.map(lambda x: x[j], self.states[b].params)
 
 
-def complete_grid(grid: dict[str, Sequence], n_train: int, dtype: str = "float32") -> dict[str, np.ndarray]:
-    """Fills defaults (weight_decay 0, batch_size N, seed 0) and checks the grid's values."""
+def complete_grid(grid: dict[str, Sequence], n_train: int, dtype: str = "float32",
+                  n_draws: int = 1) -> dict[str, np.ndarray]:
+    """Fills defaults (weight_decay 0, n_train N, batch_size n_train, seed 0, data draw 0) and checks the
+    grid's values; `n_train` is the number of training rows in the data, `n_draws` its number of draws."""
     grid = {k: np.asarray(v) for k, v in grid.items()}
     unknown = set(grid) - set(HP_KEYS)
     if unknown:
@@ -60,7 +63,9 @@ def complete_grid(grid: dict[str, Sequence], n_train: int, dtype: str = "float32
     n = len(next(iter(grid.values())))
     if any(len(v) != n for v in grid.values()):
         raise ValueError("every grid axis must have one value per config")
-    defaults = {"seed": 0, "weight_decay": 0.0, "batch_size": n_train, "stop_loss": 0.0}  # 0: never stop
+    defaults = {"seed": 0, "weight_decay": 0.0, "stop_loss": 0.0, "data": 0, "n_train": n_train}  # stop 0: never
+    if "batch_size" not in grid:
+        grid["batch_size"] = np.asarray(grid.get("n_train", np.full(n, n_train)))  # full batch
     for k in HP_KEYS:
         if k not in grid:
             if k not in defaults:
@@ -71,6 +76,10 @@ def complete_grid(grid: dict[str, Sequence], n_train: int, dtype: str = "float32
         raise ValueError("width, epochs and batch_size must be >= 1")
     if (grid["lr"] < 0).any() or (grid["weight_decay"] < 0).any():
         raise ValueError("lr and weight_decay must be >= 0")
+    if (grid["n_train"] < 1).any() or (grid["n_train"] > n_train).any():
+        raise ValueError(f"n_train must be in [1, {n_train}] (the data's training rows)")
+    if (grid["data"] < 0).any() or (grid["data"] >= n_draws).any():
+        raise ValueError(f"data must index one of the {n_draws} data draws")
     return grid
 
 
@@ -101,8 +110,11 @@ def run_mlp_sweep(
     Args:
       grid: per-config 1-D arrays (e.g. from `nndl.sweep.product`) with keys among
         seed, epochs (required), lr (required), weight_decay, width (required),
-        batch_size, stop_loss (training ends after the first epoch whose loss is below it).
-      data: x_train (N, d_in), y_train (N, d_out), x_test, y_test.
+        batch_size, stop_loss (training ends after the first epoch whose loss is below it),
+        data (index of the data draw), n_train (train on the first n_train rows; static: one
+        bucket per value).
+      data: x_train (N, d_in), y_train (N, d_out), x_test, y_test; or any of them with a leading
+        axis of data draws, e.g. x_train (n_draws, N, d_in), of which config i uses draw data[i].
       depth: hidden layers of `width` units each.
       optimizer, loss, decay_biases, activation: see `nndl.train.Spec`.
       n_buckets: maximum number of width buckets (chosen to minimise padded FLOPs).
@@ -120,8 +132,11 @@ def run_mlp_sweep(
     """
     arrays = {k: np.asarray(data[k], dtype) for k in ("x_train", "y_train", "x_test", "y_test")}
     x, y = arrays["x_train"], arrays["y_train"]
-    n_train, d_in, d_out = x.shape[0], x.shape[1], y.shape[1]
-    grid = complete_grid(grid, n_train, dtype)
+    n_train, d_in, d_out = x.shape[-2], x.shape[-1], y.shape[-1]
+    draws = {a.shape[0] for a in arrays.values() if a.ndim == 3}
+    if len(draws) > 1:
+        raise ValueError(f"arrays with a draw axis must agree on the number of draws, got {sorted(draws)}")
+    grid = complete_grid(grid, n_train, dtype, n_draws=draws.pop() if draws else 1)
     widths = grid["width"]
 
     def cost(w):
@@ -134,16 +149,17 @@ def run_mlp_sweep(
     if missing:
         raise ValueError(f"widths {sorted(missing)} are in no bucket")
     width_bucket = np.array([bucket_of[int(w)] for w in widths])
-    # a bucket is a group of configs sharing one static spec: a width bucket, and with
-    # split_batch_sizes one batch size (exact slots, no padded examples)
+    # a bucket is a group of configs sharing one static spec: a width bucket, one training-set size, and
+    # with split_batch_sizes one batch size (exact slots, no padded examples)
     batch_key = grid["batch_size"] if split_batch_sizes else np.zeros(len(widths), int)
-    members = [np.flatnonzero((width_bucket == b) & (batch_key == k))
-               for b in range(len(buckets)) for k in np.unique(batch_key)]
+    members = [np.flatnonzero((width_bucket == b) & (batch_key == k) & (grid["n_train"] == n))
+               for n in np.unique(grid["n_train"]) for b in range(len(buckets)) for k in np.unique(batch_key)]
     members = [m for m in members if len(m)]
     # with several buckets every config draws its init at the widest bucket's width in ONE program
     init_width = int(widths.max()) if len(members) > 1 else 0
     specs = tuple(train.make_spec(d_in=d_in, d_out=d_out, depth=depth, max_width=int(widths[m].max()),
-                                  n_train=n_train, batch_sizes=grid["batch_size"][m], optimizer=optimizer,
+                                  n_train=int(grid["n_train"][m[0]]), batch_sizes=grid["batch_size"][m],
+                                  optimizer=optimizer,
                                   loss=loss, decay_biases=decay_biases, activation=activation,
                                   dtype=str(np.dtype(dtype)), init_width=init_width)
                   for m in members)
