@@ -49,14 +49,25 @@ def compare(a: float, se_a: float, b: float, se_b: float, z_threshold: float = Z
     A difference within `z_threshold` standard errors (or with unknown uncertainty)
     is "no significant difference".
     """
-    diff = float(b) - float(a)
-    se = math.hypot(float(se_a), float(se_b))
+    return verdict(float(b) - float(a), math.hypot(float(se_a), float(se_b)), z_threshold)
+
+
+def compare_paired(a, b, z_threshold: float = Z_SIGNIFICANT) -> Comparison:
+    """Is b different from a, measured in pairs (the same seeds and data draws for both)? The difference is
+    the mean of b_i - a_i and its standard error that of the paired differences (NaN pairs skipped)."""
+    diff, se = mean_se(np.asarray(b, np.float64) - np.asarray(a, np.float64))
+    return verdict(float(diff), float(se), z_threshold)
+
+
+def verdict(diff: float, se: float, z_threshold: float = Z_SIGNIFICANT) -> Comparison:
+    """The Comparison of a difference with standard error `se`: a finding only beyond `z_threshold` s.e."""
+    diff, se = float(diff), float(se)
     if not math.isfinite(diff) or not math.isfinite(se) or se == 0.0:
         z = math.inf if (math.isfinite(diff) and se == 0.0 and diff != 0.0) else math.nan
     else:
         z = diff / se
     if math.isnan(z) or abs(z) <= z_threshold:
-        verdict = "no significant difference"
+        word = "no significant difference"
     else:
-        verdict = "higher" if diff > 0 else "lower"
-    return Comparison(diff, se, z, verdict)
+        word = "higher" if diff > 0 else "lower"
+    return Comparison(diff, se, z, word)

@@ -30,9 +30,9 @@ def g(x: np.ndarray, params: dict[str, np.ndarray] | None = None) -> np.ndarray:
     return np.tanh(x @ p["w1"] + p["b1"]) @ p["w2"] + p["b2"]
 
 
-def sample(seed: int, n: int, noise: float = NOISE) -> tuple[np.ndarray, np.ndarray]:
-    """n noisy examples (x, y), float64, from the data seed `seed`."""
-    rng = np.random.default_rng([seed, n])
+def sample(seed: int, n: int, noise: float = NOISE, draw: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """n noisy examples (x, y), float64, from the data seed `seed` (and data draw `draw`: independent samples)."""
+    rng = np.random.default_rng([seed, n] if draw == 0 else [seed, n, draw])
     x = rng.normal(size=(n, D_IN))
     return x, g(x) + noise * rng.normal(size=(n, D_OUT))
 
@@ -42,8 +42,16 @@ def optimal_test_mse(noise: float = NOISE) -> float:
     return noise**2
 
 
-def dataset(seed: int, n_train: int, n_test: int, noise: float = NOISE) -> dict[str, np.ndarray]:
+def dataset(seed: int, n_train: int, n_test: int, noise: float = NOISE, draw: int = 0) -> dict[str, np.ndarray]:
     """Train and test sets for the sweep engine; the test set is independent of n_train."""
-    x, y = sample(seed, n_train, noise)
-    xt, yt = sample(seed + 1_000_003, n_test, noise)
+    x, y = sample(seed, n_train, noise, draw)
+    xt, yt = sample(seed + 1_000_003, n_test, noise, draw)
     return {"x_train": x, "y_train": y, "x_test": xt, "y_test": yt}
+
+
+def draws(seed: int, n_draws: int, n_train: int, n_test: int, noise: float = NOISE) -> dict[str, np.ndarray]:
+    """`n_draws` independent data sets stacked on a leading draw axis, e.g. x_train (n_draws, n_train, 8),
+    as the sweep engine's `data` grid key indexes them. A smaller training set is the first rows of each
+    draw (nested: N = 100 is part of N = 200)."""
+    sets = [dataset(seed, n_train, n_test, noise, draw=d) for d in range(n_draws)]
+    return {k: np.stack([s[k] for s in sets]) for k in sets[0]}

@@ -85,14 +85,14 @@ def field_names(body: str) -> list[str]:
 def fill(body: str, fields: Mapping[str, Any]) -> str:
     """The body with every `{{path[:spec]}}` replaced by the formatted field.
 
-    A value of None (a diverged or missing number) is written as "n/a" whatever the spec.
+    A value of None or NaN (a diverged or missing number) is written as "n/a" whatever the spec.
 
     Raises:
       TemplateError: a field is missing from `fields`.
     """
     def one(match: re.Match) -> str:
         value = lookup(fields, match.group(1))
-        if value is None:
+        if value is None or (isinstance(value, float) and value != value):
             return "n/a"
         return format(value, match.group(2) or "")
 

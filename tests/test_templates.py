@@ -59,3 +59,18 @@ def test_compare_verdicts(a, se_a, b, se_b, verdict):
     assert result.verdict == verdict
     assert result.difference == pytest.approx(b - a)
     assert result.significant == (verdict != "no significant difference")
+
+
+def test_compare_paired_uses_the_spread_of_the_differences():
+    # a shared offset per pair (seed/draw effect) cancels: independent s.e. would call this a tie
+    base = np.array([0.1, 0.5, 0.9, 1.3, 1.7])
+    c = stats.compare_paired(base, base + np.array([0.09, 0.11, 0.10, 0.12, 0.08]))
+    np.testing.assert_allclose(c.difference, 0.10, rtol=1e-12)
+    np.testing.assert_allclose(c.difference_se, np.std([0.09, 0.11, 0.10, 0.12, 0.08], ddof=1) / np.sqrt(5),
+                               rtol=1e-12)
+    assert c.verdict == "higher"
+    assert stats.compare(base.mean(), base.std(ddof=1) / np.sqrt(5), base.mean() + 0.1,
+                         base.std(ddof=1) / np.sqrt(5)).verdict == "no significant difference"
+    noisy = stats.compare_paired(base, base + np.array([0.3, -0.2, 0.1, -0.3, 0.2]))
+    assert noisy.verdict == "no significant difference"
+    assert stats.compare_paired([1.0, np.nan, 2.0], [0.0, 5.0, 1.1]).difference == pytest.approx(-0.95)

@@ -19,6 +19,12 @@ def product(**axes: Sequence) -> dict[str, np.ndarray]:
     return {n: np.asarray([r[i] for r in rows]) for i, n in enumerate(names)}
 
 
+def derive_seeds(seed: int, n: int) -> np.ndarray:
+    """n distinct-stream int32 seeds derived from one user seed by hashing (numpy's SeedSequence): no
+    arithmetic on the seed that could overflow int32 or make two user seeds share a stream."""
+    return (np.random.SeedSequence(int(seed)).generate_state(n).astype(np.int64) & 0x7FFFFFFF).astype(np.int32)
+
+
 def plan_buckets(widths: Sequence[int], n_buckets: int, cost: Callable[[int], float]) -> list[list[int]]:
     """Splits the sorted distinct widths into <= n_buckets contiguous groups minimising padded cost.
 
