@@ -23,13 +23,14 @@ import numpy as np
 
 from nndl import cli, runio, stats, sweep, teacher, templates
 from nndl.models import padded_mlp
-from nndl.plotting import save_figure, subplots
+from nndl.plotting import placeholder, save_figure, subplots
 
 NAME = "double_descent"
 SHEET = "seed 001, computer assignment 1"
 DEPTH = 2
 TEXT = templates.beside(__file__)
 CURVE_TOL = 1e-3  # the sheet's (b) target
+FIGURES = ("training_curves.png", "double_descent.png", "budget_heatmap.png", "more_data.png", "convergence.png")
 
 
 def get_config(full: bool = False) -> dict:
@@ -255,6 +256,10 @@ def pick_widths(widths: list[int], thresholds: list[int | None]) -> list[tuple[i
 
 def plot(m: dict, epochs: np.ndarray, runs: np.ndarray, train_m: np.ndarray, test_m: np.ndarray,
          widths: list[int], curve_widths: list[int], out: Path) -> None:
+    if not np.isfinite(np.asarray(m["train_loss"], float)).any():
+        for name in FIGURES:
+            placeholder(out / name, f"every config diverged (lr {m['lr']:g}): nothing to plot")
+        return
     fig, ax = subplots(width=6.5, height=4.2)
     ax = ax[0, 0]
     for k, w in enumerate(curve_widths):

@@ -354,7 +354,9 @@ def _f(value) -> float:
 
 def report(m: dict) -> list[dict]:
     lrs, t, wd = m["lrs"], m["trend"], m["weight_decay"]
-    fields = {**m, "t": t, "wd": wd}
+    terms = [_f(v) for lr, v in zip(lrs, m["implicit_regulariser"]) if lr in m["kept_lrs"]]
+    fields = {**m, "t": t, "wd": wd, "term_lo": min(terms, default=math.nan), "term_hi": max(terms, default=math.nan)}
+    fields.update(term_lo_pct=100 * fields["term_lo"] / m["stop_loss"], term_hi_pct=100 * fields["term_hi"] / m["stop_loss"])
     conv_rows = [[f"μ = {lr:g}: converged, epochs to {m['stop_loss']:g}",
                   f"{c:.0%}, " + (f"{e:.0f} ± {_f(se):.0f}" if e is not None else "-")]
                  for lr, c, e, se in zip(lrs, m["converged_fraction"], m["epochs_to_converge"],

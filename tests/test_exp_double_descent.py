@@ -1,31 +1,156 @@
+import copy
+import math
+
 import numpy as np
+import pytest
 
 from experiments import double_descent
-from nndl import runio, teacher
+from nndl import runio, stats, teacher
 from nndl.models import padded_mlp
-from tests.helpers import run_module
+from tests.helpers import calls_recorded, check_report_entries, run_module
+
+SMALL = ["--widths", "2,10,16", "--epochs", "40", "--n-train", "16", "--n-train-large", "32", "--lr", "0.01",
+         "--buckets", "1", "--seeds", "2", "--data-draws", "2"]
+CODE = ["nndl.teacher.g", "nndl.teacher.draws", "nndl.train.train_epoch", "nndl.models.padded_mlp.apply",
+        "experiments.double_descent.threshold", "experiments.double_descent.settling",
+        "experiments.double_descent.counting_width", "experiments.double_descent.pick_widths",
+        "nndl.stats.compare_paired"]
 
 
-def test_smoke_double_descent(tmp_path):
-    argv = ["--widths", "2,10,16", "--epochs", "40", "--n-train", "16", "--lr", "0.01", "--buckets", "1",
-            "--out", str(tmp_path)]
-    assert double_descent.main(argv) == 0
-    m = runio.read_json(tmp_path / "metrics.json")
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dd")
+    with calls_recorded(CODE) as ran:
+        assert double_descent.main([*SMALL, "--out", str(out)]) == 0
+    return runio.read_json(out / "metrics.json"), runio.load_curves(out / "curves.npz"), out, set(ran)
+
+
+def test_smoke_double_descent(smoke):
+    m, curves, out, _ = smoke
     for key in ("R_t", "widths", "train_loss", "test_loss", "threshold_width", "threshold_params",
-                "more_data_hurts", "epochs_to_1e-3"):
+                "more_data_hurts", "epochs_to_1e-3", "n_seeds", "n_data_draws", "train_loss_se", "test_loss_se",
+                "threshold_by_budget"):
         assert key in m
     assert m["R_t"] == teacher.NOISE**2 and m["widths"] == [2, 10, 16]
-    assert len(m["train_loss"]) == len(m["test_loss"]) == 3
+    assert m["n_seeds"] == 2 and m["n_data_draws"] == 2 and m["n_runs"] == 4
+    assert len(m["threshold_by_budget"]) >= 2 and len(m["n_large"]["threshold_by_budget"]) >= 2
     assert m["params"] == [padded_mlp.param_count(w, d_in=8, d_out=8, depth=2) for w in (2, 10, 16)]
-    assert m["more_data_hurts"]["widths"][-1] == 16 and len(m["more_data_hurts"]["test_loss_n_large"]) == len(
-        m["more_data_hurts"]["widths"])
-    for fig in ("training_curves.png", "double_descent.png", "more_data.png"):
-        assert (tmp_path / fig).stat().st_size > 10_000
-    assert not list(tmp_path.glob("checkpoint_*.npz"))  # removed once the sweep completed
-    curves = runio.load_curves(tmp_path / "curves.npz")
-    # final losses are the curve values after the last epoch (both evaluated on the same params)
+    d = m["more_data_hurts"]
+    assert d["widths"][-1] == 16 and len(d["difference_se"]) == len(d["widths"]) == len(d["test_loss_n_large"])
+    for fig in ("training_curves.png", "double_descent.png", "more_data.png", "budget_heatmap.png",
+                "convergence.png"):
+        assert (out / fig).stat().st_size > 10_000
+    assert not list(out.glob("checkpoint*.npz"))  # removed once the sweep completed
+    # the reported means and standard errors are those of the runs (independent numpy computation)
+    for s, (tr, te) in enumerate([(m["train_loss"], m["test_loss"]),
+                                  (m["n_large"]["train_loss"], m["n_large"]["test_loss"])]):
+        runs = curves["test_runs"][s]
+        np.testing.assert_allclose(te, runs.mean(axis=1), rtol=1e-9)
+        np.testing.assert_allclose(curves["train_runs"][s].mean(axis=1), tr, rtol=1e-9)
+    np.testing.assert_allclose(m["test_loss_se"], curves["test_runs"][0].std(axis=1, ddof=1) / 2, rtol=1e-9)
+    # final losses are the last curve points (both evaluated on the same params)
     np.testing.assert_allclose(curves["train"][:, -1], m["train_loss"], rtol=1e-5)
-    assert {s["question"][:3] for s in double_descent.report(m)} == {"(a)", "(b)", "(c)", "(d)"}
+    # (d)'s paired differences: mean and s.e. of the per-run differences N = 32 minus N = 16
+    for w, diff, se in zip(d["widths"], d["difference"], d["difference_se"]):
+        i = m["widths"].index(w)
+        delta = curves["test_runs"][1, i] - curves["test_runs"][0, i]
+        np.testing.assert_allclose([diff, se], [delta.mean(), delta.std(ddof=1) / 2], rtol=1e-9)
+
+
+def test_report_entries_complete_and_listed_code_ran(smoke):
+    m, _, _, ran = smoke
+    entries = check_report_entries(double_descent, m, ran)
+    assert {i for e in entries for i in e["ids"]} == {
+        "001 CA1(a)", "001 CA1(b.1)", "001 CA1(b.2)", "001 CA1(b.3)", "001 CA1(c.1)", "001 CA1(c.2)", "001 CA1(d)"}
+    assert sorted({c for e in entries for c in e.get("code", [])}) == sorted(CODE)
+
+
+def test_counting_width_solves_p_equals_n_o():
+    for n in (100, 200, 37):
+        w = double_descent.counting_width(n * 8)
+        np.testing.assert_allclose(w, -9 + math.sqrt(73 + 8 * n), rtol=1e-12)
+        np.testing.assert_allclose(w * w + 18 * w + 8, n * 8, rtol=1e-12)  # P(M) = M^2 + 18M + 8
+
+
+def test_thresholds_budgets_and_settling():
+    assert double_descent.threshold([2, 4, 8, 16], np.array([0.3, 0.2, 0.005, 0.001]), 1e-2) == 8
+    assert double_descent.threshold([2, 4], np.array([0.3, 0.2]), 1e-2) is None
+    record = np.array([1, 2, 4, 8, 16, 30, 60, 100])
+    assert double_descent.budgets(record, 3) == [30, 60, 100]
+    epochs = np.arange(1, 101)
+    curves = np.stack([np.full(100, 0.2),                 # flat: settled
+                       0.2 * np.exp(-epochs / 20.0),      # falls 40 % per 10 epochs, still above floor
+                       np.full(100, 1e-6)])               # interpolated: below the floor
+    rel, settled, start = double_descent.settling(epochs, curves, 0.05, 1e-3)
+    assert start == 90
+    np.testing.assert_allclose(rel[1], np.exp(10 / 20.0) - 1, rtol=1e-9)
+    assert settled.tolist() == [True, False, True]
+
+
+def test_pick_widths_from_measured_thresholds():
+    assert double_descent.pick_widths([2, 20, 34, 200], [20, 34]) == [
+        (20, "small_threshold"), (34, "large_threshold"), (200, "far_beyond")]
+    assert double_descent.pick_widths([2, 20, 200], [20, None]) == [(20, "small_threshold"), (200, "far_beyond")]
+    assert double_descent.pick_widths([2, 20], [None, None]) == [(20, "far_beyond")]
+
+
+def _with_d(m, diff, se):
+    m = copy.deepcopy(m)
+    d = m["more_data_hurts"]
+    d["difference"], d["difference_se"] = [diff] * len(d["widths"]), [se] * len(d["widths"])
+    d["verdict"] = [stats.verdict(diff, se).verdict] * len(d["widths"])
+    return m
+
+
+def test_more_data_wording_follows_the_uncertainty(smoke):
+    m = smoke[0]
+    text = lambda mm: double_descent.report(mm)[3]["text"]  # noqa: E731
+    inside = text(_with_d(m, 0.05, 0.04))  # a "hurts" inside 2 s.e. is no finding
+    assert "no significant difference" in inside and "more data hurts" not in inside
+    assert "more data hurts" in text(_with_d(m, 0.05, 0.01))
+    assert "more data helps" in text(_with_d(m, -0.05, 0.01))
+    none = copy.deepcopy(m)
+    none["more_data_hurts"]["hurts_widths"] = []
+    assert "is not demonstrated" in text(none)
+    some = copy.deepcopy(m)
+    some["more_data_hurts"]["hurts_widths"] = [10]
+    assert "raises the test MSE significantly" in text(some)
+
+
+def test_speed_and_peak_wording():
+    fast = double_descent.speed_sentence({"10": {"mean": None, "se": None}, "50": {"mean": 1600.0, "se": 100.0},
+                                          "100": {"mean": 700.0, "se": 50.0}})
+    assert fast.startswith("Larger models train faster")
+    tie = double_descent.speed_sentence({"50": {"mean": 800.0, "se": 100.0}, "100": {"mean": 700.0, "se": 50.0}})
+    assert "no significant difference" in tie
+    assert "Only M = 100" in double_descent.speed_sentence({"10": {"mean": None, "se": None},
+                                                            "100": {"mean": 700.0, "se": 50.0}})
+    m = {"peak_test_loss": 1.4, "peak_test_loss_se": 0.05, "test_loss_at_max_width": 0.58,
+         "test_loss_at_max_width_se": 0.01}
+    assert double_descent.peak_key(m) == "peak_descent"
+    assert double_descent.peak_key({**m, "test_loss_at_max_width": 1.35}) == "peak_no_descent"
+
+
+def test_checks_can_fail(smoke):
+    m = copy.deepcopy(smoke[0])
+    m["test_loss"] = [0.2] + m["test_loss"][1:]  # below R_t beyond sampling error: test data leaked
+    assert not double_descent.checks(m)[0]["passed"]
+    m = copy.deepcopy(smoke[0])
+    m.update(peak_test_loss=1.0, peak_test_loss_se=0.1, test_loss_at_max_width=0.95, test_loss_at_max_width_se=0.1,
+             peak_width=10)
+    assert not next(c for c in double_descent.checks(m) if "peak" in c["check"])["passed"]
+    m.update(threshold_width=4, counting_width=20.5)
+    assert not next(c for c in double_descent.checks(m) if "counting" in c["check"])["passed"]
+
+
+def test_all_diverged_writes_null_metrics_and_exits_0(tmp_path, capsys):
+    argv = ["--widths", "2,4", "--epochs", "6", "--n-train", "8", "--n-train-large", "12", "--lr", "1e30",
+            "--seeds", "1", "--data-draws", "1", "--buckets", "1", "--out", str(tmp_path)]
+    assert double_descent.main(argv) == 0
+    assert "every config diverged" in capsys.readouterr().err
+    m = runio.read_json(tmp_path / "metrics.json")
+    assert m["diverged"] == 4 and m["test_loss"] == [None, None] and m["peak_width"] is None
+    assert len(double_descent.report(m)) == 4
 
 
 def test_teacher_optimal_error_is_noise_variance():
@@ -35,14 +160,16 @@ def test_teacher_optimal_error_is_noise_variance():
     assert abs(r.mean() - teacher.optimal_test_mse()) < 4 * r.std() / np.sqrt(r.size)
 
 
-def test_thresholds():
-    assert double_descent.threshold([2, 4, 8, 16], np.array([0.3, 0.2, 0.005, 0.001]), 1e-2) == 8
-    assert double_descent.threshold([2, 4], np.array([0.3, 0.2]), 1e-2) is None
+def test_teacher_draws_are_independent_and_nested():
+    d = teacher.draws(3, 2, 20, 5)
+    assert d["x_train"].shape == (2, 20, 8) and d["y_test"].shape == (2, 5, 8)
+    assert not np.allclose(d["x_train"][0], d["x_train"][1])
+    np.testing.assert_array_equal(d["x_train"][0], teacher.dataset(3, 20, 5)["x_train"])
 
 
 def test_bad_flags_exit_2(tmp_path, capsys):
     for args in (["--widths", "0,4"], ["--widths", "10:2"], ["--batch-size", "500"], ["--lr", "-0.1"],
-                 ["--buckets", "0"]):
+                 ["--buckets", "0"], ["--n-train-large", "50"], ["--data-draws", "0"]):
         assert double_descent.main([*args, "--out", str(tmp_path)]) == 2, args
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("experiments.double_descent: error: "), err

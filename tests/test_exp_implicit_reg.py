@@ -1,34 +1,170 @@
+import copy
+import math
+
+import jax
 import numpy as np
+import pytest
+from scipy import stats as sps
 
 from experiments import implicit_reg
-from nndl import runio, teacher
+from nndl import gradstats, runio, sweep, teacher, train
+from tests.helpers import calls_recorded, check_report_entries
+
+SMALL = ["--lrs", "0.05,0.1", "--seeds", "2", "--data-draws", "2", "--epochs", "30", "--wd-epochs", "20",
+         "--width", "8", "--depth", "2", "--batch-size", "25", "--weight-decays", "0.001,0.01,0.1",
+         "--stop-loss", "0.6"]
+CODE = ["nndl.train.train_epoch", "nndl.gradstats.gradient_noise", "experiments.implicit_reg.weight_decay_summary"]
 
 
-def test_smoke_implicit_reg(tmp_path):
-    argv = ["--lrs", "0.05,0.1", "--seeds", "2", "--epochs", "30", "--width", "8", "--depth", "2",
-            "--batch-size", "25", "--weight-decays", "0.001", "--out", str(tmp_path)]
-    assert implicit_reg.main(argv) == 0
-    m = runio.read_json(tmp_path / "metrics.json")
-    for key in ("lrs", "final_train_loss", "test_loss", "grad_norm_sq", "minibatch_grad_var", "weight_decay"):
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ir")
+    with calls_recorded(CODE) as ran:
+        assert implicit_reg.main([*SMALL, "--out", str(out)]) == 0
+    return runio.read_json(out / "metrics.json"), runio.load_curves(out / "curves.npz"), out, set(ran)
+
+
+def test_smoke_implicit_reg(smoke):
+    m, per, out, _ = smoke
+    for key in ("lrs", "final_train_loss", "test_loss", "grad_norm_sq", "minibatch_grad_var", "weight_decay",
+                "n_seeds", "n_data_draws", "converged_fraction", "excluded_lrs", "grad_norm_sq_se",
+                "minibatch_grad_var_se", "test_loss_se"):
         assert key in m
-    assert m["lrs"] == [0.05, 0.1] and len(m["grad_norm_sq"]) == 2 and m["n_batches"] == 4
-    assert len(m["weight_decay"]["grid"]) == 2
-    assert all(v >= 0 for v in m["grad_norm_sq"] + m["minibatch_grad_var"])
-    # the implicit regulariser is (lr/4)(||grad J||^2 + var): Smith et al.'s (lr/4m) sum_k ||grad J_k||^2
-    for lr, g, v, r in zip(m["lrs"], m["grad_norm_sq"], m["minibatch_grad_var"], m["implicit_regulariser"]):
-        np.testing.assert_allclose(r, lr / 4 * (g + v), rtol=1e-6)
-    per = runio.load_curves(tmp_path / "curves.npz")
-    # seed-averaged metrics equal the mean of the per-config values
-    for i, lr in enumerate(m["lrs"]):
-        sel = np.isclose(per["lr"], lr) & (per["weight_decay"] == 0)
-        np.testing.assert_allclose(m["grad_norm_sq"][i], per["grad_norm_sq"][sel].mean(), rtol=1e-6)
+    assert m["lrs"] == [0.05, 0.1] and m["n_batches"] == 4 and m["n_runs"] == 4
+    assert len(m["weight_decay"]["grid"]) == 6
     for fig in ("convergence.png", "gradient_norms.png", "weight_decay.png"):
-        assert (tmp_path / fig).stat().st_size > 10_000
-    assert len(implicit_reg.report(m)) == 3 and all(c["passed"] for c in implicit_reg.checks(m))
+        assert (out / fig).stat().st_size > 10_000
+    assert not list(out.glob("checkpoint*.npz"))
+    # per lr: mean and s.e. over the CONVERGED runs only; the converged fraction; exclusions below one half
+    for i, lr in enumerate(m["lrs"]):
+        sel = np.isclose(per["lr"], lr)
+        conv = per["converged"][sel].astype(bool)
+        assert m["converged_fraction"][i] == pytest.approx(conv.mean())
+        assert (lr in m["kept_lrs"]) == (conv.mean() >= 0.5)
+        assert (lr in [e["lr"] for e in m["excluded_lrs"]]) == (conv.mean() < 0.5)
+        if conv.sum() >= 2:
+            v = per["minibatch_grad_var"][sel][conv]
+            np.testing.assert_allclose(m["minibatch_grad_var"][i], v.mean(), rtol=1e-6)
+            np.testing.assert_allclose(m["minibatch_grad_var_se"][i], v.std(ddof=1) / np.sqrt(len(v)), rtol=1e-6)
+            g = per["grad_norm_sq"][sel][conv]
+            np.testing.assert_allclose(m["implicit_regulariser"][i], lr / 4 * (g + v).mean(), rtol=1e-6)
+
+
+def test_report_entries_complete_and_listed_code_ran(smoke):
+    m, _, _, ran = smoke
+    entries = check_report_entries(implicit_reg, m, ran)
+    assert {i for e in entries for i in e["ids"]} == {"001 CA2(a)", "001 CA2(b)", "001 CA2(c.1)", "001 CA2(c.2)",
+                                                      "001 CA2(c.3)", "001 CA2(c.4)", "001 CA2(d)"}
+    assert sorted({c for e in entries for c in e.get("code", [])}) == sorted(CODE)
+
+
+def test_gradient_measures_and_held_out_mse_use_each_configs_own_draw():
+    data = teacher.draws(5, 2, 24, 10)
+    grid = {"width": [6, 6], "lr": [0.05, 0.05], "epochs": [5, 5], "seed": [1, 1], "data": [0, 1],
+            "batch_size": [8, 8]}
+    res = sweep.run_mlp_sweep(grid, data, depth=2, optimizer="sgd", n_buckets=1, chunk_epochs=5)
+    gsq, var = implicit_reg.gradient_measures(res, data, 8)
+    mse = implicit_reg.held_out_mse(res, data["x_test"], data["y_test"])
+    spec = res.specs[0]
+    for i in range(2):
+        params, hp = res.params(i), {k: v[i] for k, v in res.grid.items()}
+        x, y = (jax.numpy.asarray(data[k][i], jax.numpy.float32) for k in ("x_train", "y_train"))
+        perm = train.epoch_permutation(hp["seed"], hp["epochs"], 24)
+        ref = gradstats.gradient_noise(lambda p, xb, yb, w: train.weighted_loss(spec, p, xb, yb, w, 6),
+                                       params, x, y, perm, 8)
+        np.testing.assert_allclose([gsq[i], var[i]], [float(ref[0]), float(ref[1])], rtol=1e-4)
+        # the held-out MSE of draw i equals the engine's own test-loss evaluation on that draw
+        np.testing.assert_allclose(mse[i], res.final["test_loss"][i], rtol=1e-5)
+    assert abs(gsq[0] - gsq[1]) > 1e-6 * max(gsq)  # different draws, different gradients
+
+
+def test_slope_and_correlation_match_scipy():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=30)
+    y = -0.7 * x + 0.3 * rng.normal(size=30)
+    ref = sps.linregress(x, y)
+    b, se = implicit_reg.slope(x, y)
+    np.testing.assert_allclose([b, se], [ref.slope, ref.stderr], rtol=1e-10)
+    r, lo, hi = implicit_reg.correlation(x, y)
+    np.testing.assert_allclose(r, sps.pearsonr(x, y)[0], rtol=1e-10)
+    ci = sps.pearsonr(x, y).confidence_interval(0.95)
+    np.testing.assert_allclose([lo, hi], [ci.low, ci.high], rtol=1e-2)
+    assert all(math.isnan(v) for v in implicit_reg.slope(x[:2], y[:2]))
+
+
+def _reg(val):
+    """A fake weight-decay sweep with the given validation MSE per (wd, lr, run)."""
+    val = np.asarray(val, float)
+    return {"val": val.ravel(), "test": val.ravel() + 0.01, "train": val.ravel() / 2}
+
+
+def test_weight_decay_choice_on_validation_interior_and_edge():
+    wds, lrs, runs = [1e-4, 1e-3, 1e-2], [0.1, 0.2], 3
+    imp = {"val": np.full(6, 0.5), "test": np.full(6, 0.5) + np.array([0, 0.01, -0.01, 0.02, 0, 0.01])}
+    conv = np.ones((2, 3), bool)
+    inner = np.full((3, 2, runs), 0.4)
+    inner[1, 1] = [0.30, 0.31, 0.29]
+    s = implicit_reg.weight_decay_summary(_reg(inner), imp, lrs, wds, runs, [0, 1], conv)
+    assert s["best"]["weight_decay"] == 1e-3 and s["best"]["lr"] == 0.2 and s["interior"]
+    # compared with the implicit runs paired by run: test 0.31 vs 0.5 + offsets
+    np.testing.assert_allclose(s["comparison"]["difference"], np.mean([0.31, 0.32, 0.30]) - np.mean(imp["test"][:3]),
+                               rtol=1e-9)
+    assert s["comparison"]["verdict"] == "lower" and s["beats_implicit"]
+    edge = np.full((3, 2, runs), 0.4)
+    edge[2, 0] = 0.2
+    s = implicit_reg.weight_decay_summary(_reg(edge), imp, lrs, wds, runs, [0, 1], conv)
+    assert not s["interior"] and s["edge"] == "largest"
+    assert "should be extended" in implicit_reg.report(_metrics_with_wd(s))[2]["text"]
+
+
+def _metrics_with_wd(wd):
+    m = copy.deepcopy(FAKE)
+    m["weight_decay"] = wd
+    return m
+
+
+FAKE = {"lrs": [0.02, 0.16], "kept_lrs": [0.02, 0.16], "excluded_lrs": [], "width": 50, "depth": 5,
+        "batch_size": 20, "n_train": 100, "n_val": 1000, "n_params": 11058, "stop_loss": 1e-5, "epochs": 8000,
+        "n_seeds": 3, "n_data_draws": 2, "n_runs": 6, "n_batches": 5, "converged_fraction": [1.0, 1.0],
+        "epochs_to_converge": [3400, 840], "epochs_to_converge_se": [280, 100],
+        "final_train_loss": [9e-6, 9e-6], "test_loss": [0.70, 0.61], "test_loss_se": [0.008, 0.01],
+        "grad_norm_sq": [8e-6, 3e-5], "grad_norm_sq_se": [3e-6, 7e-6],
+        "minibatch_grad_var": [2.3e-5, 1.9e-5], "minibatch_grad_var_se": [3e-6, 3e-6],
+        "implicit_regulariser": [1.5e-7, 2e-6], "implicit_regulariser_se": [3e-8, 4e-7],
+        "trend": {"var_slope": -0.13, "var_slope_se": 0.12, "gsq_slope": 0.6, "gsq_slope_se": 0.3,
+                  "corr_log_var_test": 0.25, "corr_low": -0.17, "corr_high": 0.59,
+                  "test_change": {"from_lr": 0.02, "to_lr": 0.16, "difference": -0.09, "difference_se": 0.01,
+                                  "verdict": "lower"}},
+        "weight_decay": {"grid": [], "best": None, "best_implicit": None, "interior": None, "comparison": None}}
+
+
+def test_trend_wording_follows_the_uncertainty():
+    text = implicit_reg.report(FAKE)[1]["text"]
+    assert "no significant trend" in text and "no significant correlation" in text
+    assert "The test MSE falls from μ = 0.02 to μ = 0.16 by 0.09 " in text
+    m = copy.deepcopy(FAKE)
+    m["trend"].update(var_slope=-0.9, var_slope_se=0.1, corr_low=0.2, corr_high=0.8, corr_log_var_test=0.6)
+    m["trend"]["test_change"].update(difference=0.01, difference_se=0.01, verdict="no significant difference")
+    text = implicit_reg.report(m)[1]["text"]
+    assert "falls with μ" in text and "positively correlated" in text and "no significant difference" in text
+    m = copy.deepcopy(FAKE)
+    m.update(kept_lrs=[0.16], excluded_lrs=[{"lr": 0.02, "reason": "2 of 6 runs reached MSE 1e-05"}])
+    texts = implicit_reg.report(m)
+    assert "μ = 0.02 is excluded (2 of 6 runs" in texts[0]["text"] and "no trend" in texts[1]["text"]
+
+
+def test_checks_can_fail(smoke):
+    m = copy.deepcopy(smoke[0])
+    m["final_train_loss"] = [10 * m["stop_loss"]] * len(m["lrs"])
+    assert not next(c for c in implicit_reg.checks(m) if "stop point" in c["check"])["passed"]
+    m["minibatch_grad_var"] = [-1.0] * len(m["lrs"])
+    assert not implicit_reg.checks(m)[0]["passed"]
 
 
 def test_bad_flags_exit_2(tmp_path, capsys):
-    for args in (["--batch-size", "101"], ["--lrs", "0.1,-1"], ["--weight-decays", "x"], ["--depth", "0"]):
+    for args in (["--batch-size", "101"], ["--lrs", "0.1,-1"], ["--weight-decays", "x"], ["--depth", "0"],
+                 ["--lrs", "0.1,0.1"], ["--data-draws", "0"], ["--weight-decays", "0"]):
         assert implicit_reg.main([*args, "--out", str(tmp_path)]) == 2, args
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("experiments.implicit_reg: error: "), err
+
