@@ -34,7 +34,7 @@ FIGURES = ("training_curves.png", "double_descent.png", "budget_heatmap.png", "m
 
 
 def get_config(full: bool = False) -> dict:
-    config = {"seed": 0, "widths": list(range(2, 65, 2)) + [72, 80, 90, 100, 120, 150, 200],
+    config = {"seed": 0, "widths": list(range(2, 65, 2)) + [72, 80, 90, 100, 120, 200],
               "seeds": 3, "data_draws": 2, "epochs": 6000, "lr": 1e-3, "n_train": 100, "n_train_large": 200,
               "batch_size": None, "n_test": 2000, "noise": teacher.NOISE, "curve_widths": [10, 50, 100],
               "interp_tol": 1e-2, "settle_tol": 0.05, "n_buckets": 5, "chunk_epochs": 500}
