@@ -20,11 +20,12 @@ import jax
 import numpy as np
 from matplotlib.lines import Line2D
 
-from nndl import activations, cli, depth, runio
+from nndl import activations, cli, depth, runio, templates
 from nndl.plotting import save_figure, subplots
 
 NAME = "gradients_depth"
 SHEET = "seed 003 ex. 4.1"
+TEXT = templates.beside(__file__)
 
 # The bound compares log10 values computed in float32: allow round-off of a few ulps of ~40.
 BOUND_SLACK = 1e-4
@@ -133,60 +134,62 @@ def _ratios(cases: list[dict], **match) -> str:
     return ", ".join(f"{c['ratio_first_last']:.2g} (L={c['depth']})" for c in _pick(cases, **match))
 
 
+def report_fields(metrics: dict) -> dict:
+    cases = metrics["cases"]
+    depths = sorted({c["depth"] for c in cases})
+    scales = sorted({c["init_scale"] for c in cases})
+    deepest, top = depths[-1], scales[-1]
+    sig = {s: _pick(cases, activation="sigmoid", init_scale=s, residual=False) for s in scales}
+    relu = {s: _pick(cases, activation="relu", init_scale=s, residual=False)[-1] for s in scales}
+    tanh_hi = _pick(cases, activation="tanh", init_scale=top, residual=False)
+    f = {**metrics, "n_cases": len(cases), "deepest": deepest, "top_scale": top,
+         "scales": ", ".join(f"{s:g}" for s in scales),
+         "sig_ratios": "; ".join(f"scale {s:g}: {_ratios(cases, activation='sigmoid', init_scale=s, residual=False)}"
+                                 for s in scales),
+         "sig_factors": " and ".join(f"{sig[s][-1]['per_layer_factor']:.3g}" for s in scales),
+         "sig_bounds": "} and 10^{".join(f"{sig[s][-1]['log10_bound_first']:.1f}" for s in scales),
+         "n_bound_ok": sum(c["grad_norms"][0] is not None and c["grad_norms"][0] > 0
+                           and np.log10(c["grad_norms"][0]) <= c["log10_bound_first"] + BOUND_SLACK for c in cases),
+         "tanh_ratios": _ratios(cases, activation="tanh", init_scale=top, residual=False),
+         "relu_ratios": ", ".join(f"{relu[s]['ratio_first_last']:.2g}" for s in scales),
+         "relu_first": ", ".join(f"$\\|\\partial E/\\partial W^{{(1)}}\\|$ = {relu[s]['grad_norms'][0]:.2g} for scale {s:g}"
+                                 for s in scales),
+         "sig_res_ratios": "; ".join(f"{_ratios(cases, activation='sigmoid', init_scale=s, residual=True)} for scale {s:g}"
+                                     for s in scales),
+         "tanh_res_ratios": _ratios(cases, activation="tanh", init_scale=top, residual=True)}
+    f["sig_bounds"] = f["sig_bounds"].replace("} and 10^{", "}$ and $10^{")
+    sig_falls = all(bool(np.all(np.diff([c["ratio_first_last"] for c in sig[s]]) < 0)) for s in scales)
+    relu_near = all(abs(np.log10(relu[s]["ratio_first_last"])) <= 1.0 for s in scales)
+    f["sigmoid_sentence"] = templates.render(TEXT, "sigmoid_vanishes" if sig_falls else "sigmoid_not_monotone", f)
+    f["tanh_sentence"] = templates.render(TEXT, "tanh_grows" if tanh_hi[-1]["ratio_first_last"] > 1 else "tanh_shrinks", f)
+    f["relu_sentence"] = templates.render(TEXT, "relu_near_one" if relu_near else "relu_far", f)
+    return f
+
+
 def report(metrics: dict) -> list[dict]:
     cases = metrics["cases"]
     depths = sorted({c["depth"] for c in cases})
     scales = sorted({c["init_scale"] for c in cases})
     deepest = depths[-1]
-    table = [["activation", "scale", "residual"] + [f"ratio L={d}" for d in depths] + [f"|dE/dW1| L={deepest}"]]
+    f = report_fields(metrics)
+    table = [["activation", "scale", "residual"] + [f"ratio L={d}" for d in depths] + [f"|dE/dW1| L={deepest}",
+                                                                                       f"log10 bound L={deepest}"]]
     for name in dict.fromkeys(c["activation"] for c in cases):
         for scale in scales:
             for residual in (False, True):
                 pick = _pick(cases, activation=name, init_scale=scale, residual=residual)
-                table.append([name, scale, "yes" if residual else "no"]
-                             + [f"{c['ratio_first_last']:.3g}" for c in pick] + [f"{pick[-1]['grad_norms'][0]:.3g}"])
-    sig = {s: _pick(cases, activation="sigmoid", init_scale=s, residual=False)[-1] for s in scales}
-    relu = {s: _pick(cases, activation="relu", init_scale=s, residual=False)[-1] for s in scales}
-    tanh_hi = _pick(cases, activation="tanh", init_scale=scales[-1], residual=False)
-    tanh_trend = "grows" if tanh_hi[-1]["ratio_first_last"] > 1 else "shrinks"
-    relu_ratios = ", ".join(f"{relu[sc]['ratio_first_last']:.2g}" for sc in scales)
+                table.append([name, scale, "yes" if residual else "no"] + [c["ratio_first_last"] for c in pick]
+                             + [pick[-1]["grad_norms"][0], pick[-1]["log10_bound_first"]])
+    code = ["nndl.depth.forward", "nndl.depth.weight_grads", "nndl.depth.log10_gradient_bound",
+            "nndl.depth.frobenius_norms"]
     return [
         {"question": "seed 003 ex. 4.1: the gradient w.r.t. an early layer's weights W^(k), k << L, as the depth L "
-                     "grows; what goes wrong for large L",
-         "figures": ["grad_norms.png"], "table": table,
-         "text": (f"Backpropagation gives dE/dW^(k) = delta^(k) x^(k-1)^T with delta^(k) = D_k W^(k+1)^T "
-                  f"D_(k+1) ... W^(L)^T D_L dE/dx^(L), D_l = diag(psi'(z^(l))): a product of L - k Jacobians, so "
-                  f"its norm behaves like prod_l ||W^(l)|| |psi'|, geometric in L - k. Factors below 1 make the "
-                  f"early layers' gradients vanish (they stop learning while late layers move), factors above 1 "
-                  f"make them explode (unstable steps, overflow). Measured at initialisation (width "
-                  f"{metrics['width']}, batch {metrics['batch']}, all {len(cases)} networks in one jitted vmap): "
-                  f"sigmoid, whose psi' <= 1/4, vanishes for every scale - ratio ||dE/dW^(1)|| / ||dE/dW^(L)|| = "
-                  + "; ".join(f"scale {sc:g}: {_ratios(cases, activation='sigmoid', init_scale=sc, residual=False)}"
-                              for sc in scales)
-                  + ", a factor of "
-                  + " and ".join(f"{sig[sc]['per_layer_factor']:.3g}" for sc in scales)
-                  + f" per layer. The product bound prod (max|psi'| ||W||_2) itself gives 10^"
-                  + " and 10^".join(f"{sig[sc]['log10_bound_first']:.1f}" for sc in scales)
-                  + f" at L = {deepest}, so this vanishing is guaranteed, not an accident of the draw. "
-                  f"tanh with scale {scales[-1]:g} {tanh_trend} backwards: "
-                  f"{_ratios(cases, activation='tanh', init_scale=scales[-1], residual=False)}. "
-                  f"ReLU keeps the ratio near 1 ({relu_ratios} "
-                  f"at L = {deepest}) because the forward activations shrink or grow by the same factor "
-                  f"M sigma^2 / 2 per layer as the backward signal, and the two cancel in delta^(k) x^(k-1)^T; "
-                  f"but then every layer's gradient scales like (scale / 2)^(L/2): "
-                  + ", ".join(f"|dE/dW^(1)| = {relu[sc]['grad_norms'][0]:.2g} for scale {sc:g}" for sc in scales)
-                  + f" at L = {deepest} (vanishing below scale 2, He's choice, exploding above).")},
-        {"question": "seed 003 ex. 4.1 (contrast): residual connections x^(l) = x^(l-1) + psi(z^(l))",
-         "figures": ["ratio_vs_depth.png"], "table": [],
-         "text": (f"A residual block's Jacobian is I + D_l W^(l): the identity path carries dE/dx^(L) back "
-                  f"unattenuated, so sigmoid's ratio stays "
-                  + "; ".join(f"{_ratios(cases, activation='sigmoid', init_scale=sc, residual=True)} for scale {sc:g}"
-                              for sc in scales)
-                  + " instead of vanishing. The identity does not cap the product from above: with tanh the "
-                  f"factors 1 + |psi'| ||W|| > 1 compound ({_ratios(cases, activation='tanh', init_scale=scales[-1], residual=True)} "
-                  f"for scale {scales[-1]:g}), and with ReLU the forward signal's second moment itself grows by "
-                  f"about 1 + scale/2 per block, so all gradients blow up together while their ratio stays near 1 - why residual "
-                  f"networks are used with normalisation or down-scaled residual branches.")},
+                     "grows; what goes wrong for large L", "ids": ["003 4.1"],
+         "derivation": templates.render(TEXT, "derivation", f), "figures": ["grad_norms.png"], "table": table,
+         "text": templates.render(TEXT, "measure_text", f), "code": code},
+        {"question": "seed 003 ex. 4.1 (contrast): residual connections x^(l) = x^(l-1) + psi(z^(l))", "ids": ["003 4.1"],
+         "derivation": templates.render(TEXT, "residual_derivation", f), "figures": ["ratio_vs_depth.png"],
+         "table": [], "text": templates.render(TEXT, "residual_text", f), "code": ["nndl.depth.forward"]},
     ]
 
 

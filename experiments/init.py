@@ -14,17 +14,22 @@ ReLU's shape does not depend on sigma^2) (smoothness_samples.png, smoothness.png
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nndl import cli, init_stats, runio, smoothness
+from nndl import cli, init_stats, runio, smoothness, templates
 from nndl.plotting import save_figure, subplots
 
 NAME = "init"
 SHEET = "seed 001 ex. 3"
+TEXT = templates.beside(__file__)
+NEURON_QUANTITIES = ("mean_pre", "var_pre", "second_moment_relu", "mean_next", "var_next")
+VARIANCES = ("var_pre", "var_next")  # sample variances (ddof 0): biased by the factor (N - 1)/N
+Z_AGREE = 2.0  # |deviation| <= 2 s.e.: "agrees"
 
 # Monte Carlo agreement: |estimate - theory| <= K_SE standard errors (two-sided
 # normal tail 6e-5 per check, so a correct run fails one of ~20 checks with p ~ 1e-3).
@@ -82,11 +87,15 @@ def _single_neuron(key, config: dict) -> tuple[dict, dict]:
 
     def entry(index: int, s2: float) -> dict:
         theory = init_stats.neuron_theory(m, s2)
+        exact = init_stats.neuron_exact_se(m, s2, config["draws"])
         row = {"M": m, "sigma2": s2, "n_draws": config["draws"], "tolerance_se": K_SE}
         for name, estimate in est.items():
             row[name] = float(estimate.value[index])
             row[f"{name}_se"] = float(estimate.se[index])
             row[f"{name}_theory"] = theory[name]
+            row[f"{name}_se_exact"] = exact[name]
+            row[f"{name}_z"] = (row[name] - theory[name]) / row[f"{name}_se"]
+            row[f"{name}_z_exact"] = (row[name] - theory[name]) / exact[name]
         return row
 
     return entry(0, sigma2), entry(1, he)
@@ -106,8 +115,18 @@ def _propagation(key, config: dict, out: Path) -> dict:
     runio.save_curves(out / "propagation.npz", sigma2=np.array(sigma2s), forward_mean=fwd.mean(0),
                       backward_mean=bwd.mean(0), forward_theory=fwd_theory, backward_theory=bwd_theory)
     _propagation_figure(np.array(config["factors"]), fwd.mean(0), bwd.mean(0), fwd_theory, bwd_theory, out)
+    last = {"forward": fwd[:, :, -1], "backward": bwd[:, :, 0]}  # (n, S) per network
+    rel_var = (1 + 5 / width) ** layers * (1 + 2 / width) - 1
+    below = (last["forward"] < fwd_theory[None, :, -1]).mean(0)
     return {
         "width": width, "layers": layers, "n_draws": n, "factor": config["factors"], "sigma2": sigma2s,
+        # measured / c^L: the same for every c (the networks are one draw scaled by sigma)
+        "forward_ratio": last["forward"].mean(0) / fwd_theory[:, -1],
+        "backward_ratio": last["backward"].mean(0) / bwd_theory[:, 0],
+        "relative_variance_exact": rel_var,
+        # heavy tail: the share of networks below the mean, against a log-normal with the exact moments
+        "below_mean_fraction": below, "below_mean_fraction_se": np.sqrt(below * (1 - below) / n),
+        "below_mean_lognormal": float(0.5 * (1 + math.erf(math.sqrt(math.log1p(rel_var)) / 2 / math.sqrt(2)))),
         "c": [width * s2 / 2 for s2 in sigma2s], "tolerance_se": K_SE,
         "forward_last": fwd[:, :, -1].mean(0), "forward_last_se": fwd[:, :, -1].std(0, ddof=1) / np.sqrt(n),
         "forward_last_theory": fwd_theory[:, -1],
@@ -192,7 +211,7 @@ def run(config: dict, out: Path) -> dict:
 
 
 def _z(entry: dict, name: str) -> float:
-    """(estimate - theory) in standard errors."""
+    """(estimate - theory) in standard errors (the sample's)."""
     return (entry[name] - entry[f"{name}_theory"]) / entry[f"{name}_se"]
 
 
@@ -200,78 +219,122 @@ def _pm(entry: dict, name: str) -> str:
     return f"{entry[name]:.4g} +- {entry[name + '_se']:.2g}"
 
 
+def two_sided_p(z: float) -> float:
+    """P(|N(0, 1)| >= |z|)."""
+    return math.erfc(abs(z) / math.sqrt(2))
+
+
+def mc_sentence(kind: str, label: str, value: float, se: float, theory: float, se_exact: float,
+                n_comparisons: int, bias: float = 0.0) -> str:
+    """The Monte-Carlo-vs-theory sentence, worded from the deviation in standard errors.
+
+    Inside 2 s.e. of both the sample's and the exact standard error: "agrees". Beyond 2 sample s.e. but inside
+    2 exact ones: the sample's s.e. is too small (heavy-tailed estimator). Beyond 2 exact s.e.: named, with the
+    chance of a deviation that size among `n_comparisons`. `kind` is "neuron" or "depth" (the yardstick's words);
+    `bias` is the estimator's known bias E[estimate] - theory.
+    """
+    z, z_exact = (value - theory) / se, (value - theory) / se_exact
+    p = two_sided_p(z_exact)
+    fields = {"label": label, "value": value, "se": se, "theory": theory, "z": z, "se_exact": se_exact,
+              "z_exact": z_exact, "se_ratio": se_exact / se, "p_exact": p, "n_comparisons": n_comparisons,
+              "p_any": 1 - (1 - p) ** n_comparisons, "bias_se": abs(bias) / se_exact,
+              "yardstick": templates.render(TEXT, f"yardstick_{kind}", {}),
+              "family": templates.render(TEXT, f"family_{kind}", {})}
+    if abs(z_exact) <= Z_AGREE:
+        key = "mc_agrees" if abs(z) <= Z_AGREE else "mc_beyond_se"
+    else:
+        key = "mc_within_sample_only" if abs(z) <= Z_AGREE else "mc_beyond_chance"
+    return templates.render(TEXT, key, fields)
+
+
+NEURON_LABELS = {"mean_pre": "$E[z]$", "var_pre": "$\\mathrm{Var}(z)$", "second_moment_relu": "$E[h^2]$",
+                 "mean_next": "$E[z']$", "var_next": "$\\mathrm{Var}(z')$"}
+
+
+def neuron_sentences(entry: dict, names: tuple[str, ...]) -> str:
+    bias = lambda name: -entry[f"{name}_theory"] / entry["n_draws"] if name in VARIANCES else 0.0
+    return " ".join(mc_sentence("neuron", NEURON_LABELS[n], entry[n], entry[f"{n}_se"], entry[f"{n}_theory"],
+                                entry[f"{n}_se_exact"], len(NEURON_QUANTITIES), bias(n)) for n in names)
+
+
+def report_fields(metrics: dict) -> dict:
+    one, dp, sm = metrics["single_neuron"], metrics["depth_propagation"], metrics["smoothness"]
+    he = metrics["he"]
+    m = one["M"]
+    lo, hi = 0, len(sm["sigma2"]) - 1
+    nl = np.asarray(sm["relu"]["nonlinearity"])
+    i1 = int(np.argmin(np.abs(np.log(dp["c"]))))  # c = 1 (or closest)
+    return {**metrics, "dp": dp, "sm": sm, "kurtosis_next": 3 * (1 + 2 / m) * (1 + 5 / m),
+            "he_se_rel": math.sqrt(dp["relative_variance_exact"] / dp["n_draws"]),
+            "he_z": (he["second_moment_relu"] - 1.0) / he["second_moment_relu_se"],
+            "forward_list": ", ".join(f"{v:.3g}" for v in dp["forward_last"]),
+            "c_list": ", ".join(f"{c:g}" for c in dp["c"]),
+            "below_pct": 100 * dp["below_mean_fraction"][i1], "below_se_pct": 100 * dp["below_mean_fraction_se"][i1],
+            "below_pred_pct": 100 * dp["below_mean_lognormal"],
+            "se_ratio_fwd": dp["forward_last_se"][i1] / dp["se_exact"][i1],
+            "se_ratio_bwd": dp["backward_first_se"][i1] / dp["se_exact"][i1],
+            "tanh_lo": sm["tanh"]["nonlinearity"][lo], "tanh_hi": sm["tanh"]["nonlinearity"][hi],
+            "s2_lo": sm["sigma2"][lo], "s2_hi": sm["sigma2"][hi], "slope_tol": TAYLOR_SLOPE_TOL,
+            "relu_nl": float(nl[0]), "relu_spread": float(np.ptp(nl) / nl[0]), "c_index": i1,
+            "ratio_c": dp["forward_ratio"][i1]}
+
+
+def depth_sentences(dp: dict, i: int) -> str:
+    """Activations at layer L and input gradients vs c^L for the c at index i, in exact standard errors."""
+    return " ".join(
+        mc_sentence("depth", label, dp[name][i], dp[f"{name}_se"][i], dp[f"{name}_theory"][i], dp["se_exact"][i], 2)
+        for name, label in (("forward_last", f"$\\overline{{x^2}}^{{({dp['layers']})}}$ at $c$ = {dp['c'][i]:g}"),
+                            ("backward_first", f"$\\overline{{(\\partial E/\\partial x^{{(0)}})^2}}$ at $c$ = {dp['c'][i]:g}")))
+
+
+NEURON_CODE = ["nndl.init_stats.neuron", "nndl.init_stats.neuron_moments", "nndl.init_stats.neuron_theory",
+               "nndl.init_stats.neuron_exact_se"]
+
+
 def report(metrics: dict) -> list[dict]:
     one, he, dp, sm = metrics["single_neuron"], metrics["he"], metrics["depth_propagation"], metrics["smoothness"]
-    head = f"M = {one['M']}, sigma^2 = {one['sigma2']:g}, {one['n_draws']} draws"
+    f = report_fields(metrics)
+    setup = templates.render(TEXT, "setup", one) + " " + templates.render(TEXT, "same_draws", one)
     tanh, relu = sm["tanh"], sm["relu"]
-    prop_rows = [[f"{f:g} x 2/M", f"{c:g}", f"{fl:.3g} +- {fs:.2g}", f"{ft:.3g}", f"{bf:.3g} +- {bs:.2g}", f"{bt:.3g}",
-                  f"{se:.2g}"]
-                 for f, c, fl, fs, ft, bf, bs, bt, se in zip(dp["factor"], dp["c"], dp["forward_last"],
+
+    def rows(names):
+        return [["quantity", "Monte Carlo", "s.e. (sample)", "s.e. (exact)", "theory", "deviation / exact s.e."]] + [
+            [NEURON_LABELS[n], one[n], one[f"{n}_se"], one[f"{n}_se_exact"], one[f"{n}_theory"], one[f"{n}_z_exact"]]
+            for n in names]
+
+    prop_rows = [["sigma^2", "c = M sigma^2/2", f"layer {dp['layers']} x^2", "theory c^L", "input gradient^2",
+                  "theory c^L", "s.e. (exact)", "s.e. sample (x^2, grad)"]]
+    prop_rows += [[f"{fa:g} x 2/M", c, fl, ft, bf, bt, se, f"{fs:.2g}, {bs:.2g}"]
+                  for fa, c, fl, fs, ft, bf, bs, bt, se in zip(dp["factor"], dp["c"], dp["forward_last"],
                                                                dp["forward_last_se"], dp["forward_last_theory"],
                                                                dp["backward_first"], dp["backward_first_se"],
                                                                dp["backward_first_theory"], dp["se_exact"])]
-    lo, hi = 0, len(sm["sigma2"]) - 1
     return [
-        {"question": "seed 001 ex. 3(a): mean and variance of the neuron before the activation",
-         "figures": [],
-         "table": [["quantity", "Monte Carlo", "theory"],
-                   ["E z", _pm(one, "mean_pre"), 0.0], ["Var z", _pm(one, "var_pre"), one["var_pre_theory"]]],
-         "text": (f"z = sum_m w_m x_m with w and x independent and zero-mean: E z = sum E w_m E x_m = 0 and "
-                  f"Var z = sum E[w_m^2] E[x_m^2] = M sigma^2. With {head}: E z = {_pm(one, 'mean_pre')} "
-                  f"({_z(one, 'mean_pre'):+.1f} standard errors from 0), Var z = {_pm(one, 'var_pre')} vs "
-                  f"M sigma^2 = {one['var_pre_theory']:g} ({_z(one, 'var_pre'):+.1f} SE).")},
-        {"question": "seed 001 ex. 3(b): second moment after a ReLU",
-         "figures": [],
-         "table": [["quantity", "Monte Carlo", "theory"],
-                   ["E ReLU(z)^2", _pm(one, "second_moment_relu"), one["second_moment_relu_theory"]]],
-         "text": (f"z is symmetric about 0 and ReLU(z)^2 = z^2 on z > 0, 0 otherwise, so E ReLU(z)^2 = "
-                  f"E[z^2] / 2 = M sigma^2 / 2 = {one['second_moment_relu_theory']:g}; measured "
-                  f"{_pm(one, 'second_moment_relu')} ({_z(one, 'second_moment_relu'):+.1f} SE).")},
+        {"question": "seed 001 ex. 3(a): mean and variance of the neuron before the activation", "ids": ["001 M3(a)"],
+         "derivation": templates.render(TEXT, "a_derivation", f), "figures": [], "table": rows(("mean_pre", "var_pre")),
+         "text": setup + " " + neuron_sentences(one, ("mean_pre", "var_pre")), "code": NEURON_CODE},
+        {"question": "seed 001 ex. 3(b): second moment after a ReLU", "ids": ["001 M3(b)"],
+         "derivation": templates.render(TEXT, "b_derivation", f), "figures": [], "table": rows(("second_moment_relu",)),
+         "text": neuron_sentences(one, ("second_moment_relu",)), "code": NEURON_CODE},
         {"question": "seed 001 ex. 3(c): mean and variance of a second-layer neuron fed by M such neurons",
-         "figures": [],
-         "table": [["quantity", "Monte Carlo", "theory"],
-                   ["E z'", _pm(one, "mean_next"), 0.0], ["Var z'", _pm(one, "var_next"), one["var_next_theory"]]],
-         "text": (f"z' = sum_j w'_j ReLU(z_j): the new weights are zero-mean and independent of the inputs, so "
-                  f"E z' = 0 and Var z' = M sigma^2 E[ReLU(z)^2] = M sigma^2 * M sigma^2 / 2 = "
-                  f"{one['var_next_theory']:g} (the inputs are no longer zero-mean or unit-variance, only their "
-                  f"second moment matters). Measured E z' = {_pm(one, 'mean_next')}, Var z' = "
-                  f"{_pm(one, 'var_next')} ({_z(one, 'var_next'):+.1f} SE).")},
+         "ids": ["001 M3(c)"], "derivation": templates.render(TEXT, "c_derivation", f), "figures": [],
+         "table": rows(("mean_next", "var_next")), "text": neuron_sentences(one, ("mean_next", "var_next")),
+         "code": NEURON_CODE},
         {"question": "seed 001 ex. 3(d): the sigma^2 that keeps the variance across layers; much smaller or larger",
-         "figures": ["propagation.png"],
-         "table": [["sigma^2", "c = M sigma^2/2", f"layer {dp['layers']} x^2", "theory c^L",
-                    "input gradient^2", "theory c^L", "exact SE"]] + prop_rows,
-         "text": (f"Each ReLU layer multiplies the second moment by c = M sigma^2 / 2, so sigma^2 = 2/M (He) "
-                  f"keeps it: at sigma^2 = 2/M = {he['sigma2']:g} the ReLU output's second moment is "
-                  f"{_pm(he, 'second_moment_relu')}, the inputs' E x^2 = 1. Through {dp['layers']} layers of width "
-                  f"{dp['width']} ({dp['n_draws']} networks) it becomes c^L: "
-                  + ", ".join(f"{fl:.2g} for c = {c:g}" for c, fl in zip(dp["c"], dp["forward_last"]))
-                  + " - vanishing, stable, exploding. Backpropagated gradients pick up the same factor per "
-                  "layer in the other direction (W^T and the ReLU mask halve M sigma^2), so the input "
-                  "gradient's second moment is "
-                  + ", ".join(f"{bf:.2g}" for bf in dp["backward_first"])
-                  + f" (+- SE from the sample; the product of {dp['layers']} random factors is heavy-tailed, so the "
-                  "exact SE c^L sqrt(((1 + 5/M)^L (1 + 2/M) - 1) / N) in the table is the honest error bar)"
-                  + ". Too small a sigma^2 starves early layers of signal and of gradient; too large overflows. "
-                  "(Without biases a ReLU net is positively homogeneous, so the three networks are the same "
-                  "draws scaled by sigma: only the factor c^l differs between the curves.)")},
+         "ids": ["001 M3(d)"], "derivation": templates.render(TEXT, "d_derivation", f),
+         "figures": ["propagation.png"], "table": prop_rows,
+         "text": " ".join([templates.render(TEXT, "d_text", f), depth_sentences(dp, f["c_index"]),
+                           templates.render(TEXT, "heavy_tail_check", f)]),
+         "code": ["nndl.init_stats.he_variance", "nndl.init_stats.propagation_one", "nndl.init_stats.propagation_theory",
+                  "nndl.init_stats.propagation_se"]},
         {"question": "seed 001 ex. 3(e): does a larger or a smaller sigma^2 give a smoother initial function?",
+         "ids": ["001 M3(e)"], "derivation": templates.render(TEXT, "e_derivation", f),
          "figures": ["smoothness_samples.png", "smoothness.png"],
          "table": [["sigma^2", "tanh 1 - R^2", "tanh mean |f''|", "ReLU 1 - R^2", "ReLU mean |f''|"]]
-         + [[f"{s:.3g}", f"{a:.3g}", f"{b:.3g}", f"{c:.3g}", f"{d:.3g}"]
-            for s, a, b, c, d in zip(sm["sigma2"], tanh["nonlinearity"], tanh["roughness"],
-                                     relu["nonlinearity"], relu["roughness"])],
-         "text": (f"f(x) = sum_j v_j psi(w_j x + b_j), M = {sm['M']}, all weights N(0, sigma^2), "
-                  f"{sm['n_draws']} networks per sigma^2, x in [-{sm['x_max']:g}, {sm['x_max']:g}]. Taylor: "
-                  f"psi(w x + b) = psi(b) + psi'(b) w x + psi''(b) (w x)^2 / 2 + ..., the k-th term ~ sigma^k, "
-                  f"so for small sigma^2 the linear term dominates and f is nearly a straight line; a large "
-                  f"sigma^2 makes the higher terms (sharp tanh transitions within |x| < 1/|w|) dominate. "
-                  f"Smaller sigma^2 gives smoother functions. For tanh the share of f's variation no line "
-                  f"explains grows from {tanh['nonlinearity'][lo]:.2g} at sigma^2 = {sm['sigma2'][lo]:g} to "
-                  f"{tanh['nonlinearity'][hi]:.2g} at {sm['sigma2'][hi]:g}, with log-log slope "
-                  f"{tanh['taylor_slope']:.2f} at the small end (Taylor: 2). ReLU is the exception: it is "
-                  f"positively homogeneous, so scaling w, b, v by sigma scales f by sigma^2 without changing "
-                  f"its shape (1 - R^2 = {relu['nonlinearity'][lo]:.3g} for every sigma^2; mean |f''| grows "
-                  f"with slope {relu['roughness_slope']:.3f} in sigma^2, which is amplitude, not shape).")},
+         + [[s, a, b, c, d] for s, a, b, c, d in zip(sm["sigma2"], tanh["nonlinearity"], tanh["roughness"],
+                                                     relu["nonlinearity"], relu["roughness"])],
+         "text": templates.render(TEXT, "e_text", f),
+         "code": ["nndl.smoothness.sweep", "nndl.smoothness.line_fit_energy", "nndl.smoothness.roughness"]},
     ]
 
 

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nndl import cli, progress, rand, runio
+from nndl import cli, progress, rand, runio, templates
 from nndl import lipschitz as lip
 from nndl.checks import check
 from nndl.models import bn_block, resnet
@@ -30,6 +30,7 @@ from nndl.plotting import save_figure, subplots
 
 NAME = "lipschitz"
 SHEET = "seed 000 §4"
+TEXT = templates.beside(__file__)
 
 # float32 power iteration / SVD round-off allowed when comparing an estimate with a bound.
 BOUND_RTOL = 1e-4
@@ -263,55 +264,57 @@ def batchnorm_figure(bn: dict, curves: dict):
 
 
 # --------------------------------------------------------------------- report
+def report_fields(metrics: dict) -> dict:
+    rows, bn = metrics["per_depth"], metrics["batchnorm"]
+    by_scale = sorted(bn["by_data_scale"], key=lambda r: r["data_scale"])
+    deep = rows[-1]
+    within = lambda r: sum(r[k] <= r["upper_bound"] * (1 + BOUND_RTOL)
+                           for k in ("estimate_power_iteration", "estimate_pair_search"))
+    est = max(r["estimate_power_iteration"] for r in by_scale)
+    small, large = by_scale[0], by_scale[-1]
+    base = {"bn_max_est": est, "bn_max_bound": max(r["lipschitz_bound"] for r in by_scale)}
+    return {**metrics, **base, "rtol": BOUND_RTOL, "n_within": sum(within(r) == 2 for r in rows),
+            "one_within": within(next((r for r in rows if r["depth"] == 1), rows[0])),
+            "vs_two": templates.render(TEXT, "c_above_two" if est > 2.0 else "c_below_two", base),
+            "bn_ratio": small["max_bn_scale"] / large["max_bn_scale"],
+            "var_ratio": (large["running_var_mean"] / small["running_var_mean"]) ** 0.5, "one": next((r for r in rows if r["depth"] == 1), rows[0]), "deep": deep,
+            "deep_best": max(deep["estimate_power_iteration"], deep["estimate_pair_search"]),
+            "pair_wins": sum(r["estimate_pair_search"] > r["estimate_power_iteration"] for r in rows),
+            "n_depths": len(rows), "small": by_scale[0], "large": by_scale[-1], "tm": bn["train_mode"]}
+
+
 def report(metrics: dict) -> list[dict]:
     rows, bn = metrics["per_depth"], metrics["batchnorm"]
-    one = next((r for r in rows if r["depth"] == 1), rows[0])
-    deep = rows[-1]
-    pair_wins = sum(r["estimate_pair_search"] > r["estimate_power_iteration"] for r in rows)
-    tm = bn["train_mode"]
-    by_scale = sorted(bn["by_data_scale"], key=lambda r: r["data_scale"])
-    small, large = by_scale[0], by_scale[-1]
+    f = report_fields(metrics)
+    one, tm = f["one"], f["tm"]
+    part = lambda key: {"derivation": templates.render(TEXT, f"{key}_derivation", f),
+                        "text": templates.render(TEXT, f"{key}_text", f)}
+    estimators = ["nndl.lipschitz.jacobian_sigma_max", "nndl.lipschitz.power_iteration_estimates",
+                  "nndl.lipschitz.pair_ratio", "nndl.lipschitz.pair_search"]
     return [
-        {"question": "§4 (a): why is T(x) = x + F(x) Lipschitz, and an upper bound for Lip(T)",
-         "figures": [], "table": [["‖W‖₂ after spectral normalisation (max)", metrics["spectral_norms"]["max"]],
-                                  [f"L = {one['depth']}: power iteration", one["estimate_power_iteration"]],
-                                  [f"L = {one['depth']}: pair search", one["estimate_pair_search"]],
-                                  ["bound", one["upper_bound"]]],
-         "text": (f"‖T(x) - T(y)‖ <= ‖x - y‖ + ‖F(x) - F(y)‖ <= 2‖x - y‖, so Lip(T) <= 2. With weights of spectral "
-                  f"norm at most {metrics['spectral_norms']['max']:.6f} and ReLU, F is 1-Lipschitz; for one random "
-                  f"block the largest Jacobian singular value found is {one['estimate_power_iteration']:.4g} and the "
-                  f"best pair ratio {one['estimate_pair_search']:.4g}, below 2; W1 = W2 = I gives T(x) = 2x for "
-                  f"x > 0 ({one['tight_example_estimate']:.4g}), so the bound 2 is sharp.")},
-        {"question": "§4 (b): an upper bound on Lip(f), f = T_L ∘ … ∘ T_1, as a function of L",
-         "figures": ["bounds.png"],
-         "table": [["L", "2^L", "power iteration", "pair search", "W = I example"]]
-         + [[r["depth"], r["upper_bound"], r["estimate_power_iteration"], r["estimate_pair_search"],
-             r["tight_example_estimate"]] for r in rows],
-         "text": (f"Lip(g ∘ h) <= Lip(g) Lip(h) gives Lip(f) <= 2^L. The measured lower bounds stay far below it for "
-                  f"random blocks: at L = {deep['depth']} the best estimate is "
-                  f"{max(deep['estimate_power_iteration'], deep['estimate_pair_search']):.4g}, "
-                  f"{deep['estimate_over_bound']:.2g} of 2^L = {deep['upper_bound']:g}, while the aligned blocks "
-                  f"W1 = W2 = I reach {deep['tight_example_estimate']:.6g}: the bound is attained, not loose in general. "
-                  f"Both estimates are lower bounds on Lip(f): a pair's ratio is the mean of the directional "
-                  f"derivatives J(z)u along its segment, so it never exceeds the largest σ_max(J) there, and tends "
-                  f"to σ_max(J(x)) as y → x along the top singular vector. The pair search also moves x, so it "
-                  f"can beat the power iteration at fixed inputs ({pair_wins} of {len(rows)} depths here).")},
-        {"question": "§4 (c): why BatchNorm complicates a Lipschitz guarantee at test time",
-         "figures": ["batchnorm.png"],
+        {"question": "§4 (a): why is T(x) = x + F(x) Lipschitz, and an upper bound for Lip(T)", "ids": ["000 §4(a)"],
+         **part("a"), "figures": [],
+         "table": [["‖W‖₂ after spectral normalisation (max)", metrics["spectral_norms"]["max"]],
+                   [f"L = {one['depth']}: power iteration", one["estimate_power_iteration"]],
+                   [f"L = {one['depth']}: pair search", one["estimate_pair_search"]],
+                   ["W1 = W2 = I example", one["tight_example_estimate"]], ["bound", one["upper_bound"]]],
+         "code": ["nndl.models.resnet.residual", "nndl.models.resnet.spectral_normalize", *estimators]},
+        {"question": "§4 (b): an upper bound on Lip(f), f = T_L ∘ … ∘ T_1, as a function of L", "ids": ["000 §4(b)"],
+         **part("b"), "figures": ["bounds.png"],
+         "table": [["L", "2^L", "prod (1 + ‖W1‖‖W2‖)", "power iteration", "pair search", "W = I example"]]
+         + [[r["depth"], r["upper_bound"], r["upper_bound_exact_norms"], r["estimate_power_iteration"],
+             r["estimate_pair_search"], r["tight_example_estimate"]] for r in rows],
+         "code": ["nndl.models.resnet.apply", "experiments.lipschitz.depth_estimates"]},
+        {"question": "§4 (c): why BatchNorm complicates a Lipschitz guarantee at test time", "ids": ["000 §4(c)"],
+         **part("c"), "figures": ["batchnorm.png"],
          "table": [["data std", "running var (mean)", "max γ/√(var+ε)", "bound", "power iteration"]]
          + [[r["data_scale"], r["running_var_mean"], r["max_bn_scale"], r["lipschitz_bound"],
              r["estimate_power_iteration"]] for r in bn["by_data_scale"]]
          + [["train mode: ‖∂y₀/∂x₁‖ (eval mode)",
-             f"{tm['train_cross_jacobian_norm']:.3g} ({tm['eval_cross_jacobian_norm']:.3g})"]],
-         "text": (f"In eval mode BN multiplies feature j by γ_j/√(var_j + ε), with var the running variance collected "
-                  f"in training, so Lip(block) <= 1 + max_j |γ_j|/√(var_j + ε) depends on the data, not only on the "
-                  f"normalised weights: statistics collected from data of std {large['data_scale']:g} give "
-                  f"{large['estimate_power_iteration']:.3g} (bound {large['lipschitz_bound']:.3g}), from std "
-                  f"{small['data_scale']:g} {small['estimate_power_iteration']:.3g} (bound {small['lipschitz_bound']:.3g}), "
-                  f"far above 2, and it keeps moving while statistics are collected. In train mode an example's output "
-                  f"depends on the other examples of its batch (‖∂y₀/∂x₁‖ = {tm['train_cross_jacobian_norm']:.3g}, "
-                  f"0 in eval mode; replacing the rest of the batch moves y₀ by {tm['train_output_change_other_batch']:.3g}), "
-                  f"so it is not a fixed function of one input and has no Lipschitz constant of its own.")},
+             f"{tm['train_cross_jacobian_norm']:.3g} ({tm['eval_cross_jacobian_norm']:.3g})", "", "", ""]],
+         "code": ["nndl.models.bn_block.apply", "nndl.models.bn_block.eval_scale",
+                  "nndl.models.bn_block.eval_lipschitz_bound", "nndl.models.bn_block.collect_statistics",
+                  "experiments.lipschitz.batch_dependence"]},
     ]
 
 

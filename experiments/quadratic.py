@@ -24,13 +24,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nndl import cli, rand, runio
+from nndl import cli, rand, runio, templates
 from nndl import quadratic as q
 from nndl.checks import check
 from nndl.plotting import save_figure, subplots
 
 NAME = "quadratic"
 SHEET = "seed 003 ex. 4.2"
+TEXT = templates.beside(__file__)
 
 # float64 round-off of an n x n eigendecomposition / matrix exponential, relative to
 # ‖x0 - x*‖: a few hundred eps for these well-conditioned O(10) problems.
@@ -383,36 +384,38 @@ def rank_deficient_figure(rd: dict, curves: dict):
 
 
 # --------------------------------------------------------------------- report
+def report_fields(metrics: dict) -> dict:
+    span, full = metrics["span"], metrics["full_rank"]
+    return {**metrics, "span_max": span[-1]["N"],
+            "first_pd": min((r["N"] for r in span if r["positive_definite"]), default=None),
+            "converged": ", ".join(f"{g['h']:g}" for g in full["gd"] if g["converged"]) or "none",
+            "diverged": ", ".join(f"{g['h']:g}" for g in full["gd"] if not g["converged"]) or "none",
+            "horizon": full["horizon_t"] * full["lambda_min"], "rk4_lam_dt": full["rk4_dt"] * full["lambda_max"]}
+
+
 def report(metrics: dict) -> list[dict]:
     psd, span, full, rd = metrics["psd"], metrics["span"], metrics["full_rank"], metrics["rank_deficient"]
-    n = psd["n"]
-    first_pd = min((r["N"] for r in span if r["positive_definite"]), default=None)
-    converged = ", ".join(f"{g['h']:g}" for g in full["gd"] if g["converged"]) or "none"
-    diverged = ", ".join(f"{g['h']:g}" for g in full["gd"] if not g["converged"]) or "none"
+    f = report_fields(metrics)
+    part = lambda key: {"derivation": templates.render(TEXT, f"{key}_derivation", f),
+                        "text": templates.render(TEXT, f"{key}_text", f)}
     return [
-        {"question": "ex. 4.2 (a.1): M = Σ xᵢxᵢᵀ is symmetric and positive-semidefinite",
-         "figures": [], "table": [["N, n", f"{psd['N']}, {n}"], ["max |M - Mᵀ|", psd["asymmetry"]],
-                                  ["λ_min(M)", psd["min_eigenvalue"]],
-                                  ["min vᵀMv/‖v‖² over random v", psd["min_rayleigh_quotient"]]],
-         "text": (f"Mᵀ = Σ (xᵢxᵢᵀ)ᵀ = M (measured max |M - Mᵀ| = {psd['asymmetry']:.2g}) and vᵀMv = Σ (xᵢᵀv)² >= 0. "
-                  f"The smallest eigenvalue is {psd['min_eigenvalue']:.4g} and the smallest Rayleigh quotient over "
-                  f"random directions {psd['min_rayleigh_quotient']:.4g} >= λ_min.")},
-        {"question": "ex. 4.2 (a.2): M is positive-definite iff dim span{x₁..x_N} = n",
-         "figures": ["span.png"],
+        {"question": "ex. 4.2 (a.1): M = Σ xᵢxᵢᵀ is symmetric and positive-semidefinite", "ids": ["003 4.2(a.1)"],
+         **part("a1"), "figures": [],
+         "table": [["N, n", f"{psd['N']}, {psd['n']}"], ["max |M - Mᵀ|", psd["asymmetry"]],
+                   ["λ_min(M)", psd["min_eigenvalue"]], ["min vᵀMv/‖v‖² over random v", psd["min_rayleigh_quotient"]]],
+         "code": ["nndl.quadratic.gram", "experiments.quadratic.psd_arrays"]},
+        {"question": "ex. 4.2 (a.2): M is positive-definite iff dim span{x₁..x_N} = n", "ids": ["003 4.2(a.2)"],
+         **part("a2"), "figures": ["span.png"],
          "table": [["N", "dim span", "rank M", "λ_min", "PD"]]
          + [[r["N"], r["span_dim"], r["rank"], r["min_eigenvalue"], r["positive_definite"]] for r in span],
-         "text": (f"vᵀMv = 0 iff v is orthogonal to every xᵢ, so the null space of M is span{{xᵢ}}^⊥. Measured: rank M "
-                  f"equals dim span for every N = 1..{span[-1]['N']}, and M is positive-definite from N = {first_pd} "
-                  f"on (n = {n}); below that λ_min is zero up to the tolerance n·eps·λ_max.")},
-        {"question": "ex. 4.2 (b): f(x) = ½xᵀMx + mᵀx + c has a unique minimum",
-         "figures": [], "table": [["‖∇f(x*)‖ at x* = -M⁻¹m", full["grad_norm_at_minimiser"]],
-                                  ["min (f(x*+d) - f(x*))/‖d‖²", full["min_growth_ratio"]],
-                                  ["λ_min/2", full["min_growth_bound"]]],
-         "text": (f"∇f(x) = Mx + m vanishes only at x* = -M⁻¹m (measured ‖∇f(x*)‖ = {full['grad_norm_at_minimiser']:.2g}), "
-                  f"and f(x*+d) - f(x*) = ½dᵀMd >= λ_min‖d‖²/2 > 0: over random d the ratio is at least "
-                  f"{full['min_growth_ratio']:.4g} >= λ_min/2 = {full['min_growth_bound']:.4g}.")},
-        {"question": "ex. 4.2 (c): every solution of ẋ = -Mx - m converges to x_min",
-         "figures": ["flow.png"],
+         "code": ["nndl.quadratic.spectrum", "experiments.quadratic.span_arrays"]},
+        {"question": "ex. 4.2 (b): f(x) = ½xᵀMx + mᵀx + c has a unique minimum", "ids": ["003 4.2(b)"],
+         **part("b"), "figures": [],
+         "table": [["‖∇f(x*)‖ at x* = -M⁻¹m", full["grad_norm_at_minimiser"]],
+                   ["min (f(x*+d) - f(x*))/‖d‖²", full["min_growth_ratio"]], ["λ_min/2", full["min_growth_bound"]]],
+         "code": ["nndl.quadratic.objective", "nndl.quadratic.minimiser"]},
+        {"question": "ex. 4.2 (c): every solution of ẋ = -Mx - m converges to x_min", "ids": ["003 4.2(c)"],
+         **part("c"), "figures": ["flow.png"],
          "table": [["λ_min, λ_max", f"{full['lambda_min']:.4g}, {full['lambda_max']:.4g}"],
                    ["fitted rate", full["rate_fit"]],
                    ["‖x(T) - x*‖/‖x0 - x*‖ at T = horizon/λ_min", full["minimiser_err"]],
@@ -420,29 +423,17 @@ def report(metrics: dict) -> list[dict]:
                    ["RK4 max error (bound)", f"{full['rk4_err']:.2g} ({full['rk4_err_bound']:.2g})"]]
          + [[f"GD η = {g['h']:g}/λ_max", f"final error {g['final_err']:.3g}, spectral radius {g['spectral_radius']:.3g}"]
             for g in full["gd"]],
-         "text": (f"x(t) = x* + e^{{-Mt}}(x0 - x*), so ‖x(t) - x*‖ <= e^{{-λ_min t}}‖x0 - x*‖ "
-                  f"(largest measured ratio to the bound {full['decay_bound_max_ratio']:.4g}) and f decreases along "
-                  f"the flow (df/dt = -‖∇f‖²). The log-error slope on the second half of the horizon gives rate "
-                  f"{full['rate_fit']:.5g} against λ_min = {full['lambda_min']:.5g}; the exact decay rate falls from "
-                  f"{full['rate_upper']:.5g} to {full['rate_lower']:.5g} over that window and reaches λ_min only once "
-                  f"the modes of the larger eigenvalues have died out. RK4 with λ_max dt = "
-                  f"{full['rk4_dt'] * full['lambda_max']:.2g} follows the exact flow to {full['rk4_err']:.2g}. "
-                  f"Gradient descent (the Euler scheme of the flow) converged for η·λ_max = {converged} "
-                  f"and did not for {diverged}: stable iff η < 2/λ_max.")},
-        {"question": "ex. 4.2 (a.2)-(c) when the xᵢ do not span Rⁿ: rank-deficient M",
-         "figures": ["rank_deficient.png"],
+         "code": ["nndl.quadratic.flow_exact", "nndl.quadratic.flow_expm", "nndl.quadratic.flow_rk4",
+                  "nndl.quadratic.gradient_descent", "nndl.quadratic.decay_fit"]},
+        {"question": "ex. 4.2 (a.2)-(c) when the xᵢ do not span Rⁿ: rank-deficient M", "ids": ["003 4.2(a.2)", "003 4.2(c)"],
+         **part("rd"), "figures": ["rank_deficient.png"],
          "table": [["rank M, n", f"{rd['rank']}, {rd['n']}"], ["distance to the limit at T", rd["limit_err"]],
                    ["max null-space drift", rd["null_drift"]],
                    ["limits from two starts apart by", rd["limit_gap_two_starts"]],
                    ["m ∉ range: drift speed (‖P_null m‖)",
                     f"{rd['unbounded']['drift_speed']:.4g} ({rd['unbounded']['null_m_norm']:.4g})"]],
-         "text": (f"With N = {rd['N']} < n = {rd['n']} vectors M has rank {rd['rank']}. For m ∈ range M the minimisers "
-                  f"form an affine subspace; the flow converges at rate {rd['rate_fit']:.4g} (smallest positive "
-                  f"eigenvalue {rd['min_positive_eigenvalue']:.4g}) along range M only: the null-space part of x0 "
-                  f"moves by at most {rd['null_drift']:.2g}, so two starts end at minimisers "
-                  f"{rd['limit_gap_two_starts']:.4g} apart. For m ∉ range M there is no minimum: x drifts along "
-                  f"-P_null m at speed {rd['unbounded']['drift_speed']:.4g} and f falls at "
-                  f"{rd['unbounded']['f_slope']:.4g} per unit time.")},
+         "code": ["nndl.quadratic.null_projector", "nndl.quadratic.flow_limit",
+                  "experiments.quadratic.rank_deficient_arrays"]},
     ]
 
 

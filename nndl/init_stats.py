@@ -209,3 +209,23 @@ def propagation_se(width: int, n_layers: int, sigma2: float, n_draws: int) -> fl
     rel_var = (1 + 5 / width) ** n_layers * (1 + 2 / width) - 1
     return float(c**n_layers * (rel_var / n_draws) ** 0.5)
 
+
+
+def neuron_exact_se(m: int, sigma2: float, n_draws: int) -> dict[str, float]:
+    """Standard errors of the (a)-(c) estimates of `neuron_moments` from the exact moments (large-N forms).
+
+    Given x, z = w^T x ~ N(0, sigma^2 r) with r = ||x||^2 ~ chi^2_M (E r^2 = M^2 + 2M), so
+    E z^4 = 3 sigma^4 M (M + 2) and E ReLU(z)^4 = E z^4 / 2. Given the first layer,
+    z' = w'^T h ~ N(0, sigma^2 S), S = sum_j h_j^2 = sigma^2 r Q, Q = sum_j ReLU(g_j)^2 with
+    g_j ~ N(0, 1) independent of r (E Q^2 = 3M/2 + M(M - 1)/4), so
+    E z'^4 = 3 sigma^4 E S^2 = 3 sigma^8 M^2 (M + 2)(M + 5) / 4.
+    A sample mean of y has s.e. sqrt(Var y / N); a sample variance sqrt((mu_4 - mu_2^2) / N).
+    """
+    s4 = sigma2**2
+    var_z, var_h2 = m * sigma2, s4 * (1.5 * m * (m + 2) - m**2 / 4)
+    mu4_z = 3 * s4 * m * (m + 2)
+    var_next = m**2 * s4 / 2
+    mu4_next = 3 * s4**2 * m**2 * (m + 2) * (m + 5) / 4
+    return {"mean_pre": (var_z / n_draws) ** 0.5, "var_pre": ((mu4_z - var_z**2) / n_draws) ** 0.5,
+            "second_moment_relu": (var_h2 / n_draws) ** 0.5, "mean_next": (var_next / n_draws) ** 0.5,
+            "var_next": ((mu4_next - var_next**2) / n_draws) ** 0.5}

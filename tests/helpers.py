@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -54,27 +55,63 @@ def calls_recorded(names):
         threading.setprofile(None)
 
 
-def check_report_entries(module, metrics: dict, ran: set[str] | None = None) -> list[dict]:
+_DOLLAR = re.compile(r"(?<!\\)\$")
+ENTRY_KEYS = ("question", "ids", "derivation", "text", "code", "figures", "table")
+
+
+def _assert_text(where: str, value) -> None:
+    """A report string: no unfilled field, dollars paired on every line, every `$...$` parses in mathtext."""
+    from nndl.report.collect import math_errors
+
+    assert isinstance(value, str), f"{where}: {type(value).__name__}, not a string"
+    assert "{{" not in value, f"{where}: unfilled field"
+    for line in value.splitlines():
+        assert len(_DOLLAR.findall(line)) % 2 == 0, f"{where}: unbalanced $ in {line[:120]!r}"
+    assert math_errors(value) == [], f"{where}: {math_errors(value)}"
+
+
+def check_report_entries(module, metrics: dict, ran: set[str] | None = None, *,
+                         required: tuple[str, ...] = ("question", "ids")) -> list[dict]:
     """Asserts an experiment's report(metrics) is complete; returns the entries.
 
-    Every template field filled (report() raises TemplateError otherwise; no "{{" is left), every id names a
-    sheet sub-question of the master list, every `$...$` parses, every code name resolves and its listing is
-    inspect.getsource of that object, and (with `ran`) every listed function ran during the smoke run.
+    Every template field filled (report() raises TemplateError otherwise; no "{{" is left), only the known
+    entry keys, text fields are strings whose `$...$` pair up per line and parse, every id names a sheet
+    sub-question of the master list, every code name resolves and its listing is inspect.getsource of that
+    object, and (with `ran`) every listed function ran during the smoke run. `required`: keys every entry
+    must have (ENTRY_KEYS for an experiment whose entries all carry derivation, text, code, figures, table).
     """
     from nndl.report import coverage
-    from nndl.report.collect import listing, math_errors, resolve
+    from nndl.report.collect import listing, resolve
 
     entries = module.report(metrics)
     known = {q.key for q in coverage.master_list()}
     for entry in entries:
+        assert set(entry) <= set(ENTRY_KEYS), f"{entry.get('question')}: unknown keys {set(entry) - set(ENTRY_KEYS)}"
+        assert set(required) <= set(entry), f"{entry.get('question')}: missing keys {set(required) - set(entry)}"
         for key in ("text", "derivation", "question"):
-            value = str(entry.get(key) or "")
-            assert "{{" not in value, f"{entry['question']}: unfilled field in {key}"
-            assert math_errors(value) == [], f"{entry['question']}: {math_errors(value)}"
+            if entry.get(key) is not None:
+                _assert_text(f"{entry.get('question')}: {key}", entry[key])
         ids = entry.get("ids") or []
         assert ids and set(ids) <= known, f"{entry['question']}: ids {ids} not all in the master list"
         for name in entry.get("code") or []:
+            assert isinstance(name, str), name
             assert listing(name).source == inspect.getsource(inspect.unwrap(resolve(name)))
             if ran is not None:
                 assert name in ran, f"{name} is listed for {entry['question']!r} but did not run"
     return entries
+
+
+def check_template(sections: dict[str, str], fields: dict, per_section: dict[str, dict] | None = None) -> None:
+    """Every section of a template: its fields exist, and its mathematics parses once filled.
+
+    Sections are filled from `fields`, or from `per_section[prefix]` for keys starting with a prefix
+    (sentences rendered once per axis or per item, from fields of their own).
+    """
+    from nndl import templates
+
+    per_section = per_section or {}
+    for key, body in sections.items():
+        own = next((f for prefix, f in per_section.items() if key.startswith(prefix)), fields)
+        for name in templates.field_names(body):
+            templates.lookup(own, name)  # raises TemplateError naming the missing field
+        _assert_text(f"template section {key!r}", templates.fill(body, own))

@@ -7,6 +7,10 @@ import pytest
 
 from experiments import gradients_depth as exp
 from nndl import activations, depth, runio
+from tests.helpers import ENTRY_KEYS, calls_recorded, check_report_entries, check_template
+
+CODE = ["nndl.depth.forward", "nndl.depth.weight_grads", "nndl.depth.log10_gradient_bound", "nndl.depth.frobenius_norms"]
+RAN: set = set()
 
 WIDTH, BATCH, DEPTHS, SCALES, SEED = 6, 2, [2, 4], [3.0], 5
 
@@ -16,7 +20,9 @@ def metrics(tmp_path_factory):
     out = tmp_path_factory.mktemp("gradients_depth")
     argv = ["--width", str(WIDTH), "--batch", str(BATCH), "--depths", ",".join(map(str, DEPTHS)),
             "--scales", ",".join(map(str, SCALES)), "--seed", str(SEED), "--out", str(out)]
-    assert exp.main(argv) == 0
+    with calls_recorded(CODE) as ran:
+        assert exp.main(argv) == 0
+    RAN.update(ran)
     return runio.read_json(out / "metrics.json"), out
 
 
@@ -73,7 +79,7 @@ def test_files_report_and_checks(metrics):
     for name in ("grad_norms.png", "ratio_vs_depth.png", "grad_norms.npz"):
         assert (out / name).exists()
     sections = exp.report(m)
-    assert len(sections) == 2 and "product of L - k Jacobians" in sections[0]["text"]
+    assert len(sections) == 2 and "product of $L - k$ Jacobians" in sections[0]["derivation"]
     sig = [c for c in m["cases"] if c["activation"] == "sigmoid" and not c["residual"] and c["init_scale"] == SCALES[0]]
     assert f"{sig[-1]['ratio_first_last']:.2g} (L={sig[-1]['depth']})" in sections[0]["text"]
     results = exp.checks(m)
@@ -92,3 +98,37 @@ def test_bad_input_exits_2_with_one_line(argv, needle, tmp_path, capsys):
     assert exp.main([*argv, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and needle in err and "Traceback" not in err
+
+
+def test_report_entries_complete_and_listed_code_ran(metrics):
+    m, _ = metrics
+    entries = check_report_entries(exp, m, RAN, required=ENTRY_KEYS)
+    assert [e["ids"] for e in entries] == [["003 4.1"], ["003 4.1"]]
+    assert sorted({n for e in entries for n in e["code"]}) == sorted(CODE)
+    check_template(exp.TEXT, exp.report_fields(m))
+    d = entries[0]["derivation"]
+    for piece in ("\\delta^{(k)}\\, x^{(k-1)T}", "\\prod_{l=k+1}^{L}", "\\|W^{(l)}\\|_2 \\max|\\sigma'(z^{(l)})|"):
+        assert piece in d, piece
+
+
+def test_numbers_and_wording_follow_the_cases(metrics):
+    m, _ = metrics
+    f = exp.report_fields(m)
+    cases = m["cases"]
+    assert f["n_bound_ok"] == len(cases) == f["n_cases"]  # every norm below its bound, recounted below
+    assert all(np.log10(c["grad_norms"][0]) <= c["log10_bound_first"] + 1e-5 for c in cases)
+    sig = [c for c in cases if c["activation"] == "sigmoid" and not c["residual"]]
+    deep = max(sig, key=lambda c: c["depth"])
+    assert f"{(deep['grad_norms'][0] / deep['grad_norms'][-1]) ** (1 / (deep['depth'] - 1)):.3g}" in f["sig_factors"]
+    text = exp.report(m)[0]["text"]
+    ratios = [c["ratio_first_last"] for c in sorted(sig, key=lambda c: c["depth"])]
+    assert ("falls with depth for every scale" in text) == bool(np.all(np.diff(ratios) < 0))
+    # the wording follows the numbers: a sigmoid ratio that grows with depth is not called vanishing
+    flipped = {**m, "cases": [{**c, "ratio_first_last": 1 / c["ratio_first_last"]} if c in sig else c for c in cases]}
+    text = exp.report(flipped)[0]["text"]
+    assert "does not fall with depth" in text and "vanishing." not in text
+    far = {**m, "cases": [{**c, "ratio_first_last": 1e3} if c["activation"] == "relu" else c for c in cases]}
+    assert "more than a factor 10" in exp.report(far)[0]["text"]
+    tanh_top = [c for c in cases if c["activation"] == "tanh" and not c["residual"]
+                and c["init_scale"] == max(SCALES) and c["depth"] == max(DEPTHS)][0]
+    assert ("above 1 at the largest depth" in exp.report(m)[0]["text"]) == (tanh_top["ratio_first_last"] > 1)

@@ -7,8 +7,7 @@ import pytest
 
 from experiments import linear_models as lm
 from nndl import data, mae, max_margin, regression, runio
-from tests.entry_checks import check_entries, check_template
-from tests.helpers import run_module
+from tests.helpers import ENTRY_KEYS, check_report_entries, check_template, run_module
 from tests.test_linear import brute_force_direction, numpy_sgd
 
 SMOKE = {"rows": 250, "test_rows": 100, "side": 6, "batch_sizes": [16, 200], "lrs": [0.003, 30.0], "epochs": [1, 3],
@@ -75,8 +74,7 @@ def test_smoke_files_report_checks(smoke):
 
 def test_report_entries_and_templates(smoke):
     m = smoke[1]
-    entries = lm.report(m)
-    check_entries(entries)
+    entries = check_report_entries(lm, m, required=ENTRY_KEYS)
     assert [e["ids"] for e in entries] == [["004 Q2"], ["004 Q3"], ["004 Q4(a)", "004 Q4(b)", "004 Q4(c)"],
                                            ["004 Q5"], ["002 logistic"]]
     pos = m["grid_search"]["position"]

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from experiments import lipschitz as E
+from tests.helpers import ENTRY_KEYS, calls_recorded, check_report_entries, check_template
 from nndl.models import resnet
 from nndl import runio
 
@@ -17,8 +18,18 @@ FLAGS = ["--dim", "4", "--hidden", "6", "--depths", "1,2,3", "--n-inputs", "8", 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("lipschitz")
-    assert E.main([*FLAGS, "--out", str(out)]) == 0
+    with calls_recorded(CODE) as ran:
+        assert E.main([*FLAGS, "--out", str(out)]) == 0
+    RAN.update(ran)
     return out
+
+
+CODE = ["nndl.models.resnet.residual", "nndl.models.resnet.spectral_normalize", "nndl.lipschitz.jacobian_sigma_max",
+        "nndl.lipschitz.power_iteration_estimates", "nndl.lipschitz.pair_ratio", "nndl.lipschitz.pair_search",
+        "nndl.models.resnet.apply", "experiments.lipschitz.depth_estimates", "nndl.models.bn_block.apply",
+        "nndl.models.bn_block.eval_scale", "nndl.models.bn_block.eval_lipschitz_bound",
+        "nndl.models.bn_block.collect_statistics", "experiments.lipschitz.batch_dependence"]
+RAN: set = set()
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +124,31 @@ def test_bad_flags_exit_2_with_one_line(argv, needle, tmp_path, capsys):
     assert E.main([*argv, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and needle in err and "Traceback" not in err
+
+
+def test_report_entries_complete_and_listed_code_ran(metrics):
+    entries = check_report_entries(E, metrics, RAN, required=ENTRY_KEYS)
+    assert sorted({n for e in entries for n in e["code"]}) == sorted(CODE)
+    assert [e["ids"] for e in entries] == [["000 §4(a)"], ["000 §4(b)"], ["000 §4(c)"]]
+    check_template({k: v for k, v in E.TEXT.items() if not k.startswith("c_above") and not k.startswith("c_below")},
+                   E.report_fields(metrics))
+    a, b, c = (e["derivation"] for e in entries)
+    assert "1 + L_F" in a and "(1 + L_F)^L = 2^L" in b and "\\hat\\sigma_j^2" in c
+
+
+def test_numbers_and_wording_of_the_texts(metrics):
+    f = E.report_fields(metrics)
+    rows, scales = metrics["per_depth"], metrics["batchnorm"]["by_data_scale"]
+    # recomputed from the rows: estimates inside 2^L, BN factors of the smallest and largest data scale
+    n_within = sum(max(r["estimate_power_iteration"], r["estimate_pair_search"]) <= 2.0 ** r["depth"] * (1 + 1e-4)
+                   for r in rows)
+    assert f["n_within"] == n_within == len(rows)
+    lo, hi = min(scales, key=lambda r: r["data_scale"]), max(scales, key=lambda r: r["data_scale"])
+    assert f["bn_ratio"] == pytest.approx(lo["max_bn_scale"] / hi["max_bn_scale"], rel=1e-12)
+    assert f["var_ratio"] == pytest.approx(np.sqrt(hi["running_var_mean"] / lo["running_var_mean"]), rel=1e-12)
+    # the sentence about the BN-free bound 2 follows the largest eval-mode estimate
+    for est, words in ((2.5, "exceeds the BN-free bound 2"), (1.5, "stays below the BN-free bound 2")):
+        shifted = {**metrics, "batchnorm": {**metrics["batchnorm"],
+                                            "by_data_scale": [{**r, "estimate_power_iteration": est} for r in scales]}}
+        text = E.report(shifted)[2]["text"]
+        assert words in text and f"{est:.3g}" in text

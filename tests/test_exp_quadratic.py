@@ -4,6 +4,7 @@ import pytest
 
 from experiments import quadratic as E
 from nndl import runio
+from tests.helpers import ENTRY_KEYS, calls_recorded, check_report_entries, check_template
 
 FLAGS = ["--n", "4", "--N", "9", "--rank-deficient-N", "2", "--n-times", "60", "--n-directions", "50",
          "--seed", "3"]
@@ -12,8 +13,20 @@ FLAGS = ["--n", "4", "--N", "9", "--rank-deficient-N", "2", "--n-times", "60", "
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("quadratic")
-    assert E.main([*FLAGS, "--out", str(out)]) == 0
+    with calls_recorded(CODE) as ran:
+        assert E.main([*FLAGS, "--out", str(out)]) == 0
+    RAN.update(ran)
     return out
+
+
+# the code the report lists (read from a report of the real run in test_report_entries..., fixed here so the
+# recording can start before the run)
+CODE = ["nndl.quadratic.gram", "experiments.quadratic.psd_arrays", "nndl.quadratic.spectrum",
+        "experiments.quadratic.span_arrays", "nndl.quadratic.objective", "nndl.quadratic.minimiser",
+        "nndl.quadratic.flow_exact", "nndl.quadratic.flow_expm", "nndl.quadratic.flow_rk4",
+        "nndl.quadratic.gradient_descent", "nndl.quadratic.decay_fit", "nndl.quadratic.null_projector",
+        "nndl.quadratic.flow_limit", "experiments.quadratic.rank_deficient_arrays"]
+RAN: set = set()
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +126,30 @@ def test_bad_flags_exit_2_with_one_line(argv, needle, tmp_path, capsys):
     assert E.main([*argv, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and needle in err and "Traceback" not in err
+
+
+def test_report_entries_complete_and_listed_code_ran(metrics):
+    entries = check_report_entries(E, metrics, RAN, required=ENTRY_KEYS)
+    assert sorted({n for e in entries for n in e["code"]}) == sorted(CODE)
+    assert [e["ids"] for e in entries] == [["003 4.2(a.1)"], ["003 4.2(a.2)"], ["003 4.2(b)"], ["003 4.2(c)"],
+                                           ["003 4.2(a.2)", "003 4.2(c)"]]
+    check_template(E.TEXT, E.report_fields(metrics))
+    # each proof in steps, with display mathematics, then its numerical check
+    for e in entries[:4]:
+        assert e["derivation"].count("\n$") >= 1 and "$\\blacksquare$" in e["derivation"], e["ids"]
+        assert e["text"].startswith("Numerical check")
+
+
+def test_numbers_in_the_proofs_texts(metrics, problem):
+    config, prob = problem
+    f = E.report_fields(metrics)
+    assert f["first_pd"] == 4  # the span of Gaussian vectors reaches R^4 with the 4th vector
+    assert f["horizon"] == pytest.approx(config["horizon"], rel=1e-12)
+    assert f["rk4_lam_dt"] == pytest.approx(config["rk4_h"], rel=1e-12)
+    assert f["converged"] == "0.5, 1, 1.9" and f["diverged"] == "2.05"  # |1 - h| < 1 iff h < 2
+    M = prob.xs.T @ prob.xs
+    lam = np.linalg.eigvalsh(M)
+    text = E.report(metrics)[3]["text"]
+    assert f"$\\lambda_{{\\min}}$ = {lam[0]:.4g}" in text and f"$\\lambda_{{\\max}}$ = {lam[-1]:.4g}" in text
+    b = E.report(metrics)[2]["text"]
+    assert f"{lam[0] / 2:.4g}" in b

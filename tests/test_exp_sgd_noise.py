@@ -10,7 +10,7 @@ import pytest
 from experiments import sgd_noise
 from nndl import data, runio
 from nndl.models import mlp
-from tests.entry_checks import check_entries, check_template
+from tests.helpers import ENTRY_KEYS, check_report_entries, check_template
 
 SMALL = ["--trials", "3000", "--grad-trials", "400", "--hidden", "8,8", "--ns", "10,100,1000"]
 
@@ -49,8 +49,7 @@ def test_smoke_files_and_report(smoke):
 
 def test_report_entries_and_templates(smoke):
     m = smoke[0]
-    entries = sgd_noise.report(m)
-    check_entries(entries)
+    entries = check_report_entries(sgd_noise, m, required=ENTRY_KEYS)
     assert [i for e in entries for i in e["ids"]] == ["004 Q1(a)", "004 Q1(b)", "004 Q1(d)", "004 Q1(e)", "004 Q1(f)"]
     f = sgd_noise.report_fields(m)
     check_template(sgd_noise.TEXT, f, {p: {**f, **f[p.rstrip("_")]} for p in ("never_", "variance_", "lr_")})
