@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from nndl import cli, runio, stats, sweep, teacher, templates
+from nndl.flags import Key
 from nndl.models import padded_mlp
 from nndl.plotting import placeholder, save_figure, subplots
 
@@ -44,21 +45,24 @@ def get_config(full: bool = False) -> dict:
     return config
 
 
-def add_arguments(parser) -> None:
-    parser.add_argument("--widths", type=cli.int_list(), default=None, help="e.g. 2:200:2 or 10,50,100")
-    parser.add_argument("--epochs", type=cli.positive_int, default=None)
-    parser.add_argument("--seeds", type=cli.positive_int, default=None, help="number of init seeds")
-    parser.add_argument("--data-draws", dest="data_draws", type=cli.positive_int, default=None,
-                        help="number of independently drawn training sets")
-    parser.add_argument("--n-train", dest="n_train", type=cli.positive_int, default=None)
-    parser.add_argument("--n-train-large", dest="n_train_large", type=cli.positive_int, default=None,
-                        help="the larger training set of (d)")
-    parser.add_argument("--lr", type=cli.positive_float, default=None)
-    parser.add_argument("--batch-size", dest="batch_size", type=cli.positive_int, default=None,
-                        help="default N (full batch)")
-    parser.add_argument("--noise", type=cli.nonneg_float, default=None)
-    parser.add_argument("--buckets", dest="n_buckets", type=cli.positive_int, default=None,
-                        help="max number of width buckets (padding vs compile time)")
+KEYS = {
+    "widths": Key("hidden widths M, e.g. 2:200:2 or 10,50,100", lo=1, hi=4096),
+    "seeds": Key("init seeds per (width, N, data draw)", lo=1, hi=1000),
+    "data_draws": Key("independently drawn training sets", lo=1, hi=1000),
+    "epochs": Key("full-batch Adam epochs", lo=1, hi=10_000_000),
+    "lr": Key("Adam learning rate", positive=True),
+    "n_train": Key("training points N", lo=1, hi=1_000_000),
+    "n_train_large": Key("the larger training set of (d)", lo=2, hi=1_000_000),
+    "batch_size": Key("minibatch size; none = N (full batch, as the sheet asks)", kind=int, optional=True, lo=1,
+                      hi=1_000_000),
+    "n_test": Key("test points", lo=1, hi=10_000_000),
+    "noise": Key("label noise standard deviation sigma", lo=0, hi=1e6),
+    "curve_widths": Key("widths of the (b) training curves", lo=1, hi=4096),
+    "interp_tol": Key("training MSE below which a width interpolates", positive=True),
+    "settle_tol": Key("relative change over the last 10 % of epochs that counts as settled", positive=True),
+    "n_buckets": Key("max number of width buckets (padding vs compile time)", lo=1, hi=64, flag="--buckets"),
+    "chunk_epochs": Key("epochs per jitted call (progress and checkpoint granularity)", lo=1, hi=10_000_000),
+}
 
 
 def validate(config: dict) -> None:
@@ -512,8 +516,8 @@ def checks(m: dict) -> list[dict]:
 
 def main(argv=None) -> int:
     sweep.use_host_devices()  # one CPU device per core, before JAX starts its backend
-    return cli.run_experiment(NAME, doc=__doc__, get_config=get_config, run=run, add_arguments=add_arguments,
-                              validate=validate, argv=argv)
+    return cli.run_experiment(NAME, doc=__doc__, get_config=get_config, run=run, keys=KEYS, validate=validate,
+                              argv=argv)
 
 
 if __name__ == "__main__":

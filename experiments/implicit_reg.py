@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nndl import cli, gradstats, runio, stats, sweep, teacher, templates, train
+from nndl.flags import Key
 from nndl.models import padded_mlp
 from nndl.plotting import save_figure, subplots
 
@@ -41,29 +42,29 @@ def get_config(full: bool = False) -> dict:
     return config
 
 
-def add_arguments(parser) -> None:
-    parser.add_argument("--lrs", type=cli.float_list(), default=None, help="e.g. 0.02,0.04,0.08,0.16")
-    parser.add_argument("--seeds", type=cli.positive_int, default=None, help="number of init seeds")
-    parser.add_argument("--data-draws", dest="data_draws", type=cli.positive_int, default=None,
-                        help="number of independently drawn training sets")
-    parser.add_argument("--epochs", type=cli.positive_int, default=None,
-                        help="horizon of the implicit-only runs (each stops at --stop-loss)")
-    parser.add_argument("--wd-epochs", dest="wd_epochs", type=cli.positive_int, default=None,
-                        help="horizon of the weight-decay runs")
-    parser.add_argument("--stop-loss", dest="stop_loss", type=cli.positive_float, default=None,
-                        help="training MSE that counts as converged")
-    parser.add_argument("--batch-size", dest="batch_size", type=cli.positive_int, default=None)
-    parser.add_argument("--width", type=cli.positive_int, default=None)
-    parser.add_argument("--depth", type=cli.positive_int, default=None)
-    parser.add_argument("--weight-decays", dest="weight_decays", type=cli.float_list(cli.positive_float),
-                        default=None, help="explicit L2 strengths tried at every lr (0 is the implicit-only run)")
+KEYS = {
+    "lrs": Key("SGD learning rates mu, e.g. 0.02,0.04,0.08,0.16", positive=True, unique=True),
+    "seeds": Key("init seeds per (lr, data draw)", lo=1, hi=1000),
+    "data_draws": Key("independently drawn training sets", lo=1, hi=1000),
+    "epochs": Key("horizon of the implicit-only runs (each stops at --stop-loss)", lo=1, hi=10_000_000),
+    "batch_size": Key("minibatch size B", lo=1, hi=1_000_000),
+    "width": Key("hidden units M per layer", lo=1, hi=4096),
+    "depth": Key("hidden layers", lo=1, hi=64),
+    "n_train": Key("training points N", lo=1, hi=1_000_000),
+    "n_val": Key("validation points per data draw (choosing the weight decay)", lo=1, hi=10_000_000),
+    "n_test": Key("test points", lo=1, hi=10_000_000),
+    "noise": Key("label noise standard deviation sigma", lo=0, hi=1e6),
+    "stop_loss": Key("training MSE that counts as converged", positive=True),
+    "weight_decays": Key("explicit L2 strengths tried at every lr (the implicit-only runs have 0)", positive=True,
+                         unique=True),
+    "wd_epochs": Key("horizon of the weight-decay runs", lo=1, hi=10_000_000),
+    "chunk_epochs": Key("epochs per jitted call (progress and checkpoint granularity)", lo=1, hi=10_000_000),
+}
 
 
 def validate(config: dict) -> None:
     if config["batch_size"] > config["n_train"]:
         raise cli.UserError(f"--batch-size {config['batch_size']} exceeds N = {config['n_train']}")
-    if len(set(config["lrs"])) != len(config["lrs"]):
-        raise cli.UserError(f"--lrs has duplicates: {config['lrs']}")
 
 
 @functools.lru_cache(maxsize=4)
@@ -448,8 +449,8 @@ def checks(m: dict) -> list[dict]:
 
 def main(argv=None) -> int:
     sweep.use_host_devices()  # one CPU device per core, before JAX starts its backend
-    return cli.run_experiment(NAME, doc=__doc__, get_config=get_config, run=run, add_arguments=add_arguments,
-                              validate=validate, argv=argv)
+    return cli.run_experiment(NAME, doc=__doc__, get_config=get_config, run=run, keys=KEYS, validate=validate,
+                              argv=argv)
 
 
 if __name__ == "__main__":

@@ -12,11 +12,12 @@ import math
 import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from nndl import runio
+from nndl.flags import NONE, add_config_flags
 
 EXIT_USER_ERROR = 2
 
@@ -124,7 +125,7 @@ def config_from_args(base: dict, args: argparse.Namespace, common=("seed",)) -> 
     config = dict(base)
     for key, value in vars(args).items():
         if value is not None and (key in config or key in common):
-            config[key] = value
+            config[key] = None if value is NONE else value  # an optional flag given as `none`
     return config
 
 
@@ -141,6 +142,7 @@ def run_experiment(
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
     validate: Callable[[dict], None] | None = None,
     argv: Sequence[str] | None = None,
+    keys: Mapping[str, Any] | None = None,
 ) -> int:
     """Parses flags, writes config.json, runs, writes metrics.json and status.json.
 
@@ -153,12 +155,16 @@ def run_experiment(
         their default None, so that an unset flag keeps the mode's default.
       validate: raises UserError for impossible combinations of settings.
       argv: arguments (default sys.argv[1:]).
+      keys: `nndl.flags.Key` declarations; given, every get_config() key gets a generated flag
+        (`nndl.flags.add_config_flags`) and add_arguments only adds what is not a config key.
 
     Returns:
       The exit status: 0 ok, 2 user error; a bug propagates as an exception.
     """
     prog = f"experiments.{name}"
     parser = make_parser(name, doc)
+    if keys is not None:
+        add_config_flags(parser, get_config(False), get_config(True), keys)
     if add_arguments is not None:
         add_arguments(parser)
     try:

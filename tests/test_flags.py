@@ -1,0 +1,99 @@
+"""Generated flags: a typed --key for every config key, bounds declared once, one-line errors."""
+
+import argparse
+
+import pytest
+
+from experiments import double_descent, implicit_reg
+from nndl import cli
+from nndl.flags import INT32_MAX, NONE, Key, add_config_flags
+
+QUICK = {"seed": 0, "epochs": 100, "lr": 0.1, "widths": [2, 4], "lrs": [0.1, 0.2], "name": "adam",
+         "batch_size": None, "plot": True, "tol": 1e-3}
+FULL = {**QUICK, "epochs": 5000}
+KEYS = {"epochs": Key("epochs", lo=1, hi=10**6), "lr": Key(positive=True), "widths": Key(lo=1, hi=64),
+        "lrs": Key(positive=True, unique=True), "name": Key(choices=("adam", "sgd")),
+        "batch_size": Key(kind=int, optional=True, lo=1)}
+
+
+def parser():
+    p = cli.make_parser("demo", "demo")
+    add_config_flags(p, QUICK, FULL, KEYS)
+    return p
+
+
+def parse(*argv):
+    return cli.config_from_args(QUICK, parser().parse_args(list(argv)))
+
+
+def test_every_key_gets_a_typed_flag_with_both_defaults_in_help():
+    text = parser().format_help()
+    for flag in ("--epochs", "--lr", "--widths", "--lrs", "--name", "--batch-size", "--plot", "--tol"):
+        assert flag in text
+    assert "quick: 100; full: 5000" in text and "default 0.1" in text
+    c = parse("--epochs", "7", "--widths", "2:10:4", "--lrs", "0.5,0.25", "--name", "sgd", "--batch-size", "8",
+              "--no-plot", "--tol", "1e-5")
+    assert c == {**QUICK, "epochs": 7, "widths": [2, 6, 10], "lrs": [0.5, 0.25], "name": "sgd", "batch_size": 8,
+                 "plot": False, "tol": 1e-5}
+    assert parse()["epochs"] == 100  # unset flags keep the mode's default
+    assert parse("--batch-size", "none")["batch_size"] is None and NONE is not None
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--epochs", "4294967297"], "must be an integer in [1, 1e+06], got 4294967297"),
+    (["--epochs", "0"], "must be an integer in [1, 1e+06], got 0"),
+    (["--epochs", "ten"], "got 'ten'"),
+    (["--lr", "0"], "must be a number > 0, got 0"),
+    (["--lr", "nan"], "must be a number > 0"),
+    (["--tol", "inf"], "must be a finite number"),
+    (["--widths", "2:1000000000"], "in [1, 64], got 1000000000"),
+    (["--widths", "0,4"], "in [1, 64]"),
+    (["--widths", "10:2"], "stop 2 < start 10"),
+    (["--lrs", "0.1,0.1"], "repeated values"),
+    (["--name", "rmsprop"], "must be one of adam, sgd"),
+    (["--batch-size", "0"], "got 0"),
+])
+def test_out_of_range_values_are_one_line_user_errors(argv, message):
+    with pytest.raises(cli.UserError) as e:
+        parser().parse_args(argv)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_integers_default_to_int32_bounds():
+    p = argparse.ArgumentParser()
+    add_config_flags(p, {"n": 3}, {"n": 3}, {})
+    assert p.parse_args(["--n", str(INT32_MAX)]).n == INT32_MAX
+    with pytest.raises(SystemExit):
+        p.parse_args(["--n", str(INT32_MAX + 1)])
+
+
+def test_huge_ranges_are_refused_before_they_are_built():
+    p = cli.make_parser("demo", "demo")
+    add_config_flags(p, {"ws": [1, 2]}, {"ws": [1, 2]}, {})
+    with pytest.raises(cli.UserError, match="has 1000000000 values; at most 100000"):
+        p.parse_args(["--ws", "1:1000000000"])
+
+
+def test_undeclared_or_untyped_keys_are_developer_errors():
+    with pytest.raises(KeyError):
+        add_config_flags(argparse.ArgumentParser(), {"a": 1}, {"a": 1}, {"b": Key()})
+    with pytest.raises(TypeError):
+        add_config_flags(argparse.ArgumentParser(), {"a": None}, {"a": None}, {})
+    with pytest.raises(TypeError):
+        add_config_flags(argparse.ArgumentParser(), {"a": {"x": 1}}, {"a": {"x": 1}}, {})
+
+
+@pytest.mark.parametrize("module", [double_descent, implicit_reg])
+def test_experiments_have_a_flag_for_every_config_key(module):
+    p = cli.make_parser(module.NAME, module.__doc__)
+    add_config_flags(p, module.get_config(False), module.get_config(True), module.KEYS)
+    dests = {a.dest for a in p._actions}
+    assert set(module.get_config(False)) <= dests
+
+
+def test_wrapping_epochs_exits_2_in_one_line(tmp_path, capsys):
+    # formerly trained ONE epoch and exited 0 with config.json saying 4294967297
+    assert double_descent.main(["--epochs", "4294967297", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--epochs" in err and "4294967297" in err
+    assert not (tmp_path / "config.json").exists()
