@@ -126,7 +126,8 @@ def _derivatives(graph, fn, closed_forms, inputs: dict, out: Path, csv_name: str
                 out / f"graph_{csv_name}.png")
     partials = local_partials(graph, sweeps.values)
     return {"value": float(sweeps.values[graph.output]),
-            "derivatives": {name: {m: float(v) for m, v in by_method.items()} for name, by_method in derivatives.items()},
+            "derivatives": {name: {m: float(v) for m, v in by_method.items()}
+                            for name, by_method in derivatives.items()},
             "nodes": {r["name"]: {k: v for k, v in r.items() if isinstance(v, float)} for r in rows},
             "partials": partials, "contributions": contributions(graph, partials, sweeps.adjoints)}
 

@@ -371,7 +371,8 @@ def _ops_text(f: dict) -> str:
     one = len(rows) == 1
     sentences = {k: templates.render(TEXT, v, f) for k, v in
                  (("forward_sentence", forward), ("model_sentence", model), ("ratio_sentence", ratio),
-                  ("sizes_phrase", "sizes_one" if one else "sizes_many"), ("gap_phrase", "gap_one" if one else "gap_range"))}
+                  ("sizes_phrase", "sizes_one" if one else "sizes_many"),
+                  ("gap_phrase", "gap_one" if one else "gap_range"))}
     return templates.render(TEXT, "ops_text", {**f, **sentences})
 
 
