@@ -14,13 +14,14 @@ for n >> m, forward for m >> n (jacobian_cost.png).
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nndl import cli, progress, runio
+from nndl import cli, progress, runio, templates
 from nndl.autodiff import compare, cost, functions
 from nndl.autodiff.draw import cost_figure, graph_figure
 from nndl.autodiff.graph import PRIMITIVES, expression, y_graph, z_graph
@@ -87,8 +88,34 @@ def _finite(x, a, b):
     return jnp.all(jnp.isfinite(y_parts)), jnp.all(jnp.isfinite(z_parts))
 
 
-def _derivatives(graph, fn, closed_forms, inputs: dict, out: Path, csv_name: str):
-    """Runs the six methods, writes and prints the node table, draws the graph; returns (value, derivatives)."""
+def local_partials(graph, values) -> dict[str, dict[str, float]]:
+    """{node: {input: d node / d input}} at the point of `values`: the local derivatives both sweeps chain."""
+    out = {}
+    for node in graph.nodes:
+        if node.parents:
+            partials = PRIMITIVES[node.op].partials(tuple(values[p] for p in node.parents), values[node.name])
+            out[node.name] = {}
+            for parent, d in zip(node.parents, partials):  # a parent used twice (u * u) adds its two slots
+                out[node.name][parent] = out[node.name].get(parent, 0.0) + float(d)
+    return out
+
+
+def contributions(graph, partials: dict, adjoints: dict) -> dict[str, dict[str, float]]:
+    """{node: {user: adjoint(user) * d user / d node}}: the terms reverse mode sums into each node's adjoint."""
+    out: dict[str, dict[str, float]] = {}
+    for node in graph.nodes:
+        for parent in dict.fromkeys(node.parents):
+            out.setdefault(parent, {})[node.name] = float(adjoints[node.name]) * partials[node.name][parent]
+    return out
+
+
+def _derivatives(graph, fn, closed_forms, inputs: dict, out: Path, csv_name: str) -> dict:
+    """Runs the six methods, writes and prints the node table, draws the graph.
+
+    Returns:
+      {"value": output value, "derivatives": {input: {method: value}}, "nodes": {node: {value, tangent_<input>...,
+      adjoint}}, "partials": local_partials, "contributions": contributions}.
+    """
     sweeps, derivatives = compare.six_ways(graph, fn, closed_forms, inputs)
     rows = node_rows(graph, sweeps.values, sweeps.tangents, sweeps.adjoints)
     runio.atomic_write_bytes(out / f"nodes_{csv_name}.csv", to_csv(rows).encode())
@@ -97,8 +124,12 @@ def _derivatives(graph, fn, closed_forms, inputs: dict, out: Path, csv_name: str
     print(format_table(rows))
     save_figure(graph_figure(graph, rows, title=f"{graph.output}: forward and reverse sweeps at {point}"),
                 out / f"graph_{csv_name}.png")
-    as_floats = {name: {m: float(v) for m, v in by_method.items()} for name, by_method in derivatives.items()}
-    return float(sweeps.values[graph.output]), as_floats
+    partials = local_partials(graph, sweeps.values)
+    return {"value": float(sweeps.values[graph.output]),
+            "derivatives": {name: {m: float(v) for m, v in by_method.items()}
+                            for name, by_method in derivatives.items()},
+            "nodes": {r["name"]: {k: v for k, v in r.items() if isinstance(v, float)} for r in rows},
+            "partials": partials, "contributions": contributions(graph, partials, sweeps.adjoints)}
 
 
 def run(config: dict, out: Path) -> dict:
@@ -106,10 +137,11 @@ def run(config: dict, out: Path) -> dict:
     # float64 only here: the six methods must agree to ~1e-12, beyond float32's 1e-7.
     # The Jacobian timings below run in the default float32, as a network would.
     with jax.enable_x64(True):
-        y_value, dy = _derivatives(y_graph(), functions.y, {"x": functions.dydx},
-                                   {"x": np.float64(config["x"])}, out, "y")
-        z_value, dz = _derivatives(z_graph(), functions.z, {"a": functions.dzda, "b": functions.dzdb},
-                                   {"a": np.float64(config["a"]), "b": np.float64(config["b"])}, out, "z")
+        y_run = _derivatives(y_graph(), functions.y, {"x": functions.dydx},
+                             {"x": np.float64(config["x"])}, out, "y")
+        z_run = _derivatives(z_graph(), functions.z, {"a": functions.dzda, "b": functions.dzdb},
+                             {"a": np.float64(config["a"]), "b": np.float64(config["b"])}, out, "z")
+    dy, dz = y_run["derivatives"], z_run["derivatives"]
     disagreement = compare.max_abs_disagreement({"dydx": dy["x"], "dzda": dz["a"], "dzdb": dz["b"]})
     for label, by_method in (("dy/dx", dy["x"]), ("dz/da", dz["a"]), ("dz/db", dz["b"])):
         print(f"{label}: " + ", ".join(f"{m} {v:.15g}" for m, v in by_method.items()))
@@ -131,8 +163,10 @@ def run(config: dict, out: Path) -> dict:
     save_figure(cost_figure(timings), out / "jacobian_cost.png")
 
     return {
-        "y": {"x": config["x"], "value": y_value, "dydx": dy["x"]},
-        "z": {"a": config["a"], "b": config["b"], "value": z_value, "dzda": dz["a"], "dzdb": dz["b"]},
+        "y": {"x": config["x"], "value": y_run["value"], "dydx": dy["x"],
+              **{k: y_run[k] for k in ("nodes", "partials", "contributions")}},
+        "z": {"a": config["a"], "b": config["b"], "value": z_run["value"], "dzda": dz["a"], "dzdb": dz["b"],
+              **{k: z_run[k] for k in ("nodes", "partials", "contributions")}},
         "max_abs_disagreement": disagreement,
         "jacobian_cost": timings,
     }
@@ -142,17 +176,71 @@ def _passes(count: int, kind: str) -> str:
     return f"{count} {kind}{'s' if count != 1 else ''}"
 
 
-def _cost_sentence(row: dict) -> str:
+TEXT = templates.beside(__file__)
+# What a student writes for each question: the graphs, the two hand-written sweeps, the closed forms.
+CODE = {
+    "y_graph": ["nndl.autodiff.graph.y_graph", "nndl.autodiff.sweeps.evaluate"],
+    "forward": ["nndl.autodiff.sweeps.forward_sweep", "nndl.autodiff.functions.dydx"],
+    "reverse": ["nndl.autodiff.sweeps.reverse_sweep"],
+    "z_graph": ["nndl.autodiff.graph.z_graph"],
+    "z_forward": ["experiments.autodiff.local_partials"],
+    "z_backward": ["experiments.autodiff.contributions"],
+    "z_values": ["nndl.autodiff.functions.dzda", "nndl.autodiff.functions.dzdb", "nndl.autodiff.compare.six_ways"],
+    "cost": ["nndl.autodiff.cost.jacobian_cost"],
+}
+
+
+def _spread(by_method: dict) -> float:
+    return max(by_method.values()) - min(by_method.values())
+
+
+def _agrees(by_method: dict) -> bool:
+    reference = by_method["closed_form"]
+    return all(abs(v - reference) <= AGREEMENT_RTOL * max(1.0, abs(reference)) for v in by_method.values())
+
+
+def report_fields(metrics: dict) -> dict:
+    """The metrics plus the short names and derived numbers the templates use."""
+    y, z = metrics["y"], metrics["z"]
+    a, b = z["a"], z["b"]
+    d = 1 + math.exp(a * a) + b * b
+    return {**metrics, "yn": y["nodes"], "yp": y["partials"], "yc": y["contributions"],
+            "zn": z["nodes"], "zp": z["partials"], "zc": z["contributions"], "rtol": AGREEMENT_RTOL,
+            "y_spread": _spread(y["dydx"]), "z_spread": max(_spread(z["dzda"]), _spread(z["dzdb"])),
+            # the two terms of dz/db = 1/(bD) - 2b log b / D^2 at the point
+            "dzdb_first": 1 / (b * d), "dzdb_second": 2 * b * math.log(b) / d**2,
+            # the sheets' points in exact form: 3(e^2 + cos 2) at x = 0; D = 10 + e^4 at a = 2, b = 3
+            "exact_x0": 3 * (math.exp(2) + math.cos(2)),
+            "exact_dzda": -4 * math.exp(4) * math.log(3) / (10 + math.exp(4)) ** 2,
+            "exact_dzdb": 1 / (3 * (10 + math.exp(4))) - 6 * math.log(3) / (10 + math.exp(4)) ** 2}
+
+
+def _slope(var: str, value: float) -> str:
+    key = "slope_up" if value > 0 else "slope_down" if value < 0 else "slope_flat"
+    return templates.render(TEXT, key, {"var": var})
+
+
+def _cost_case(row: dict) -> str:
     ratio = max(row["jacfwd_s"], row["jacrev_s"]) / min(row["jacfwd_s"], row["jacrev_s"])
-    case = f"for n={row['n']}, m={row['m']}"
-    if row["n"] == row["m"] and ratio < 2:
-        return f"{case} both need {row['n']} passes and take about as long ({row['faster']} ahead by {ratio:.2g}x)"
-    return f"{case} {row['faster']} is {ratio:.3g}x faster"
+    fields = {**row, "ratio": ratio}
+    if row["n"] == row["m"]:
+        return templates.render(TEXT, "cost_case_square_tie" if ratio < 2 else "cost_case_square", fields)
+    passes = sorted([_passes(row["jvp_passes"], "jvp"), _passes(row["vjp_passes"], "vjp")],
+                    key=lambda p: int(p.split()[0]))
+    fields.update(fewer=passes[0], more=passes[1])
+    key = "cost_case_predicted" if row["faster"] == _expected_winner(row) else "cost_case_unexpected"
+    return templates.render(TEXT, key, fields)
 
 
 def _graph_table(graph) -> list[list]:
     return [["node", "definition", "primitive"]] + [
         [n.name, expression(n), PRIMITIVES[n.op].symbol] for n in graph.nodes]
+
+
+def _node_table(nodes: dict) -> list[list]:
+    columns = list(next(iter(nodes.values())))
+    return [["node", *(c.replace("_", " ") for c in columns)]] + [
+        [name, *(f"{row[c]:.10g}" for c in columns)] for name, row in nodes.items()]
 
 
 def _expected_winner(row: dict) -> str | None:
@@ -164,36 +252,48 @@ def _expected_winner(row: dict) -> str | None:
 
 def report(metrics: dict) -> list[dict]:
     y, z, jac = metrics["y"], metrics["z"], metrics["jacobian_cost"]
-    spread = metrics["max_abs_disagreement"]
-    f_dy = y["dydx"]
+    f = report_fields(metrics)
+    y_forward = templates.render(TEXT, "y_forward_derivation", f)
+    if y["x"] == 0:
+        y_forward += "\n" + templates.render(TEXT, "y_exact_x0", f)
+    z_values = templates.render(TEXT, "z_values_derivation", f)
+    if (z["a"], z["b"]) == (2, 3):
+        z_values += "\n" + templates.render(TEXT, "z_exact_23", f)
+    slopes = "; ".join([_slope("a", z["dzda"]["reverse"]), _slope("b", z["dzdb"]["reverse"])])
+    y_text = templates.render(TEXT, "y_agree" if _agrees(y["dydx"]) else "y_disagree", f)
+    z_text = templates.render(TEXT, "z_agree" if _agrees(z["dzda"]) and _agrees(z["dzdb"]) else "z_disagree",
+                              {**f, "slopes": slopes})
     cost_rows = [[f"n={r['n']}, m={r['m']}", f"{r['jacfwd_s'] * 1e3:.3g} ms ({_passes(r['jvp_passes'], 'jvp')})",
                   f"{r['jacrev_s'] * 1e3:.3g} ms ({_passes(r['vjp_passes'], 'vjp')})", r["faster"]] for r in jac]
-    cost_text = "; ".join(_cost_sentence(r) for r in jac)
+    cost_text = templates.render(TEXT, "cost_text", {"cases": "; ".join(_cost_case(r) for r in jac)})
+    methods = [["method", "dz/da", "dz/db"]] + [[m, f"{z['dzda'][m]:.15g}", f"{z['dzdb'][m]:.15g}"]
+                                               for m in compare.METHODS]
     return [
         {"question": "seed 000 §1(a): the most efficient computational graph of y = exp(e^x + e^2x) + sin(e^x + e^2x)",
-         "figures": ["graph_y.png"], "table": _graph_table(y_graph()),
-         "text": (f"f1 = e^x and f3 = f1 + f2 are shared, so each primitive runs once: f1 = exp x, f2 = f1², "
-                  f"f3 = f1 + f2, f4 = exp f3, f5 = sin f3, y = f4 + f5. At x = {y['x']:g}, y = {y['value']:.10g}.")},
-        {"question": "seed 000 §1(b)-(c): dy/dx by forward mode (x to y) and by reverse mode (y to x)",
-         "figures": ["graph_y.png"], "table": [["method", "dy/dx"]] + [[m, v] for m, v in f_dy.items()],
-         "text": (f"The forward sweep carries d f_i/dx from x to y and gives dy/dx = {f_dy['forward']:.12g}; the "
-                  f"reverse sweep carries dy/d f_i from y to x, adding the two uses of f1 and of f3, and gives "
-                  f"{f_dy['reverse']:.12g}. The closed form (e^x + 2e^2x)(exp(e^x + e^2x) + cos(e^x + e^2x)) "
-                  f"gives {f_dy['closed_form']:.12g}, jax.grad {f_dy['grad']:.12g}.")},
-        {"question": "seed 001 ex. 1(a)-(c): graph of z(a, b) = log b / (1 + e^{a²} + b²), forward and backward pass",
-         "figures": ["graph_z.png"], "table": _graph_table(z_graph()),
-         "text": (f"At a = {z['a']:g}, b = {z['b']:g}: z = {z['value']:.10g}. Forward mode needs one sweep per "
-                  f"input (d/da and d/db columns); one reverse sweep gives both partials (adj of a and b).")},
-        {"question": "seed 001 ex. 1(d): dz/da and dz/db at the given point",
-         "figures": [], "table": [["method", "dz/da", "dz/db"]]
-         + [[m, z["dzda"][m], z["dzdb"][m]] for m in compare.METHODS],
-         "text": (f"dz/da = {z['dzda']['closed_form']:.10g} and dz/db = {z['dzdb']['closed_form']:.10g}; all six "
-                  f"methods agree to {spread:.2g} (largest difference over dy/dx, dz/da, dz/db).")},
-        {"question": "SPEC §1: cost of a Jacobian of f: R^n -> R^m, jacfwd (n jvps) vs jacrev (m vjps)",
-         "figures": ["jacobian_cost.png"],
+         "ids": ["000 §1(a)"], "figures": ["graph_y.png"], "table": _graph_table(y_graph()),
+         "derivation": templates.render(TEXT, "y_graph_derivation", f), "text": "", "code": CODE["y_graph"]},
+        {"question": "seed 000 §1(b): dy/dx by forward mode, from the x-node to the y-node",
+         "ids": ["000 §1(b)"], "figures": [], "table": [],
+         "derivation": y_forward, "text": "", "code": CODE["forward"]},
+        {"question": "seed 000 §1(c): dy/dx by reverse mode, from the y-node back to the x-node",
+         "ids": ["000 §1(c)"], "figures": ["graph_y.png"], "table": _node_table(y["nodes"])
+         + [["dy/dx by " + m, f"{v:.15g}", "", ""] for m, v in y["dydx"].items()],
+         "derivation": templates.render(TEXT, "y_reverse_derivation", f), "text": y_text, "code": CODE["reverse"]},
+        {"question": "seed 001 ex. 1(a): computational graph of z(a, b) = log b / (1 + e^{a²} + b²), intermediate "
+                     "results labelled", "ids": ["001 M1(a)"], "figures": ["graph_z.png"],
+         "table": _graph_table(z_graph()), "derivation": templates.render(TEXT, "z_graph_derivation", f),
+         "text": "", "code": CODE["z_graph"]},
+        {"question": "seed 001 ex. 1(b): forward pass with the partial derivatives of the intermediate steps",
+         "ids": ["001 M1(b)"], "figures": [], "table": _node_table(z["nodes"]),
+         "derivation": templates.render(TEXT, "z_forward_derivation", f), "text": "", "code": CODE["z_forward"]},
+        {"question": "seed 001 ex. 1(c): backward pass", "ids": ["001 M1(c)"], "figures": [], "table": [],
+         "derivation": templates.render(TEXT, "z_backward_derivation", f), "text": "", "code": CODE["z_backward"]},
+        {"question": "seed 001 ex. 1(d): dz/da and dz/db at the given point", "ids": ["001 M1(d)"],
+         "figures": [], "table": methods, "derivation": z_values, "text": z_text, "code": CODE["z_values"]},
+        {"question": "Forward vs reverse mode at scale: a Jacobian of f: R^n -> R^m by jacfwd (n jvps) and jacrev "
+                     "(m vjps)", "ids": ["000 §1(b)", "000 §1(c)"], "figures": ["jacobian_cost.png"],
          "table": [["case", "jacfwd", "jacrev", "faster"]] + cost_rows,
-         "text": (f"Median times after compilation: {cost_text}. Forward mode pays one jvp per input, "
-                  "reverse mode one vjp per output.")},
+         "derivation": templates.render(TEXT, "cost_derivation", f), "text": cost_text, "code": CODE["cost"]},
     ]
 
 

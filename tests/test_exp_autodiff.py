@@ -3,11 +3,13 @@
 import csv
 import math
 
+import jax
+import jax.numpy as jnp
 import pytest
 
 from experiments import autodiff
-from nndl import runio
-from tests.helpers import run_module
+from nndl import runio, templates
+from tests.helpers import calls_recorded, check_report_entries, run_module
 
 # Cheap Jacobian timing: tiny sizes and two repeats (the winner is not asserted at this size).
 TINY = ["--jac-big", "6", "--jac-square", "3", "--jac-hidden", "4", "--jac-repeats", "2"]
@@ -30,17 +32,25 @@ def _central(f, v, h=1e-5):
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
+def smoke(tmp_path_factory):
     out = tmp_path_factory.mktemp("autodiff")
-    assert autodiff.main([*TINY, "--out", str(out)]) == 0
-    return out
+    listed = sorted({name for names in autodiff.CODE.values() for name in names})
+    with calls_recorded(listed) as ran:
+        assert autodiff.main([*TINY, "--out", str(out)]) == 0
+    return out, set(ran)
+
+
+@pytest.fixture(scope="module")
+def run_dir(smoke):
+    return smoke[0]
 
 
 def test_metrics_keys_and_sheet_values(run_dir):
     metrics = runio.read_json(run_dir / "metrics.json")
     assert set(metrics) == {"y", "z", "max_abs_disagreement", "jacobian_cost"}
-    assert set(metrics["y"]) == {"x", "value", "dydx"} and set(metrics["y"]["dydx"]) == METHODS
-    assert set(metrics["z"]) == {"a", "b", "value", "dzda", "dzdb"}
+    parts = {"nodes", "partials", "contributions"}
+    assert set(metrics["y"]) == {"x", "value", "dydx"} | parts and set(metrics["y"]["dydx"]) == METHODS
+    assert set(metrics["z"]) == {"a", "b", "value", "dzda", "dzdb"} | parts
     assert set(metrics["z"]["dzda"]) == METHODS and set(metrics["z"]["dzdb"]) == METHODS
     assert (metrics["y"]["x"], metrics["z"]["a"], metrics["z"]["b"]) == (0.0, 2.0, 3.0)  # the sheets' points
 
@@ -93,12 +103,159 @@ def test_node_tables_and_figures(run_dir):
     assert float(z_rows["one"]["tangent_a"]) == 0.0 and z_rows["one"]["primitive"] == "const"
 
 
+# ----------------------------------------------------------------- independent references of every node
+# The sheets' graphs written again here as plain jax.numpy, each node with the primitive that makes it and
+# its inputs; nothing from nndl.autodiff. Tangents come from jax.jvp of all node values at once, adjoints
+# from jax.grad of the output as a function of one node's value (everything that does not depend on that
+# node held fixed), local partials from jax.grad of each primitive.
+Y_NODES = {"f1": (jnp.exp, ("x",)), "f2": (jnp.square, ("f1",)), "f3": (jnp.add, ("f1", "f2")),
+           "f4": (jnp.exp, ("f3",)), "f5": (jnp.sin, ("f3",)), "y": (jnp.add, ("f4", "f5"))}
+Z_NODES = {"g1": (jnp.square, ("a",)), "g2": (jnp.exp, ("g1",)), "g3": (lambda one, u: one + u, ("one", "g2")),
+           "g4": (jnp.square, ("b",)), "g5": (jnp.add, ("g3", "g4")), "g6": (jnp.log, ("b",)),
+           "z": (jnp.divide, ("g6", "g5"))}
+
+
+def _values(nodes, leaves):
+    values = dict(leaves)
+    for name, (fn, parents) in nodes.items():
+        values[name] = fn(*(values[p] for p in parents))
+    return values
+
+
+def _descendants(nodes, name):
+    out = {name}
+    for child, (_, parents) in nodes.items():  # topological order
+        if out & set(parents):
+            out.add(child)
+    return out
+
+
+def _output_given(nodes, leaves, name, output):
+    """The output as a function of node `name`'s value, the nodes that do not depend on it fixed."""
+    fixed = _values(nodes, leaves)
+    downstream = _descendants(nodes, name)
+
+    def f(v):
+        values = {k: val for k, val in fixed.items() if k not in downstream}
+        values[name] = v
+        for child, (fn, parents) in nodes.items():
+            if child in downstream and child != name:
+                values[child] = fn(*(values[p] for p in parents))
+        return values[output]
+    return f
+
+
+def _references(nodes, leaves, inputs, output):
+    """{node: {value, tangent_<input>..., adjoint}}, {node: {input: partial}}, {node: {user: contribution}}."""
+    values = _values(nodes, leaves)
+    ref = {k: {"value": float(v)} for k, v in values.items()}
+    for i in inputs:
+        primals = tuple(leaves[k] for k in inputs)
+        seed = tuple(1.0 if k == i else 0.0 for k in inputs)
+        _, tangents = jax.jvp(lambda *args: _values(nodes, {**leaves, **dict(zip(inputs, args))}), primals, seed)
+        for k, t in tangents.items():
+            ref[k][f"tangent_{i}"] = float(t)
+    for k in values:
+        ref[k]["adjoint"] = float(jax.grad(_output_given(nodes, leaves, k, output))(values[k]))
+    partials, contributions = {}, {}
+    for name, (fn, parents) in nodes.items():
+        args = tuple(values[p] for p in parents)
+        partials[name] = {p: float(jax.grad(fn, argnums=j)(*args)) for j, p in enumerate(parents)}
+        for p in parents:
+            contributions.setdefault(p, {})[name] = ref[name]["adjoint"] * partials[name][p]
+    return ref, partials, contributions
+
+
+def _all_references(metrics):
+    """{template field path: independent value} for every number the autodiff templates can name."""
+    y, z = metrics["y"], metrics["z"]
+    refs = {}
+    with jax.enable_x64(True):
+        for key, nodes, leaves, inputs, output in (
+                ("y", Y_NODES, {"x": jnp.float64(y["x"])}, ("x",), "y"),
+                ("z", Z_NODES, {"a": jnp.float64(z["a"]), "b": jnp.float64(z["b"]), "one": jnp.float64(1.0)},
+                 ("a", "b"), "z")):
+            ref, partials, contributions = _references(nodes, leaves, inputs, output)
+            for alias, block in ((f"{key}n", ref), (f"{key}p", partials), (f"{key}c", contributions)):
+                refs.update({f"{alias}.{n}.{k}": v for n, row in block.items() for k, v in row.items()})
+    h = _by_hand(z["a"], z["b"], y["x"])
+    for method in METHODS:
+        refs[f"y.dydx.{method}"], refs[f"z.dzda.{method}"], refs[f"z.dzdb.{method}"] = h["dydx"], h["dzda"], h["dzdb"]
+    d = 1 + math.exp(z["a"] ** 2) + z["b"] ** 2
+    refs.update({"yn.y.value": h["y"], "dzdb_first": 1 / (z["b"] * d),
+                 "dzdb_second": 2 * z["b"] * math.log(z["b"]) / d**2,
+                 # the exact forms at the sheets' points, by central differences of the math-module function
+                 "exact_x0": _central(lambda x: _by_hand(2.0, 3.0, x)["y"], 0.0),
+                 "exact_dzda": _central(lambda a: _by_hand(a, 3.0, 0.0)["z"], 2.0),
+                 "exact_dzdb": _central(lambda b: _by_hand(2.0, b, 0.0)["z"], 3.0)})
+    return refs
+
+
+# Fields that are settings, the tolerance or the spread between methods (checked in the test above).
+NOT_DERIVED = {"y.x", "z.a", "z.b", "rtol", "y_spread", "z_spread", "var", "slopes", "cases"}
+CENTRAL_DIFFERENCE = {"exact_x0", "exact_dzda", "exact_dzdb"}  # h = 1e-5: ~1e-9 relative error
+
+
+def test_report_entries_complete_and_listed_code_ran(smoke):
+    out, ran = smoke
+    metrics = runio.read_json(out / "metrics.json")
+    entries = check_report_entries(autodiff, metrics, ran)
+    assert {i for e in entries for i in e["ids"]} == {"000 §1(a)", "000 §1(b)", "000 §1(c)", "001 M1(a)",
+                                                      "001 M1(b)", "001 M1(c)", "001 M1(d)"}
+    assert all(e["derivation"] for e in entries) and all((out / fig).exists() for e in entries for fig in e["figures"])
+    by_id = {e["ids"][0]: e for e in entries if len(e["ids"]) == 1}
+    # The symbolic recursions are written, not only their numbers.
+    assert r"\dot f_2 = 2 f_1\,\dot f_1" in by_id["000 §1(b)"]["derivation"]
+    assert (r"\bar f_3 = \bar f_4\, \frac{\partial f_4}{\partial f_3} + \bar f_5\, \frac{\partial f_5}"
+            r"{\partial f_3} = \bar f_4\, e^{f_3} + \bar f_5 \cos f_3") in by_id["000 §1(c)"]["derivation"]
+    assert r"\frac{\partial z}{\partial g_5} = -\frac{g_6}{g_5^2}" in by_id["001 M1(b)"]["derivation"]
+    # The sheets' points have their exact forms; the final numbers are the closed form's.
+    assert "3\\,(e^2 + \\cos 2)" in by_id["000 §1(b)"]["derivation"]
+    assert f"{metrics['z']['dzda']['closed_form']:.10g}" in by_id["001 M1(d)"]["derivation"]
+    assert f"{metrics['y']['dydx']['closed_form']:.10g}" in by_id["000 §1(c)"]["derivation"]
+
+
+def test_every_number_in_the_templates_against_an_independent_reference(run_dir):
+    metrics = runio.read_json(run_dir / "metrics.json")
+    fields, refs = autodiff.report_fields(metrics), _all_references(metrics)
+    used = {path for key, body in autodiff.TEXT.items() if not key.startswith("cost_")
+            for path in templates.field_names(body)} - NOT_DERIVED
+    assert len(used) > 60  # the derivations name every node's value, tangent, adjoint and local partial
+    for path in sorted(used):
+        assert path in refs, f"{path} has no independent reference"
+        rel = 1e-7 if path in CENTRAL_DIFFERENCE else 1e-12  # float64 round-off on ~10 primitives
+        assert templates.lookup(fields, path) == pytest.approx(refs[path], rel=rel, abs=1e-15), path
+    # and every node of both graphs in the metrics (also the ones the templates do not name)
+    for alias in ("yn", "yp", "yc", "zn", "zp", "zc"):
+        for node, row in fields[alias].items():
+            for k, v in row.items():
+                assert v == pytest.approx(refs[f"{alias}.{node}.{k}"], rel=1e-12, abs=1e-15), (alias, node, k)
+
+
+def test_wording_follows_the_numbers(run_dir):
+    metrics = runio.read_json(run_dir / "metrics.json")
+    entries = autodiff.report(metrics)
+    z_text = entries[6]["text"]
+    assert "agree to" in entries[2]["text"] and "agree to" in z_text
+    assert "z decreases as a grows" in z_text and "z increases with b" in z_text  # dz/da < 0 < dz/db at (2, 3)
+    wrong = dict(metrics, y=dict(metrics["y"], dydx=dict(metrics["y"]["dydx"], grad=0.0)),
+                 z=dict(metrics["z"], a=0.5, dzda={m: 0.0 for m in METHODS}))
+    entries = autodiff.report(wrong)
+    assert "one of the methods is wrong" in entries[2]["text"] and "z is stationary in a" in entries[6]["text"]
+    assert "exactly" not in entries[6]["derivation"]  # the exact form belongs to (a, b) = (2, 3) only
+    moved = dict(metrics, y=dict(metrics["y"], x=0.5))
+    assert "3\\,(e^2" not in autodiff.report(moved)[1]["derivation"]
+    # Timing sentences follow the measured winner.
+    rows = [dict(r) for r in metrics["jacobian_cost"]]
+    rows[0].update(jacfwd_s=1.0, jacrev_s=3.0, faster="jacfwd")
+    text = autodiff.report(dict(metrics, jacobian_cost=rows))[-1]["text"]
+    assert "jacfwd is 3 times faster although it needs more passes (6 jvps against 1 vjp)" in text
+
+
 def test_report_and_checks(run_dir):
     metrics = runio.read_json(run_dir / "metrics.json")
     sections = autodiff.report(metrics)
-    assert len(sections) == 5 and all(s["question"] and s["text"] for s in sections)
-    assert all((run_dir / fig).exists() for s in sections for fig in s["figures"])
-    assert f"{metrics['z']['dzda']['closed_form']:.10g}" in sections[3]["text"]
+    assert len(sections) == 8 and all(s["question"] and s["derivation"] for s in sections)
     results = autodiff.checks(metrics)
     derivative_checks = [c for c in results if "closed form" in c["check"]]
     assert len(derivative_checks) == 15 and all(c["passed"] for c in derivative_checks)
