@@ -131,6 +131,7 @@ def run(config: dict, out: Path) -> dict:
                               chunk_epochs=config["chunk_epochs"], tolerances=(CURVE_TOL,),
                               checkpoint=out / "checkpoint.npz", desc=f"{NAME} N={sizes[0]},{sizes[1]}")
     wall = time.perf_counter() - start
+    runio.write_json(out / "sweep.json", [res.replay()])
     runs = config["seeds"] * config["data_draws"]
     shape = (len(sizes), len(widths), runs)  # [size, width, (draw, seed)]
 

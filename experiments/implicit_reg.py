@@ -172,6 +172,7 @@ def run(config: dict, out: Path) -> dict:
     wds = sorted(set(config["weight_decays"]))
     reg = run_sweep(config, train_grid(config, lrs, wds, config["wd_epochs"], 0.0), data, val, out, "weight_decay")
     wall = time.perf_counter() - start
+    runio.write_json(out / "sweep.json", [imp["res"].replay(), reg["res"].replay()])
     for tag in ("implicit", "weight_decay"):
         (out / f"checkpoint_{tag}.npz").unlink(missing_ok=True)  # both sweeps done: nothing left to resume
 

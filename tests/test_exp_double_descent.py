@@ -41,6 +41,13 @@ def test_smoke_double_descent(smoke):
                 "convergence.png"):
         assert (out / fig).stat().st_size > 10_000
     assert not list(out.glob("checkpoint*.npz"))  # removed once the sweep completed
+    # sweep.json replays exactly the trained configs: 2 sizes x 3 widths x 2 draws x 2 seeds, full batch
+    (block,) = runio.read_json(out / "sweep.json")
+    assert block["optimizer"] == "adam" and block["depth"] == 2 and block["n_test"] == 2000
+    assert block["n_configs"] == len(block["configs"]) == 24 == m["sweep"]["n_configs"]
+    assert sorted({(c["n_train"], c["width"]) for c in block["configs"]}) == [
+        (n, w) for n in (16, 32) for w in (2, 10, 16)]
+    assert all(c["batch_size"] == c["n_train"] and c["epochs"] == 40 and c["lr"] == 0.01 for c in block["configs"])
     # the reported means and standard errors are those of the runs (independent numpy computation)
     for s, (tr, te) in enumerate([(m["train_loss"], m["test_loss"]),
                                   (m["n_large"]["train_loss"], m["n_large"]["test_loss"])]):

@@ -35,6 +35,11 @@ def test_smoke_implicit_reg(smoke):
     for fig in ("convergence.png", "gradient_norms.png", "weight_decay.png"):
         assert (out / fig).stat().st_size > 10_000
     assert not list(out.glob("checkpoint*.npz"))
+    implicit, decay = runio.read_json(out / "sweep.json")  # the two sweep calls, every config they trained
+    assert implicit["optimizer"] == decay["optimizer"] == "sgd" and implicit["depth"] == 2
+    assert implicit["n_configs"] == 2 * 4 and decay["n_configs"] == 3 * 2 * 4
+    assert {c["stop_loss"] for c in implicit["configs"]} == {0.6} and {c["stop_loss"] for c in decay["configs"]} == {0}
+    assert sorted({c["weight_decay"] for c in decay["configs"]}) == [0.001, 0.01, 0.1]
     # per lr: mean and s.e. over the CONVERGED runs only; the converged fraction; exclusions below one half
     for i, lr in enumerate(m["lrs"]):
         sel = np.isclose(per["lr"], lr)

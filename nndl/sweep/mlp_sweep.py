@@ -40,11 +40,22 @@ class SweepResult:
     states: list[Any] = field(repr=False, default_factory=list)  # per bucket, config axis first
     specs: list[train.Spec] = field(repr=False, default_factory=list)
     engine: Sweep | None = field(repr=False, default=None)  # the compiled sweep (reused across values)
+    setup: dict = field(default_factory=dict)  # optimizer, loss, depth, d_in, d_out, n_test, n_record, ...
 
     @property
     def padding_waste(self) -> float:
         """Fraction of executed matmul FLOPs spent on padding."""
         return 1.0 - self.flops_useful / self.flops_executed
+
+    def replay(self) -> dict:
+        """The work this sweep did, for `sweep.json`: the static setup and exactly the configs it trained, so
+        another implementation (bench/sweep_speed.py's PyTorch loop) can replay the same runs."""
+        keys = ("width", "n_train", "batch_size", "epochs", "lr", "weight_decay", "stop_loss", "seed", "data")
+        def value(x):  # float32 values as their shortest decimal (0.6, not 0.6000000238418579)
+            return float(str(x)) if np.issubdtype(x.dtype, np.floating) else x.item()
+
+        configs = [{k: value(self.grid[k][i]) for k in keys} for i in range(len(self.grid["width"]))]
+        return {**self.setup, "n_configs": len(configs), "configs": configs}
 
     def params(self, i: int):
         """Padded params of config i (masked units are exactly zero)."""
@@ -189,7 +200,11 @@ def run_mlp_sweep(
         stopped_epoch[m] = res.track.stopped_epoch
     used_buckets = [sorted(set(map(int, widths[m]))) for m in members]
     useful, executed = padded_cost(widths, used_buckets, cost)
-    return SweepResult(grid=grid, record_epochs=sweep.record, curves=curves, final=final, diverged=diverged,
+    setup = {"optimizer": optimizer, "loss": loss, "activation": activation, "decay_biases": decay_biases,
+             "depth": depth, "d_in": d_in, "d_out": d_out, "n_test": int(arrays["x_test"].shape[-2]),
+             "n_record": int(len(sweep.record)), "n_draws": int(arrays["x_train"].shape[0])
+             if arrays["x_train"].ndim == 3 else 1, "dtype": dtype}
+    return SweepResult(grid=grid, record_epochs=sweep.record, setup=setup, curves=curves, final=final, diverged=diverged,
                        diverged_epoch=diverged_epoch, first_below=first_below, stopped_epoch=stopped_epoch,
                        tolerances=sweep.tolerances,
                        buckets=used_buckets, flops_useful=useful,
