@@ -4,6 +4,8 @@ Run (needs the optional extra: pip install -e ".[bench]"):
     python bench/sweep_speed.py                 # everything, writes bench/RESULTS.md
     python bench/sweep_speed.py --sample 10     # baselines on every 10th config, extrapolated (quicker)
     python bench/sweep_speed.py --only dd       # one problem: dd (double descent) or lr (learning-rate sweep)
+    python bench/sweep_speed.py --replay --sample 8   # double_descent/implicit_reg --quick vs PyTorch replaying
+                                                      # their sweep.json (bench/replay.py)
 
 Every measurement runs in its own fresh process and is timed from outside, so
 start-up (Python, imports) and compilation count. Problems (issue 4):
@@ -24,6 +26,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+import replay  # noqa: E402  (bench/replay.py, beside this script)
 
 DD = {"widths": list(range(2, 201, 2)), "epochs": 2000, "n": 100, "depth": 2, "lr": 1e-3}
 LR = {"lrs": [0.02, 0.04, 0.08, 0.16], "seeds": 8, "epochs": 2000, "n": 100, "depth": 5, "width": 50, "batch": 20}
@@ -327,6 +331,8 @@ def main() -> None:
             res = case_torch(rest[0], int(rest[1]), int(rest[2]))
         elif kind == "naive":
             res = case_naive_jax(rest[0], int(rest[1]))
+        elif kind == "replay":
+            res = replay.case(rest)
         else:
             res = case_roofline()
         print(json.dumps(res))
@@ -336,7 +342,19 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=1, help="time baselines on every k-th config")
     parser.add_argument("--devices", type=int, default=os.cpu_count() or 1, help="host devices for nndl")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--replay", action="store_true",
+                        help="the experiments as users run them (--quick) vs a PyTorch replay of their sweep.json; "
+                             "appends a section to --out")
     args = parser.parse_args()
+    if args.replay:
+        res = replay.bench(args.sample)
+        text = replay.markdown(res)
+        with open(args.out, "a") as f:
+            f.write("\n" + text)
+        stem = f"RESULTS-replay-{res['cpu']['isa'].lower().replace('-', '')}{'-emulated' if res['cpu']['emulated_avx2'] else ''}"
+        (HERE / f"{stem}.json").write_text(json.dumps(res, indent=2))
+        print(text)
+        return
     roof = run_case(["roofline"])
     problems = [args.only] if args.only else ["dd", "lr"]
     results = {p: bench_problem(p, args.sample, args.devices) for p in problems}
