@@ -343,7 +343,7 @@ def plot(m: dict, epochs: np.ndarray, runs: np.ndarray, train_m: np.ndarray, tes
     ax.bar(x + 0.2, d["test_loss_n_large"], 0.4, yerr=np.multiply(2, d["test_loss_n_large_se"]), capsize=3,
            label=f"N = {d['n_large']}")
     ax.axhline(m["R_t"], color="k", ls="--", lw=1, label="$R_t$")
-    ax.set_xticks(x, [f"M = {w}\n{v}" for w, v in zip(d["widths"], d["verdict"])], fontsize=8)
+    ax.set_xticks(x, [f"M = {w}\nN = {d['n_large']}: {v}" for w, v in zip(d["widths"], d["verdict"])], fontsize=8)
     ax.set(ylabel="test MSE (± 2 s.e.)", title=f"(d) can more data hurt? ({m['n_runs']} runs per bar)")
     ax.legend(fontsize=8)
     save_figure(fig, out / "more_data.png")

@@ -20,6 +20,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 from nndl import cli, gradstats, runio, stats, sweep, teacher, templates, train
 from nndl.flags import Key
@@ -265,7 +266,8 @@ def weight_decay_summary(reg: dict, imp: dict, lrs: list[float], wds: list[float
              "test_loss": float(test_m[a, b]), "test_loss_se": float(test_se[a, b])}
             for a, wd in enumerate(wds) for b, lr in enumerate(lrs)]
     if not np.isfinite(val_m).any():
-        return {"grid": rows, "best": None, "best_implicit": None, "interior": None, "comparison": None}
+        return {"grid": rows, "weight_decays": wds, "best": None, "best_implicit": None, "interior": None,
+                "edge": None, "comparison": None, "best_implicit_test_loss": None, "beats_implicit": False}
     a, b = np.unravel_index(int(np.nanargmin(val_m)), val_m.shape)
     best = dict(rows[a * len(lrs) + b])
     imp_val = imp["val"].reshape(len(lrs), runs)
@@ -315,6 +317,8 @@ def plot(m: dict, res: sweep.SweepResult, per: dict, out: Path) -> None:
         a.errorbar(lrs, mean, yerr=2 * np.nan_to_num(se), fmt=marker + "-", capsize=3, label=label)
     a.set_xscale("log")
     a.set_yscale("log")
+    a.set_xticks(lrs, [f"{lr:g}" for lr in lrs])
+    a.xaxis.set_minor_formatter(NullFormatter())  # no crowded 2x10^-2, 3x10^-2 ... labels
     a.set(xlabel="learning rate μ", ylabel="at the converged parameters (± 2 s.e.)",
           title="(c) μ vs final gradient norms")
     a.legend(fontsize=8)
@@ -344,6 +348,8 @@ def plot(m: dict, res: sweep.SweepResult, per: dict, out: Path) -> None:
     if wd["best_implicit"] is not None:
         ax.axhline(wd["best_implicit"]["val_loss"], color="k", ls="--", lw=1, label="best implicit-only (val)")
     ax.set_xscale("log")
+    ax.set_xticks(wd["weight_decays"], [f"{w:g}" for w in wd["weight_decays"]])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set(xlabel="weight decay λ", ylabel="validation MSE (± 2 s.e.)",
            title="(d) explicit weight decay, chosen on validation data")
     ax.legend(fontsize=8)

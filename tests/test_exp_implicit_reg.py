@@ -173,3 +173,18 @@ def test_bad_flags_exit_2(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("experiments.implicit_reg: error: "), err
 
+
+
+def test_a_diverged_learning_rate_is_flagged_and_excluded(tmp_path):
+    argv = ["--lrs", "0.05,1000", "--seeds", "1", "--data-draws", "2", "--epochs", "20", "--wd-epochs", "10",
+            "--width", "8", "--depth", "2", "--batch-size", "25", "--weight-decays", "0.01", "--stop-loss", "0.6",
+            "--out", str(tmp_path)]
+    assert implicit_reg.main(argv) == 0
+    m = runio.read_json(tmp_path / "metrics.json")
+    assert m["diverged_lrs"] == [1000] and 1000 not in m["kept_lrs"]
+    (excluded,) = [e for e in m["excluded_lrs"] if e["lr"] == 1000]
+    assert excluded["reason"] == "diverged" and excluded["diverged"] == 2
+    assert m["grad_norm_sq"][1] is None and m["test_loss"][1] is None  # never numbers of a rolled-back state
+    rows = [r for r in m["weight_decay"]["grid"] if r["lr"] == 1000]
+    assert all(r["test_loss"] is None for r in rows) and m["weight_decay"]["best"]["lr"] == 0.05
+    assert "μ = 1000 is excluded (diverged)" in implicit_reg.report(m)[0]["text"]
