@@ -242,7 +242,7 @@ def explore_architectures(config: dict, x_fit, y_fit, x_val, y_val, x_eval) -> l
             n = grid["width"].size
             grid.update(epochs=np.full(n, config["steps"]), lr=np.full(n, config["lr"]))
             res = sweep.run_mlp_sweep(grid, {"x_train": x_fit, "y_train": y_fit, "x_test": x_val, "y_test": y_val},
-                                      depth=depth, activation=activation, n_buckets=1, n_record=20,
+                                      depth=depth, activation=activation, n_buckets=1, n_record=2,
                                       chunk_epochs=config["steps"], desc=f"(d) depth {depth} {activation}")
             preds = np.zeros((n, x_eval.shape[0]), np.float32)
             for b, (spec, state) in enumerate(zip(res.specs, res.states)):
@@ -408,8 +408,9 @@ def run(config: dict, out: Path) -> dict:
     keys = jax.vmap(lambda s: jax.random.fold_in(init_key, s))(jnp.repeat(jnp.arange(n_seeds), n_rows))
     tables = np.tile(lr_tables, (n_seeds, 1))
     reg_params, reg_curves = train_regimes(keys, (1, *hidden, 1), x_fit, y_fit, x_val, y_val, tables)
-    pred_fit, pred_val = (np.asarray(stacked_predict(reg_params, x)).reshape(n_seeds, n_rows, -1).transpose(1, 0, 2)
-                          for x in (x_fit, x_val))
+    pred = np.asarray(stacked_predict(reg_params, jnp.concatenate([x_fit, x_val])))  # one compile for both
+    pred = pred.reshape(n_seeds, n_rows, -1).transpose(1, 0, 2)  # (rows, seeds, points)
+    pred_fit, pred_val = pred[..., :fit_idx.size], pred[..., fit_idx.size:]
     sq_fit_rows, sq_val_rows = (pred_fit - y_all[fit_idx]) ** 2, (pred_val - y_all[val_idx]) ** 2
     choice = choose_lrs(lrs, sq_val_rows[:-1], config["fail_ratio"])
     const = lrs.index(float(config["lr"]))
@@ -598,15 +599,16 @@ CODE = {
 }
 
 
-def verdict_text(assessment: dict | None, what: str, heldout: str) -> str:
+def verdict_text(assessment: dict | None, what: str, heldout: str, truth: bool = True) -> str:
     """The verdict sentence of `regression.fit_verdict`'s result, chosen by its verdict (text in the .md file)."""
     if assessment is None:
         return ""
     key = VERDICT_KEYS.get(assessment["verdict"], "diverged")
-    below = (templates.render(TEXT, "below_truth", {"what": what})
+    ref = "the true model's" if truth else "Rice's noise estimate"
+    below = (templates.render(TEXT, "below_truth", {"what": what, "ref": ref})
              if key == "overfitting" and assessment["train"]["vs_truth"] == "lower" else "")
     return templates.render(TEXT, f"verdict_{key}", {"a": assessment, "what": what, "heldout": heldout,
-                                                     "below_truth": below})
+                                                     "below_truth": below, "ref": ref})
 
 
 def _fmt(v, spec=".4f") -> str:
@@ -634,7 +636,7 @@ def report(metrics: dict) -> list[dict]:
               "var_floor": st["var_floor"], "total": metrics["n_train"] + metrics["n_test"]}
 
     c_text = templates.render(TEXT, "fit_c_text" if truth else "fit_c_text_no_truth",
-                              {**fields, "verdict": verdict_text(h["assessment"], "MSE", "test")})
+                              {**fields, "verdict": verdict_text(h["assessment"], "MSE", "test", truth)})
     c_table = [["", "train", "test"], ["MSE, 1-" + hidden + "-1 net", h["train_mse"], h["test_mse"]]]
     if truth:
         c_table += [["MSE, true model", o["train_mse"], o["test_mse"]],
@@ -679,13 +681,13 @@ def report(metrics: dict) -> list[dict]:
         "n_groups": len(ar["configs"]), "truth_fit": _fmt(o.get("fit_mse")), "truth_val": _fmt(o.get("val_mse")),
         "truth_test": _fmt(o.get("test_mse")),
         "vs_baseline": templates.render(TEXT, f"arch_{vb_key}", {"hidden": hidden, "d": d_neg}),
-        "verdict": verdict_text(s["test_assessment"], "MSE", "test")})
+        "verdict": verdict_text(s["test_assessment"], "MSE", "test", truth)})
     arch_table = [["depth", "width", "activation", "weight decay", "parameters", "train MSE", "validation MSE"],
                   *[[c["depth"], c["width"], c["activation"], c["weight_decay"], c["params"], c["train_mse"],
                      c["val_mse"]] for c in ar["configs"]]]
 
     f_fields = {**fields, "low_cov": het["coverage_2sigma_halves"][0], "high_cov": het["coverage_2sigma_halves"][1],
-                "mse_verdict": verdict_text(het["assessment"], "MSE", "test"),
+                "mse_verdict": verdict_text(het["assessment"], "MSE", "test", truth),
                 "nll_verdict": verdict_text(het.get("nll_assessment"), "NLL", "test")}
     if truth:
         v = het["vs_homoscedastic_test_nll"]["verdict"]
