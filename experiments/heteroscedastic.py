@@ -189,28 +189,43 @@ def regime_schedules(config: dict) -> np.ndarray:
     return np.stack([*(np.full(steps, lr) for lr in sweep_lrs(config)), warm_cos]).astype(np.float32)
 
 
-def train_regimes(key, sizes, x_fit, y_fit, x_val, y_val, lr_tables: np.ndarray):
+def train_regimes(key, sizes, x, y, fit_weights, val_weights, lr_tables: np.ndarray):
     """All learning-rate rows in ONE vmapped, chunk-jitted scan (axis 0 of params and curves: row).
+
+    Every row sees the same points x, y; which of them it trains on is its row of `fit_weights` (the fit
+    part of the training set for the sweep, all of it for (c)'s model), so (c) rides in the same call.
 
     Args:
       key: one PRNG key (every row starts from `mlp.init(key, sizes)`) or one key per row.
       sizes: layer sizes of the MLP.
-      x_fit, y_fit, x_val, y_val: (n, 1) arrays.
+      x, y: (n, 1) arrays.
+      fit_weights: (n_rows, n) training-loss weights per row; val_weights: (n,) weights of the validation MSE.
       lr_tables: (n_rows, steps) learning rate per step.
 
     Returns:
-      (params stacked over rows, {"loss": (n_rows, steps) train MSE before each step,
-      "val": the same on the validation set}).
+      (params stacked over rows, {"loss": (n_rows, steps) training MSE before each step,
+      "val": the same on the validation points}).
     """
     # the schedule reads this row of the table: a traced hyperparameter, one compile for all
     optimizer = lambda hp: optim.adam(lambda count: hp["lr"][count])  # noqa: E731
-    step = fit.make_full_batch_step(lambda p: mse_loss(p, x_fit, y_fit), optimizer,
-                                    lambda p: {"val": mse_loss(p, x_val, y_val)})
+    val_weights = jnp.asarray(val_weights, x.dtype)
+
+    def loss_and_val(params, w):
+        sq = jnp.square(predict(params, x)[:, 0] - y[:, 0])  # one forward pass for both
+        return jnp.sum(w * sq) / jnp.sum(w), jnp.sum(val_weights * sq) / jnp.sum(val_weights)
+
+    def step(state: fit.FitState, t):
+        del t
+        (loss, val), grads = jax.value_and_grad(loss_and_val, has_aux=True)(state.params, state.hparams["w"])
+        return fit.apply_gradients(optimizer, state, grads), {"loss": loss, "val": val}
+
     key_axis = None if jnp.ndim(key) == 0 else 0
-    init = jax.jit(lambda k, lrs: jax.vmap(lambda kk, lr: fit.init_state(optimizer, mlp.init(kk, sizes), {"lr": lr}),
-                                           in_axes=(key_axis, 0))(k, lrs))
-    states, curves = progress.scan_chunked(jax.vmap(step, in_axes=(0, None)), init(key, lr_tables),
-                                           lr_tables.shape[1], desc="(d) learning rates", loss_of=last_loss)
+    init = jax.jit(lambda k, lrs, ws: jax.vmap(
+        lambda kk, lr, w: fit.init_state(optimizer, mlp.init(kk, sizes), {"lr": lr, "w": w}),
+        in_axes=(key_axis, 0, 0))(k, lrs, ws))
+    states, curves = progress.scan_chunked(jax.vmap(step, in_axes=(0, None)),
+                                           init(key, lr_tables, jnp.asarray(fit_weights, x.dtype)),
+                                           lr_tables.shape[1], desc="(c) + (d) learning rates", loss_of=last_loss)
     return states.params, {k: np.asarray(v).T for k, v in curves.items()}
 
 
@@ -364,8 +379,8 @@ def run(config: dict, out: Path) -> dict:
     key = jax.random.key(config["seed"])
     split_key, val_key, init_key, nll_key = jax.random.split(key, 4)
     train_idx, test_idx = regression.split_indices(split_key, x_all.size, config["train_fraction"])
-    fit_idx, val_idx = regression.split_indices(val_key, train_idx.size, 1 - config["val_fraction"])
-    fit_idx, val_idx = train_idx[fit_idx], train_idx[val_idx]  # indices into x_all
+    fit_local, val_local = regression.split_indices(val_key, train_idx.size, 1 - config["val_fraction"])
+    fit_idx, val_idx = train_idx[fit_local], train_idx[val_local]  # indices into x_all
     col = lambda a: jnp.asarray(np.asarray(a, np.float32)[:, None])  # noqa: E731 - (n,) -> (n, 1), no device cast
     x_tr, y_tr, x_te, y_te, x_fit, y_fit, x_val, y_val = (
         col(a[idx]) for idx in (train_idx, test_idx, fit_idx, val_idx) for a in (x_all, y_all))
@@ -383,9 +398,26 @@ def run(config: dict, out: Path) -> dict:
         sq_ref = lambda idx: (noise_floor, noise_floor_se)  # noqa: E731
         nll_ref = None
 
-    # (c) homoscedastic: MSE fit; the MLE of the shared variance is the training MSE
-    params, curve_c = train(functools.partial(mse_loss, x=x_tr, y=y_tr), lambda hp: optim.adam(config["lr"]),
-                            init_key, (1, *hidden, 1), config["steps"], "(c) MSE fit")
+    # (c) and (d) in ONE vmapped call: constant rates x seeds and the schedule on the fit part of the training set
+    # (validation: the rest), plus (c)'s model on the whole training set at the rate of (c) (last row)
+    lrs = sweep_lrs(config)
+    lr_tables = regime_schedules(config)
+    n_rows, n_seeds = lr_tables.shape[0], config["lr_seeds"]
+    seed_of_row = np.append(np.repeat(np.arange(n_seeds), n_rows), 0)  # (c) shares seed 0's initialisation
+    keys = jax.vmap(lambda s: jax.random.fold_in(init_key, s))(jnp.asarray(seed_of_row))
+    tables = np.concatenate([np.tile(lr_tables, (n_seeds, 1)),
+                             np.full((1, config["steps"]), config["lr"], np.float32)])
+    fit_mask = np.zeros(train_idx.size, np.float32)
+    fit_mask[fit_local] = 1
+    weights = np.concatenate([np.tile(fit_mask, (n_seeds * n_rows, 1)), np.ones((1, train_idx.size), np.float32)])
+    reg_params, reg_curves = train_regimes(keys, (1, *hidden, 1), x_tr, y_tr, weights, 1 - fit_mask, tables)
+    params = jax.tree.map(lambda leaf: leaf[-1], reg_params)  # (c)'s model
+    curve_c = {"loss": reg_curves["loss"][-1]}
+    pred = np.asarray(stacked_predict(jax.tree.map(lambda leaf: leaf[:-1], reg_params), x_tr))  # one compile
+    pred = pred.reshape(n_seeds, n_rows, -1).transpose(1, 0, 2)  # (rows, seeds, training points)
+    pred_fit, pred_val = pred[..., fit_local], pred[..., val_local]
+    reg_curves = {k: v[:-1] for k, v in reg_curves.items()}
+
     ev = {k: np.asarray(v) for k, v in evaluate_mse_model(params, x_tr, y_tr, x_te, y_te).items()}
     y_train = y_all[train_idx]
     sq_tr, sq_te = (ev["mean_tr"] - y_train) ** 2, (ev["mean_te"] - y_test) ** 2
@@ -401,16 +433,7 @@ def run(config: dict, out: Path) -> dict:
         homo["nll_assessment"] = assess(point_nll(ev["mean_tr"], homo_var, y_train), nll_ref(train_idx),
                                         point_nll(ev["mean_te"], homo_var, y_test), nll_ref(test_idx))
 
-    # (d) learning rates: constant rates x seeds and the schedule, ONE vmapped call on the fit/validation split
-    lrs = sweep_lrs(config)
-    lr_tables = regime_schedules(config)
-    n_rows, n_seeds = lr_tables.shape[0], config["lr_seeds"]
-    keys = jax.vmap(lambda s: jax.random.fold_in(init_key, s))(jnp.repeat(jnp.arange(n_seeds), n_rows))
-    tables = np.tile(lr_tables, (n_seeds, 1))
-    reg_params, reg_curves = train_regimes(keys, (1, *hidden, 1), x_fit, y_fit, x_val, y_val, tables)
-    pred = np.asarray(stacked_predict(reg_params, jnp.concatenate([x_fit, x_val])))  # one compile for both
-    pred = pred.reshape(n_seeds, n_rows, -1).transpose(1, 0, 2)  # (rows, seeds, points)
-    pred_fit, pred_val = pred[..., :fit_idx.size], pred[..., fit_idx.size:]
+    # (d) learning rates, chosen on validation
     sq_fit_rows, sq_val_rows = (pred_fit - y_all[fit_idx]) ** 2, (pred_val - y_all[val_idx]) ** 2
     choice = choose_lrs(lrs, sq_val_rows[:-1], config["fail_ratio"])
     const = lrs.index(float(config["lr"]))
@@ -589,13 +612,14 @@ VERDICT_KEYS = {v: v.replace(" ", "_") for v in regression.FIT_VERDICTS}
 CODE = {
     "a": ["nndl.regression.split_indices", "experiments.heteroscedastic.load_data"],
     "b": ["experiments.heteroscedastic.mse_loss"],
-    "c": ["experiments.heteroscedastic.predict", "experiments.heteroscedastic.train",
+    "c": ["experiments.heteroscedastic.predict", "experiments.heteroscedastic.train_regimes",
           "nndl.regression.excess", "nndl.regression.fit_verdict"],
-    "d": ["experiments.heteroscedastic.warmup_cosine", "experiments.heteroscedastic.train_regimes",
+    "d": ["experiments.heteroscedastic.warmup_cosine", "experiments.heteroscedastic.regime_schedules",
           "experiments.heteroscedastic.choose_lrs", "experiments.heteroscedastic.explore_architectures",
           "experiments.heteroscedastic.select_architecture"],
     "e": ["nndl.losses.gaussian_nll", "nndl.regression.gaussian_head"],
-    "f": ["experiments.heteroscedastic.gaussian_predict", "experiments.heteroscedastic.nll_loss"],
+    "f": ["experiments.heteroscedastic.gaussian_predict", "experiments.heteroscedastic.nll_loss",
+          "experiments.heteroscedastic.train"],
 }
 
 

@@ -247,27 +247,37 @@ def test_warmup_cosine_table_matches_closed_form():
 
 def test_vmapped_regimes_equal_standalone_optax_runs():
     x, y = (jnp.asarray(a.astype(np.float32)[:, None]) for a in data.make_x_y(seed=5, n=48))
-    params = jax.jit(mlp.init, static_argnums=1)(jax.random.key(0), (1, 8, 8, 1))
     config = {**het.get_config(), "steps": 30, "lr": 0.02, "lr_grid": [0.05, 1e-3]}
     tables = het.regime_schedules(config)
     assert tables.shape == (4, 30)  # 1e-3, 0.02 (the rate of (c)), 0.05, the schedule
-    stacked, curves = het.train_regimes(jax.random.key(0), (1, 8, 8, 1), x[:32], y[:32], x[32:], y[32:], tables)
+    # rows 0-3 train on the first 32 points; row 4 (like (c)'s model) on all 48, from another init
+    tables = np.concatenate([tables, tables[1:2]])
+    fit_w = np.concatenate([np.tile(np.r_[np.ones(32), np.zeros(16)], (4, 1)), np.ones((1, 48))]).astype(np.float32)
+    val_w = np.r_[np.zeros(32), np.ones(16)].astype(np.float32)
+    keys = jax.vmap(lambda s: jax.random.fold_in(jax.random.key(0), s))(jnp.array([0, 0, 0, 0, 1]))
+    stacked, curves = het.train_regimes(keys, (1, 8, 8, 1), x, y, fit_w, val_w, tables)
 
     @jax.jit
-    def reference(lr_row):  # one compile serves the three regimes
+    def reference(lr_row, key, n_fit):  # one compile serves every row
+        params = mlp.init(key, (1, 8, 8, 1))
         tx = optax.adam(lambda count: lr_row[count])
+        mask = (jnp.arange(48) < n_fit).astype(jnp.float32)
+
+        def loss(p):  # plain means over the two subsets, written without het's helpers
+            sq = (jax.vmap(lambda xi: mlp.apply(p, xi))(x)[:, 0] - y[:, 0]) ** 2
+            return jnp.sum(mask * sq) / jnp.sum(mask), jnp.mean(sq[32:])
 
         def step(carry, _):
             p, s = carry
-            loss, g = jax.value_and_grad(het.mse_loss)(p, x[:32], y[:32])
+            (l, v), g = jax.value_and_grad(loss, has_aux=True)(p)
             u, s = tx.update(g, s, p)
-            return (optax.apply_updates(p, u), s), (loss, het.mse_loss(p, x[32:], y[32:]))
+            return (optax.apply_updates(p, u), s), (l, v)
 
         (p_ref, _), (loss_ref, val_ref) = jax.lax.scan(step, (params, tx.init(params)), None, length=30)
         return p_ref, loss_ref, val_ref
 
-    for i in range(4):
-        p_ref, loss_ref, val_ref = reference(jnp.asarray(tables[i]))
+    for i in range(5):
+        p_ref, loss_ref, val_ref = reference(jnp.asarray(tables[i]), keys[i], 32 if i < 4 else 48)
         # batched (vmapped) and unbatched matmuls may round differently in float32
         np.testing.assert_allclose(curves["loss"][i], loss_ref, rtol=1e-4)
         np.testing.assert_allclose(curves["val"][i], val_ref, rtol=1e-4)
@@ -277,6 +287,7 @@ def test_vmapped_regimes_equal_standalone_optax_runs():
         final_fit, final_val = het.final_losses(stacked, x[:32], y[:32], x[32:], y[32:])
         assert final_fit[i] == pytest.approx(float(het.mse_loss(p_ref, x[:32], y[:32])), rel=1e-4)
         assert final_val[i] == pytest.approx(float(het.mse_loss(p_ref, x[32:], y[32:])), rel=1e-4)
+    assert not np.allclose(curves["loss"][4], curves["loss"][1])  # another init and more points
 
 
 def test_load_data_custom_file_has_no_truth(tmp_path):
