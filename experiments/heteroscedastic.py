@@ -446,6 +446,9 @@ def run(config: dict, out: Path) -> dict:
             "final_train": mean_or_nan(sq_fit_rows[i]), "final_val": mean_or_nan(sq_val_rows[i]),
             "peak_lr": float(lr_tables[i].max()), "last_lr": float(lr_tables[i, -1]),
             "fails": bool(choice["fails"][i]) if i < len(lrs) else False, "row": int(i),
+            # the seed-0 training curve of this row: half-way, lowest and last value
+            "curve_mid": float(reg_curves["loss"][i][config["steps"] // 2]),
+            "curve_min": float(np.min(reg_curves["loss"][i])), "curve_last": float(reg_curves["loss"][i][-1]),
             "assessment": assess(sq_fit_rows[i], sq_ref(fit_idx), sq_val_rows[i], sq_ref(val_idx))}
     lr_sweep = {"lrs": lrs, "seeds": n_seeds, "fail_ratio": config["fail_ratio"],
                 "train_mse": [mean_or_nan(a) for a in sq_fit_rows[:-1]], "val_mse": choice["val_mse"],
@@ -645,8 +648,9 @@ def _lr_side(metrics: dict, side: str) -> str:
     d = sw["vs_best"][i] or {"difference": None, "se": None}
     found = sw[f"{side}_found"]
     key = f"lr_{side.split('_')[1]}_{'found' if found else 'none'}"
-    return templates.render(TEXT, key, {"lr": sw["lrs"][i], "val": sw["val_mse"][i], "diff": d["difference"],
+    text = templates.render(TEXT, key, {"lr": sw["lrs"][i], "val": sw["val_mse"][i], "diff": d["difference"],
                                         "se": d["se"], "steps": metrics["settings"]["steps"]})
+    return text + " " + templates.render(TEXT, "lr_curve", {**reg, "mid_step": metrics["settings"]["steps"] // 2})
 
 
 def report(metrics: dict) -> list[dict]:
@@ -681,7 +685,8 @@ def report(metrics: dict) -> list[dict]:
     if best is None:
         lr_fields["lr_sweep"] = {**sw, "best_lr": math.nan}
     lr_text = " ".join([
-        templates.render(TEXT, "lr_text", lr_fields),
+        templates.render(TEXT, "lr_text", lr_fields) + (" " + templates.render(TEXT, "one_seed_note", {})
+                                                        if sw["seeds"] == 1 else ""),
         templates.render(TEXT, f"schedule_{sched_key}", {"lr": fields["lr"], "sched": lr["warmup_cosine"]["final_val"],
                                                           "const": lr["constant"]["final_val"], "d": sched}),
         templates.render(TEXT, "schedule_note", {**fields, "sched_train": lr["warmup_cosine"]["final_train"]})])
@@ -704,7 +709,7 @@ def report(metrics: dict) -> list[dict]:
         "decays": ", ".join(format(v, "g") for v in dict.fromkeys(c["weight_decay"] for c in ar["configs"])),
         "n_groups": len(ar["configs"]), "truth_fit": _fmt(o.get("fit_mse")), "truth_val": _fmt(o.get("val_mse")),
         "truth_test": _fmt(o.get("test_mse")),
-        "vs_baseline": templates.render(TEXT, f"arch_{vb_key}", {"hidden": hidden, "d": d_neg}),
+        "vs_baseline": templates.render(TEXT, f"arch_{vb_key}", {"hidden": hidden, "d": d_neg, "n_val": metrics["n_val"]}),
         "verdict": verdict_text(s["test_assessment"], "MSE", "test", truth)})
     arch_table = [["depth", "width", "activation", "weight decay", "parameters", "train MSE", "validation MSE"],
                   *[[c["depth"], c["width"], c["activation"], c["weight_decay"], c["params"], c["train_mse"],

@@ -143,7 +143,10 @@ def test_lr_sweep_and_regimes_recomputed(smoke):
     assert lr["too_large"]["row"] == (above[0] if above else 3) and sw["too_large_found"] == bool(above)
     assert lr["too_small"]["row"] == (below[0] if below else 0) and sw["too_small_found"] == bool(below)
     x_fit, x_val = c["x_fit"], c["x_val"]
-    for r in lr.values():
+    for name, r in lr.items():
+        curve = c[f"{name}_loss"]
+        assert (r["curve_last"], r["curve_min"], r["curve_mid"]) == pytest.approx(
+            (curve[-1], curve.min(), curve[curve.size // 2]), rel=1e-6)
         check_assessment(r["assessment"], sq_fit[r["row"]], (c["y_fit"] - data.x_y_mean(x_fit)) ** 2,
                          sq_val[r["row"]], (c["y_val"] - data.x_y_mean(x_val)) ** 2)
 
