@@ -268,7 +268,8 @@ def explore_architectures(config: dict, x_fit, y_fit, x_val, y_val, x_eval) -> l
             for i in range(n):
                 rows.append({"depth": depth, "activation": activation, "width": int(grid["width"][i]),
                              "weight_decay": float(grid["weight_decay"][i]), "seed": int(grid["seed"][i]),
-                             "train_mse": float(res.final["train_loss"][i]), "val_mse": float(res.final["test_loss"][i]),
+                             "train_mse": float(res.final["train_loss"][i]),
+                             "val_mse": float(res.final["test_loss"][i]),
                              "diverged": bool(res.diverged[i]), "pred": preds[i]})
     return rows
 
@@ -525,7 +526,8 @@ def run(config: dict, out: Path) -> dict:
         metrics["oracle"] = {"test_nll": float(jax.jit(mean_nll)(curves["true_mean"], true_var, curves["y_test"])),
                              **calibration(curves["true_mean"], true_var, curves["y_test"], x_sorted),
                              "noise_var": float(np.mean(data.x_y_std(x_all[train_idx]) ** 2)),
-                             "train_mse": float(np.mean(ref_sq[train_idx])), "test_mse": float(np.mean(ref_sq[test_idx])),
+                             "train_mse": float(np.mean(ref_sq[train_idx])),
+                             "test_mse": float(np.mean(ref_sq[test_idx])),
                              "val_mse": float(np.mean(ref_sq[val_idx])), "fit_mse": float(np.mean(ref_sq[fit_idx])),
                              "train_nll": float(np.mean(ref_nll[train_idx]))}
     runio.save_curves(out / "curves.npz", **curves)
@@ -671,7 +673,8 @@ def report(metrics: dict) -> list[dict]:
                     ["excess MSE (± s.e.)", f"{_fmt(h['assessment']['train']['excess'], '+.4f')} ± "
                      f"{_fmt(h['assessment']['train']['se'])}", f"{_fmt(h['assessment']['heldout']['excess'], '+.4f')}"
                      f" ± {_fmt(h['assessment']['heldout']['se'])}"],
-                    ["NLL, shared sigma", h["train_nll"], h["test_nll"]], ["NLL, true model", o["train_nll"], o["test_nll"]]]
+                    ["NLL, shared sigma", h["train_nll"], h["test_nll"]],
+                    ["NLL, true model", o["train_nll"], o["test_nll"]]]
         c_text += " " + templates.render(TEXT, "homo_nll_text", {**fields, "low_cov": h["coverage_2sigma_halves"][0],
                                                                   "high_cov": h["coverage_2sigma_halves"][1]})
 
@@ -694,7 +697,8 @@ def report(metrics: dict) -> list[dict]:
     for i, rate in enumerate(sw["lrs"]):
         d = sw["vs_best"][i] or {}
         lr_table.append([rate, sw["train_mse"][i], sw["val_mse"][i],
-                         f"{_fmt(d.get('difference'), '+.4f')} ± {_fmt(d.get('se'))}", "yes" if sw["fails"][i] else "no"])
+                         f"{_fmt(d.get('difference'), '+.4f')} ± {_fmt(d.get('se'))}",
+                         "yes" if sw["fails"][i] else "no"])
     lr_table.append(["warm-up + cosine", lr["warmup_cosine"]["final_train"], lr["warmup_cosine"]["final_val"],
                      f"{_fmt((sw['schedule_vs_best'] or {}).get('difference'), '+.4f')} ± "
                      f"{_fmt((sw['schedule_vs_best'] or {}).get('se'))}", ""])
@@ -703,13 +707,15 @@ def report(metrics: dict) -> list[dict]:
     vb = ar["vs_baseline"]
     vb_key = "diverged" if vb["verdict"] == "diverged" else vb["verdict"].replace(" ", "_")
     d_neg = {**vb, "difference": -vb["difference"] if vb["verdict"] == "lower" else vb["difference"]}
-    uniq = lambda k: ", ".join(str(v) for v in dict.fromkeys(c[k] for c in ar["configs"]))  # noqa: E731
+    uniq = lambda k: ", ".join(format(v, "g") if isinstance(v, float) else str(v)  # noqa: E731
+                               for v in sorted({c[k] for c in ar["configs"]}))
     arch_text = templates.render(TEXT, "arch_text", {
         **fields, "s": s, "depths": uniq("depth"), "activations": uniq("activation"), "widths": uniq("width"),
-        "decays": ", ".join(format(v, "g") for v in dict.fromkeys(c["weight_decay"] for c in ar["configs"])),
+        "decays": uniq("weight_decay"),
         "n_groups": len(ar["configs"]), "truth_fit": _fmt(o.get("fit_mse")), "truth_val": _fmt(o.get("val_mse")),
         "truth_test": _fmt(o.get("test_mse")),
-        "vs_baseline": templates.render(TEXT, f"arch_{vb_key}", {"hidden": hidden, "d": d_neg, "n_val": metrics["n_val"]}),
+        "vs_baseline": templates.render(TEXT, f"arch_{vb_key}",
+                                        {"hidden": hidden, "d": d_neg, "n_val": metrics["n_val"]}),
         "verdict": verdict_text(s["test_assessment"], "MSE", "test", truth)})
     arch_table = [["depth", "width", "activation", "weight decay", "parameters", "train MSE", "validation MSE"],
                   *[[c["depth"], c["width"], c["activation"], c["weight_decay"], c["params"], c["train_mse"],

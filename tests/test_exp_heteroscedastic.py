@@ -306,6 +306,8 @@ def test_load_data_custom_file_has_no_truth(tmp_path):
     (["--steps", "5"], "--steps: need at least 10"),
     (["--lr", "-1"], "--lr: must be > 0"),
     (["--hidden", "0,4"], "--hidden: must be a positive integer"),
+    (["--arch-activations", "relu,swish"], "--arch-activations: unknown 'swish'"),
+    (["--fail-ratio", "0.9"], "--fail-ratio: must be > 1"),
 ])
 def test_bad_flags_exit_2(args, needle, tmp_path, capsys):
     assert het.main([*args, "--out", str(tmp_path)]) == 2
