@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import jax
 import numpy as np
+
+from nndl import stats
 
 
 def split_indices(key: jax.Array, n: int, fraction: float) -> tuple[np.ndarray, np.ndarray]:
@@ -51,25 +55,78 @@ def coverage(mean: np.ndarray, std: np.ndarray, y: np.ndarray, k: float) -> floa
     return float(np.mean(np.abs(np.asarray(y) - np.asarray(mean)) <= k * np.asarray(std)))
 
 
-def fit_verdict(train_mse: float, test_mse: float, noise_var: float, tolerance: float) -> str:
-    """Under/over-fitting from the numbers.
+def noise_variance_se(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Rice's estimate (`noise_variance`) with a standard error from non-overlapping neighbour pairs.
+
+    Consecutive squared differences share a point and are correlated; the s.e. is taken from
+    every other difference (disjoint pairs, independent given x), which is conservative.
+    """
+    order = np.argsort(x, kind="stable")
+    d = np.diff(np.asarray(y, np.float64)[order])
+    _, se = stats.mean_se(d[::2] ** 2 / 2)
+    return float(np.sum(d**2) / (2 * d.size)), float(se)
+
+
+def excess(loss, reference) -> tuple[float, float]:
+    """Mean and standard error of loss_i - reference_i over points (a paired comparison).
 
     Args:
-      train_mse: mean squared error on the training set.
-      test_mse: on held-out data.
-      noise_var: the irreducible error (e.g. `noise_variance`), the best achievable MSE.
-      tolerance: relative slack, from the sampling error of a test MSE.
+      loss: per-point loss of the model, shape (n,) or (n_seeds, n) (then averaged over seeds first;
+        the s.e. adds the spread between seeds' means when there are several).
+      reference: the same loss of a reference model on the same points, shape (n,).
 
     Returns:
-      "overfitting" if the test error exceeds the training error by more than the
-      tolerance, else "underfitting" if the training error stays above the noise
-      floor by more than the tolerance, else "good fit".
+      (mean, se); (nan, nan) if any value is non-finite (a diverged fit), never a mean over the rest.
     """
-    if test_mse > (1 + tolerance) * train_mse:
-        return "overfitting"
-    if train_mse > (1 + tolerance) * noise_var:
-        return "underfitting"
-    return "good fit"
+    d = np.atleast_2d(np.asarray(loss, np.float64)) - np.asarray(reference, np.float64)
+    if d.size == 0 or not np.all(np.isfinite(d)):
+        return math.nan, math.nan
+    mean, se_points = stats.mean_se(d.mean(axis=0))
+    se = float(se_points)
+    if d.shape[0] > 1:
+        _, se_seeds = stats.mean_se(d.mean(axis=1))
+        se = math.hypot(se, float(se_seeds))
+    return float(mean), se
+
+
+FIT_VERDICTS = ("diverged", "underfitting and overfitting", "underfitting", "overfitting", "inconclusive",
+                "good fit")
+
+
+def fit_verdict(train_excess: float, train_se: float, heldout_excess: float, heldout_se: float) -> dict:
+    """Under/over-fitting from losses in excess of the true model's, with their standard errors.
+
+    Args:
+      train_excess, train_se: model loss minus the true model's loss on the training points (`excess`).
+      heldout_excess, heldout_se: the same on held-out (validation or test) points.
+
+    Returns:
+      {"verdict": one of FIT_VERDICTS, "train": .., "heldout": .. (each: excess, se, z and "vs_truth",
+      the `stats.compare` wording of excess vs 0), "gap": held-out minus training excess with its s.e.
+      and wording}. Rules, every difference judged at 2 s.e.: "diverged" if an excess is not finite;
+      underfitting if the training loss is above the true model's; overfitting if the held-out excess is
+      above the training excess (a generalisation gap) or the training loss is below the true model's
+      (the net fits the noise); "inconclusive" if neither holds but the held-out loss is above the true
+      model's; "good fit" if no difference is significant.
+    """
+    numbers = (train_excess, heldout_excess)
+    train = stats.compare(0.0, 0.0, train_excess, train_se)
+    heldout = stats.compare(0.0, 0.0, heldout_excess, heldout_se)
+    gap = stats.compare(train_excess, train_se, heldout_excess, heldout_se)
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in numbers):
+        verdict = "diverged"
+    else:
+        under = train.verdict == "higher"
+        over = gap.verdict == "higher" or train.verdict == "lower"
+        verdict = ("underfitting and overfitting" if under and over else "underfitting" if under
+                   else "overfitting" if over else "inconclusive" if heldout.verdict == "higher" else "good fit")
+
+    def block(c: stats.Comparison, value, se) -> dict:
+        return {"excess": value, "se": se, "z": c.z, "vs_truth": c.verdict}
+
+    return {"verdict": verdict, "train": block(train, train_excess, train_se),
+            "heldout": block(heldout, heldout_excess, heldout_se),
+            "gap": {"difference": gap.difference, "se": gap.difference_se, "z": gap.z, "verdict": gap.verdict}}
 
 
 def gaussian_head(output: jax.Array, var_floor: float) -> tuple[jax.Array, jax.Array]:

@@ -47,15 +47,51 @@ def test_coverage_of_calibrated_gaussians():
     assert regression.coverage(mean, 0.5 * std, y, 2) < 0.7  # too narrow: under-covers
 
 
-@pytest.mark.parametrize("train, test, floor, expected", [
-    (0.10, 0.20, 0.10, "overfitting"),
-    (0.05, 0.10, 0.10, "overfitting"),
-    (0.30, 0.31, 0.10, "underfitting"),
-    (0.10, 0.11, 0.10, "good fit"),
-    (0.12, 0.14, 0.10, "good fit"),
+@pytest.mark.parametrize("train, train_se, held, held_se, expected", [
+    (0.000, 0.002, 0.001, 0.002, "good fit"),                      # everything inside 2 s.e.
+    (0.003, 0.002, 0.0055, 0.003, "good fit"),                     # 1.5 and 1.8 s.e. from 0, gap 0.7 s.e.
+    (0.050, 0.005, 0.052, 0.006, "underfitting"),                  # above the truth on training points, no gap
+    (-0.001, 0.002, 0.020, 0.003, "overfitting"),                  # generalisation gap only
+    (-0.010, 0.002, -0.004, 0.003, "overfitting"),                 # training error significantly below the truth
+    (0.030, 0.005, 0.080, 0.010, "underfitting and overfitting"),
+    (0.003, 0.0018, 0.007, 0.003, "inconclusive"),                # held-out > truth (2.3 s.e.), train 1.7, gap 1.1
+    (float("nan"), 0.002, 0.001, 0.002, "diverged"),
+    (0.001, 0.002, float("inf"), float("nan"), "diverged"),
 ])
-def test_fit_verdict(train, test, floor, expected):
-    assert regression.fit_verdict(train, test, floor, 0.25) == expected
+def test_fit_verdict_wordings(train, train_se, held, held_se, expected):
+    out = regression.fit_verdict(train, train_se, held, held_se)
+    assert out["verdict"] == expected
+    if expected != "diverged":
+        assert out["gap"]["difference"] == pytest.approx(held - train)
+        assert out["gap"]["se"] == pytest.approx(np.hypot(train_se, held_se))
+
+
+def test_excess_is_paired_and_nan_is_never_averaged_away():
+    rng = np.random.default_rng(0)
+    ref = rng.exponential(size=500)
+    loss = ref + 0.01 + 0.001 * rng.standard_normal(500)  # correlated with ref: paired s.e. is tiny
+    mean, se = regression.excess(loss, ref)
+    d = loss - ref
+    assert mean == pytest.approx(d.mean()) and se == pytest.approx(d.std(ddof=1) / np.sqrt(d.size))
+    assert se < 0.1 * np.hypot(loss.std(), ref.std()) / np.sqrt(500)
+    two = np.stack([loss, loss + 0.002])  # two seeds: the spread of the seed means adds in quadrature
+    mean2, se2 = regression.excess(two, ref)
+    seed_means = (two - ref).mean(axis=1)
+    assert mean2 == pytest.approx(d.mean() + 0.001)
+    assert se2 == pytest.approx(np.hypot((two - ref).mean(0).std(ddof=1) / np.sqrt(500),
+                                         seed_means.std(ddof=1) / np.sqrt(2)))
+    loss[3] = np.nan
+    assert all(np.isnan(regression.excess(loss, ref)))
+
+
+def test_noise_variance_se_matches_disjoint_pairs():
+    rng = np.random.default_rng(2)
+    x = rng.uniform(size=4001)
+    y = 0.3 * rng.standard_normal(4001)
+    est, se = regression.noise_variance_se(x, y)
+    assert est == pytest.approx(regression.noise_variance(x, y))
+    assert abs(est - 0.09) < 4 * se  # within 4 s.e. of the true variance
+    assert se == pytest.approx(0.09 * np.sqrt(2 / 2000), rel=0.15)  # var(d^2/2) = 2 s^4 for Gaussian d/sqrt2
 
 
 def test_gaussian_head_floor_and_softplus():
