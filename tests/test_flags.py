@@ -4,9 +4,11 @@ import argparse
 
 import pytest
 
-from experiments import double_descent, implicit_reg
+from experiments import autodiff, double_descent, implicit_reg
 from nndl import cli
 from nndl.flags import INT32_MAX, NONE, Key, add_config_flags
+
+CONVERTED = [double_descent, implicit_reg, autodiff]
 
 QUICK = {"seed": 0, "epochs": 100, "lr": 0.1, "widths": [2, 4], "lrs": [0.1, 0.2], "name": "adam",
          "batch_size": None, "plot": True, "tol": 1e-3}
@@ -74,6 +76,27 @@ def test_huge_ranges_are_refused_before_they_are_built():
         p.parse_args(["--ws", "1:1000000000"])
 
 
+def _pairs(text: str) -> list[list[int]]:
+    pairs = [[int(v) for v in part.split(",")] for part in text.split(";")]
+    if any(len(p) != 2 for p in pairs):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a,b;c,d")
+    return pairs
+
+
+def test_structured_keys_use_their_own_parser_and_reasons_follow_the_bounds():
+    quick = {"pairs": [[1, 2], [3, 4]], "layers": 5}
+    p = cli.make_parser("demo", "demo")
+    add_config_flags(p, quick, quick, {"pairs": Key("pairs a,b;...", parse=_pairs),
+                                       "layers": Key(lo=1, hi=100, why="2^L overflows float32")})
+    assert "default 1,2;3,4" in p.format_help()
+    assert cli.config_from_args(quick, p.parse_args(["--pairs", "5,6"]))["pairs"] == [[5, 6]]
+    with pytest.raises(cli.UserError, match="'1,2,3' is not a,b;c,d"):
+        p.parse_args(["--pairs", "1,2,3"])
+    with pytest.raises(cli.UserError) as e:
+        p.parse_args(["--layers", "500"])
+    assert "--layers: must be an integer in [1, 100] (2^L overflows float32), got 500" in str(e.value)
+
+
 def test_undeclared_or_untyped_keys_are_developer_errors():
     with pytest.raises(KeyError):
         add_config_flags(argparse.ArgumentParser(), {"a": 1}, {"a": 1}, {"b": Key()})
@@ -83,12 +106,15 @@ def test_undeclared_or_untyped_keys_are_developer_errors():
         add_config_flags(argparse.ArgumentParser(), {"a": {"x": 1}}, {"a": {"x": 1}}, {})
 
 
-@pytest.mark.parametrize("module", [double_descent, implicit_reg])
+@pytest.mark.parametrize("module", CONVERTED, ids=lambda m: m.NAME)
 def test_experiments_have_a_flag_for_every_config_key(module):
     p = cli.make_parser(module.NAME, module.__doc__)
     add_config_flags(p, module.get_config(False), module.get_config(True), module.KEYS)
     dests = {a.dest for a in p._actions}
-    assert set(module.get_config(False)) <= dests
+    hidden = {k for k, key in module.KEYS.items() if key.hidden}
+    assert set(module.get_config(False)) - hidden <= dests
+    assert set(module.get_config(True)) == set(module.get_config(False))  # no key only --full could set
+    p.format_help()  # every help string formats
 
 
 def test_wrapping_epochs_exits_2_in_one_line(tmp_path, capsys):
