@@ -149,6 +149,34 @@ def list_parser(kind: type, key: Key) -> Callable[[str], list]:
     return parse
 
 
+def rows_parser(fields: Mapping[str, Key]) -> Callable[[str], list[list]]:
+    """`a,b,c;a,b,c;...`: rows of len(fields) values, each checked by its field's Key (an int unless the Key
+    declares choices or a kind), for a `Key(parse=...)` such as sizes I,O,K,L,B."""
+    names = ",".join(fields)
+    items = [(name, scalar_parser(key.kind or (str if key.choices else int), key)) for name, key in fields.items()]
+
+    def parse(text: str) -> list[list]:
+        rows = []
+        for part in (p for p in text.replace(" ", "").split(";") if p):
+            values = part.split(",")
+            if len(values) != len(items):
+                raise argparse.ArgumentTypeError(f"{part!r} is not {names} ({len(items)} values)")
+            row = []
+            for (name, item), value in zip(items, values):
+                try:
+                    row.append(item(value))
+                except argparse.ArgumentTypeError as e:
+                    raise argparse.ArgumentTypeError(f"{name} of {part!r} {e}") from None
+            rows.append(row)
+        if not rows:
+            raise argparse.ArgumentTypeError(f"empty list of {names}")
+        if len(rows) > MAX_LIST:
+            raise argparse.ArgumentTypeError(f"{len(rows)} rows; at most {MAX_LIST}")
+        return rows
+
+    return parse
+
+
 def _kind_of(name: str, default: Any, key: Key) -> tuple[type, bool]:
     """(item type, is_list) of a config key, from its default or its Key."""
     if isinstance(default, (list, tuple)):

@@ -1,14 +1,15 @@
 """Generated flags: a typed --key for every config key, bounds declared once, one-line errors."""
 
 import argparse
+import re
 
 import pytest
 
-from experiments import autodiff, double_descent, implicit_reg
+from experiments import autodiff, backprop, double_descent, implicit_reg
 from nndl import cli
-from nndl.flags import INT32_MAX, NONE, Key, add_config_flags
+from nndl.flags import INT32_MAX, NONE, Key, add_config_flags, rows_parser
 
-CONVERTED = [double_descent, implicit_reg, autodiff]
+CONVERTED = [double_descent, implicit_reg, autodiff, backprop]
 
 QUICK = {"seed": 0, "epochs": 100, "lr": 0.1, "widths": [2, 4], "lrs": [0.1, 0.2], "name": "adam",
          "batch_size": None, "plot": True, "tol": 1e-3}
@@ -95,6 +96,16 @@ def test_structured_keys_use_their_own_parser_and_reasons_follow_the_bounds():
     with pytest.raises(cli.UserError) as e:
         p.parse_args(["--layers", "500"])
     assert "--layers: must be an integer in [1, 100] (2^L overflows float32), got 500" in str(e.value)
+
+
+def test_rows_parser_checks_each_field_and_the_row_length():
+    parse = rows_parser({"I": Key(lo=1, hi=10), "act": Key(choices=("relu", "tanh"))})
+    assert parse("3,relu; 10,tanh") == [[3, "relu"], [10, "tanh"]]
+    for text, message in (("3", "'3' is not I,act (2 values)"), ("11,relu", "I of '11,relu' must be an integer in "
+                                                                            "[1, 10], got 11"),
+                          ("3,elu", "act of '3,elu' must be one of relu, tanh"), (";", "empty list of I,act")):
+        with pytest.raises(argparse.ArgumentTypeError, match=re.escape(message)):
+            parse(text)
 
 
 def test_undeclared_or_untyped_keys_are_developer_errors():
