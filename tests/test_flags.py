@@ -5,13 +5,13 @@ import re
 
 import pytest
 
-from experiments import (adam, autodiff, backprop, double_descent, gradients_depth, implicit_reg, init, lipschitz,
-                         quadratic, sgd_noise)
+from experiments import (adam, autodiff, backprop, double_descent, gradients_depth, implicit_reg, init, linear_models,
+                         lipschitz, quadratic, sgd_noise)
 from nndl import cli
 from nndl.flags import INT32_MAX, NONE, Key, add_config_flags, rows_parser
 
 CONVERTED = [double_descent, implicit_reg, autodiff, backprop, init, gradients_depth, quadratic, lipschitz, adam,
-             sgd_noise]
+             sgd_noise, linear_models]
 
 QUICK = {"seed": 0, "epochs": 100, "lr": 0.1, "widths": [2, 4], "lrs": [0.1, 0.2], "name": "adam",
          "batch_size": None, "plot": True, "tol": 1e-3}
@@ -128,6 +128,26 @@ def test_experiments_have_a_flag_for_every_config_key(module):
     assert set(module.get_config(False)) - hidden <= dests
     assert set(module.get_config(True)) == set(module.get_config(False))  # no key only --full could set
     p.format_help()  # every help string formats
+
+
+def _as_text(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return (";" if value and isinstance(value[0], (list, tuple)) else ",").join(_as_text(v) for v in value)
+    return "none" if value is None else repr(value) if isinstance(value, float) else str(value)
+
+
+@pytest.mark.parametrize("module", CONVERTED, ids=lambda m: m.NAME)
+@pytest.mark.parametrize("full", [False, True], ids=["quick", "full"])
+def test_every_default_is_inside_its_declared_bounds(module, full):
+    # a default its own flag would refuse means a wrong bound (or a wrong default)
+    p = cli.make_parser(module.NAME, module.__doc__)
+    add_config_flags(p, module.get_config(False), module.get_config(True), module.KEYS)
+    config = module.get_config(full)
+    for action in p._actions:
+        if action.dest in config and action.dest != "seed" and action.type is not None:
+            parsed = action.type(_as_text(config[action.dest]))
+            assert (None if parsed is NONE else parsed) == config[action.dest], action.dest
+    getattr(module, "validate", lambda c: None)(config)  # and the cross-key checks accept both modes
 
 
 def test_wrapping_epochs_exits_2_in_one_line(tmp_path, capsys):
