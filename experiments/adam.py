@@ -23,6 +23,7 @@ import optax
 
 from nndl import baselines, cli, data, fit, losses, optim, progress, runio, templates
 from nndl.checks import check
+from nndl.flags import Key
 from nndl.models import mlp
 from nndl.plotting import save_figure, subplots
 
@@ -54,24 +55,39 @@ def get_config(full: bool = False) -> dict:
     return config
 
 
-def add_arguments(parser) -> None:
-    parser.add_argument("--lr", type=cli.positive_float, default=None, help="Adam lr of the first-step study")
-    parser.add_argument("--eps", type=cli.positive_float, default=None)
-    parser.add_argument("--b1", type=cli.nonneg_float, default=None)
-    parser.add_argument("--b2", type=cli.nonneg_float, default=None)
-    parser.add_argument("--dim", type=cli.positive_int, default=None, help="coordinates of the random gradient")
-    parser.add_argument("--long-steps", dest="long_steps", type=cli.positive_int, default=None)
-    parser.add_argument("--lambdas", type=cli.float_list(), default=None, help="weight decays, e.g. 1e-3,1e-2")
-    parser.add_argument("--probe-lambda", dest="probe_lambda", type=cli.positive_float, default=None)
-    parser.add_argument("--hidden", type=cli.int_list(), default=None)
-    parser.add_argument("--decay-steps", dest="decay_steps", type=cli.positive_int, default=None)
-    parser.add_argument("--n-train", dest="n_train", type=cli.positive_int, default=None)
-    parser.add_argument("--n-test", dest="n_test", type=cli.positive_int, default=None)
-    parser.add_argument("--n-points", dest="n_points", type=cli.positive_int, default=None)
-    parser.add_argument("--epochs", type=cli.positive_int, default=None)
-    parser.add_argument("--batch-size", dest="batch_size", type=cli.positive_int, default=None)
-    parser.add_argument("--sgd-lr", dest="sgd_lr", type=cli.positive_float, default=None)
-    parser.add_argument("--adam-lr", dest="adam_lr", type=cli.positive_float, default=None)
+KEYS = {
+    # first step and effective step size
+    "dim": Key("coordinates of the random gradient", lo=1, hi=10_000_000),
+    "grad_scale": Key("std of the random gradient's coordinates", positive=True, hi=1e6),
+    "lr": Key("Adam lr of the first-step study", positive=True),
+    "b1": Key("Adam b1 in [0, 1)", lo=0, hi=1),
+    "b2": Key("Adam b2 in [0, 1)", lo=0, hi=1),
+    "eps": Key("Adam epsilon", positive=True, hi=1e6),
+    "eps_sweep": Key("epsilons of the effective-step sweep", positive=True, hi=1e6, unique=True),
+    "effective_steps": Key("steps of the effective step-size study", lo=1, hi=1_000_000),
+    "long_steps": Key("steps of the long constant-gradient run (>= effective steps)", lo=1, hi=10_000_000),
+    "warmup_steps": Key("linear warm-up length", lo=1, hi=10_000_000),
+    # AdamW vs L2 in the loss
+    "feature_scales": Key("the two ends of the log-spaced input feature scales, e.g. 0.1,10", positive=True,
+                          hi=1e6),
+    "n_features": Key("input features", lo=1, hi=10_000),
+    "n_train": Key("training points of the weight-decay study", lo=1, hi=1_000_000),
+    "n_test": Key("test points of the weight-decay study", lo=1, hi=10_000_000),
+    "noise": Key("label noise standard deviation", lo=0, hi=1e6),
+    "hidden": Key("hidden widths of the MLP, e.g. 64,64", lo=1, hi=4096),
+    "lambdas": Key("weight decays, e.g. 1e-3,1e-2", positive=True, hi=1e6, unique=True),
+    "probe_lambda": Key("the weight decay whose curves are shown (one of --lambdas)", positive=True, hi=1e6),
+    "decay_lr": Key("Adam/AdamW learning rate of the weight-decay study", positive=True),
+    "decay_steps": Key("steps of the weight-decay study", lo=1, hi=10_000_000),
+    # SGD vs Adam
+    "n_points": Key("points per task", lo=2, hi=1_000_000),
+    "train_share": Key("share of each task's points that train, in (0, 1)", positive=True, hi=1),
+    "epochs": Key("epochs of SGD and Adam", lo=1, hi=1_000_000),
+    "batch_size": Key("minibatch size", lo=1, hi=1_000_000),
+    "sgd_lr": Key("SGD learning rate", positive=True),
+    "adam_lr": Key("Adam learning rate", positive=True),
+    "tolerance": Key("relative distance to the optimum that counts as reached", positive=True, hi=1e6),
+}
 
 
 def validate(config: dict) -> None:
@@ -82,7 +98,12 @@ def validate(config: dict) -> None:
         raise cli.UserError(f"--long-steps: must be >= {config['effective_steps']}, got {config['long_steps']}")
     if config["probe_lambda"] not in config["lambdas"]:
         raise cli.UserError(f"--probe-lambda: {config['probe_lambda']:g} is not one of --lambdas")
+    if len(config["feature_scales"]) != 2:
+        raise cli.UserError(f"--feature-scales: give the two ends, got {len(config['feature_scales'])} values")
     n_train = int(config["train_share"] * config["n_points"])
+    if n_train >= config["n_points"]:
+        raise cli.UserError(f"--train-share {config['train_share']:g}: leaves no test points of the "
+                            f"{config['n_points']} (--n-points)")
     if not config["batch_size"] <= n_train:
         raise cli.UserError(f"--batch-size: {config['batch_size']} exceeds the {n_train} training points "
                             f"(--n-points {config['n_points']})")
@@ -557,7 +578,7 @@ def checks(metrics: dict) -> list[dict]:
 
 def main(argv=None) -> int:
     return cli.run_experiment(NAME, doc=__doc__, get_config=get_config, run=run,
-                              add_arguments=add_arguments, validate=validate, argv=argv)
+                              keys=KEYS, validate=validate, argv=argv)
 
 
 if __name__ == "__main__":

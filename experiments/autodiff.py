@@ -13,7 +13,6 @@ for n >> m, forward for m >> n (jacobian_cost.png).
 
 from __future__ import annotations
 
-import argparse
 import math
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from nndl.autodiff import compare, cost, functions
 from nndl.autodiff.draw import cost_figure, graph_figure
 from nndl.autodiff.graph import PRIMITIVES, expression, y_graph, z_graph
 from nndl.autodiff.table import format_table, node_rows, to_csv
+from nndl.flags import Key
 from nndl.plotting import save_figure
 
 NAME = "autodiff"
@@ -45,31 +45,18 @@ def get_config(full: bool = False) -> dict:
     return config
 
 
-def log_argument(text: str) -> float:
-    """A finite b > 0: log b is undefined otherwise."""
-    value = cli.finite_float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0 (log b is undefined for b <= 0), got {value:g}")
-    return value
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("--x", type=cli.finite_float, default=None, help="point for dy/dx (default 0)")
-    parser.add_argument("--a", type=cli.finite_float, default=None, help="point a for dz/da, dz/db (default 2)")
-    parser.add_argument("--b", type=log_argument, default=None, help="point b > 0 (default 3)")
-    parser.add_argument("--jac-big", dest="jac_big", type=cli.positive_int, default=None,
-                        help="large dimension of the n>>m and m>>n Jacobians (default 1000)")
-    parser.add_argument("--jac-square", dest="jac_square", type=cli.positive_int, default=None,
-                        help="n = m of the square Jacobian (default 300)")
-    parser.add_argument("--jac-hidden", dest="jac_hidden", type=cli.positive_int, default=None,
-                        help="hidden width of the timed f (default 256)")
-    parser.add_argument("--jac-repeats", dest="jac_repeats", type=cli.positive_int, default=None,
-                        help="timed calls per Jacobian, median reported (default 7)")
+KEYS = {
+    "x": Key("point for dy/dx", lo=-1e6, hi=1e6),
+    "a": Key("point a for dz/da, dz/db", lo=-1e6, hi=1e6),
+    "b": Key("point b > 0 for dz/da, dz/db", positive=True, hi=1e6, why="log b is undefined for b <= 0"),
+    "jac_big": Key("large dimension of the n>>m and m>>n Jacobians", lo=1, hi=100_000),
+    "jac_square": Key("n = m of the square Jacobian", lo=1, hi=10_000),
+    "jac_hidden": Key("hidden width of the timed f", lo=1, hi=4096),
+    "jac_repeats": Key("timed calls per Jacobian, median reported", lo=1, hi=1000),
+}
 
 
 def validate(config: dict) -> None:
-    if not config["b"] > 0:
-        raise cli.UserError(f"--b {config['b']:g}: must be > 0 (log b is undefined for b <= 0)")
     # A point where a value or derivative overflows float64 cannot be compared; say so up front.
     with jax.enable_x64(True):
         y_ok, z_ok = jax.jit(_finite)(*(np.float64(config[k]) for k in ("x", "a", "b")))
@@ -318,7 +305,7 @@ def checks(metrics: dict) -> list[dict]:
 
 def main(argv=None) -> int:
     return cli.run_experiment(NAME, doc=__doc__, get_config=get_config, run=run,
-                              add_arguments=add_arguments, validate=validate, argv=argv)
+                              keys=KEYS, validate=validate, argv=argv)
 
 
 if __name__ == "__main__":

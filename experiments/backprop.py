@@ -13,7 +13,6 @@ steps run by hand, one SGD step by hand = jax.grad + optax.sgd (seed002_loss.png
 
 from __future__ import annotations
 
-import argparse
 from functools import partial
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nndl import activations, backprop, cli, losses, opcount, progress, rand, templates, twolayer
+from nndl.flags import Key, rows_parser
 from nndl.models import mlp
 from nndl.plotting import save_figure, subplots
 
@@ -56,28 +56,24 @@ def get_config(full: bool = False) -> dict:
     return config
 
 
-def size_list(text: str) -> list[list[int]]:
-    """Parses `I,O,K,L,B;I,O,K,L,B;...` into sizes for the FLOP table (every entry a positive integer)."""
-    sizes = []
-    for part in (p for p in text.replace(" ", "").split(";") if p):
-        values = cli.int_list()(part)
-        if len(values) != 5:
-            raise argparse.ArgumentTypeError(f"{part!r} is not I,O,K,L,B (five positive integers)")
-        sizes.append(values)
-    if not sizes:
-        raise argparse.ArgumentTypeError("empty list of sizes")
-    return sizes
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("--flop-grid", dest="flop_grid", type=size_list, default=None,
-                        help="sizes I,O,K,L,B;... for the FLOP table (default 4 sizes up to L=256)")
-    parser.add_argument("--batch", type=cli.positive_int, default=None,
-                        help="examples in the gradient check (default 7)")
-    parser.add_argument("--hidden", type=cli.positive_int, default=None,
-                        help="hidden units d of seed 002's net (default 8)")
-    parser.add_argument("--lr", type=cli.positive_float, default=None, help="SGD learning rate (default 0.01)")
-    parser.add_argument("--steps", type=cli.positive_int, default=None, help="SGD steps on seed 002's net (default 200)")
+# Size bounds: the FLOP table builds zero arrays of every shape (K layers of L x L floats), the gradient check
+# draws them; these caps keep the largest within a few GB.
+FLOP_FIELDS = {"I": Key(lo=1, hi=16_384), "O": Key(lo=1, hi=16_384), "K": Key(lo=1, hi=32), "L": Key(lo=1, hi=4096),
+               "B": Key(lo=1, hi=65_536)}
+CASE_FIELDS = {"I": Key(lo=1, hi=1024), "O": Key(lo=1, hi=1024), "K": Key(lo=1, hi=32), "L": Key(lo=1, hi=1024),
+               "psi": Key(choices=activations.NAMES)}
+KEYS = {
+    "batch": Key("examples in the gradient check", lo=1, hi=100_000),
+    "grad_cases": Key("gradient-check nets I,O,K,L,psi;... (psi: " + ", ".join(activations.NAMES) + ")",
+                      parse=rows_parser(CASE_FIELDS)),
+    "flop_grid": Key("sizes I,O,K,L,B;... for the FLOP table", parse=rows_parser(FLOP_FIELDS)),
+    "n": Key("inputs n of seed 002's net", lo=1, hi=10_000),
+    "hidden": Key("hidden units d of seed 002's net", lo=1, hi=10_000),
+    "k": Key("outputs K of seed 002's net", lo=1, hi=10_000),
+    "n_points": Key("training points N of seed 002's net", lo=1, hi=1_000_000),
+    "lr": Key("SGD learning rate (< 1)", positive=True),
+    "steps": Key("SGD steps on seed 002's net", lo=1, hi=10_000_000),
+}
 
 
 def validate(config: dict) -> None:
@@ -479,7 +475,7 @@ def checks(metrics: dict) -> list[dict]:
 
 def main(argv=None) -> int:
     return cli.run_experiment(NAME, doc=__doc__, get_config=get_config, run=run,
-                              add_arguments=add_arguments, validate=validate, argv=argv)
+                              keys=KEYS, validate=validate, argv=argv)
 
 
 if __name__ == "__main__":

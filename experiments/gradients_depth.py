@@ -21,6 +21,7 @@ import numpy as np
 from matplotlib.lines import Line2D
 
 from nndl import activations, cli, depth, runio, templates
+from nndl.flags import Key
 from nndl.plotting import save_figure, subplots
 
 NAME = "gradients_depth"
@@ -42,19 +43,14 @@ def get_config(full: bool = False) -> dict:
     return config
 
 
-def add_arguments(parser) -> None:
-    parser.add_argument("--width", type=cli.positive_int, default=None, help="units per layer n (default 64)")
-    parser.add_argument("--batch", type=cli.positive_int, default=None, help="examples in E (default 8)")
-    parser.add_argument("--depths", type=cli.int_list(), default=None, help="depths L (default 5,10,20,50)")
-    parser.add_argument("--scales", type=cli.float_list(), default=None,
-                        help="init scales: W ~ N(0, scale/n) (default 1,2)")
-
-
-def validate(config: dict) -> None:
-    if max(config["depths"]) > 200:
-        raise cli.UserError(f"--depths {max(config['depths'])}: at most 200 layers (one padded stack holds them all)")
-    if max(config["scales"]) > 16:
-        raise cli.UserError(f"--scales {max(config['scales']):g}: at most 16 (ReLU networks overflow float32 beyond)")
+KEYS = {
+    "width": Key("units per layer n", lo=1, hi=4096),
+    "batch": Key("examples in E", lo=1, hi=100_000),
+    "depths": Key("depths L, e.g. 5,10,20,50", lo=1, hi=200, unique=True, why="one padded stack holds them all"),
+    "scales": Key("init scales: W ~ N(0, scale/n)", positive=True, hi=16, unique=True,
+                  why="ReLU networks overflow float32 beyond"),
+    "activations": Key("activations, e.g. relu,tanh", choices=activations.NAMES, unique=True),
+}
 
 
 def run(config: dict, out: Path) -> dict:
@@ -225,7 +221,7 @@ def checks(metrics: dict) -> list[dict]:
 
 def main(argv=None) -> int:
     return cli.run_experiment(NAME, doc=__doc__, get_config=get_config, run=run,
-                              add_arguments=add_arguments, validate=validate, argv=argv)
+                              keys=KEYS, argv=argv)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nndl import cli, init_stats, runio, smoothness, templates
+from nndl.flags import Key
 from nndl.plotting import save_figure, subplots
 
 NAME = "init"
@@ -55,29 +56,22 @@ def get_config(full: bool = False) -> dict:
     return config
 
 
-def add_arguments(parser) -> None:
-    parser.add_argument("--m", type=cli.positive_int, default=None, help="inputs M of the single neuron (default 100)")
-    parser.add_argument("--sigma2", type=cli.positive_float, default=None,
-                        help="weight variance of the single-neuron Monte Carlo (default 0.03)")
-    parser.add_argument("--draws", type=cli.positive_int, default=None,
-                        help="Monte Carlo draws for the single neuron (default 3000)")
-    parser.add_argument("--width", type=cli.positive_int, default=None, help="units per layer in (d) (default 100)")
-    parser.add_argument("--layers", type=cli.positive_int, default=None, help="depth in (d) (default 50)")
-    parser.add_argument("--prop-draws", dest="prop_draws", type=cli.positive_int, default=None,
-                        help="networks drawn in (d) (default 128)")
-    parser.add_argument("--smooth-m", dest="smooth_m", type=cli.positive_int, default=None,
-                        help="hidden units in (e) (default 100)")
-    parser.add_argument("--smooth-draws", dest="smooth_draws", type=cli.positive_int, default=None,
-                        help="networks per sigma^2 in (e) (default 200)")
-
-
-def validate(config: dict) -> None:
-    for flag, key in (("--draws", "draws"), ("--prop-draws", "prop_draws")):
-        if config[key] < 2:
-            raise cli.UserError(f"{flag} {config[key]}: need at least 2 draws for a standard error")
-    # 2^L must stay inside float32 (3.4e38) for sigma^2 = 2 * (2/M).
-    if config["layers"] > 100:
-        raise cli.UserError(f"--layers {config['layers']}: at most 100 (2^L overflows float32 beyond ~127)")
+SE = "at least 2 draws for a standard error"
+KEYS = {
+    "m": Key("inputs M of the single neuron", lo=1, hi=10_000),
+    "sigma2": Key("weight variance of the single-neuron Monte Carlo", positive=True, hi=1e6),
+    "draws": Key("Monte Carlo draws for the single neuron", lo=2, hi=10_000_000, why=SE),
+    "width": Key("units per layer M in (d)", lo=1, hi=4096),
+    "layers": Key("depth L in (d)", lo=1, hi=100, why="2^L overflows float32 beyond ~127"),
+    "prop_draws": Key("networks drawn in (d)", lo=2, hi=1_000_000, why=SE),
+    "factors": Key("sigma^2 = factor * 2/M in (d), e.g. 0.5,1,2", positive=True, hi=2, unique=True,
+                   why="factor^L overflows float32 beyond 2 at L = 100"),
+    "smooth_sigma2": Key("weight variances sigma^2 in (e)", positive=True, hi=1e6, unique=True),
+    "smooth_m": Key("hidden units in (e)", lo=1, hi=10_000),
+    "smooth_draws": Key("networks per sigma^2 in (e)", lo=2, hi=1_000_000, why=SE),
+    "x_max": Key("the x grid of (e) is [-x_max, x_max]", positive=True, hi=1e6),
+    "grid": Key("points on the x grid of (e)", lo=2, hi=100_000),
+}
 
 
 def _single_neuron(key, config: dict) -> tuple[dict, dict]:
@@ -372,7 +366,7 @@ def checks(metrics: dict) -> list[dict]:
 
 def main(argv=None) -> int:
     return cli.run_experiment(NAME, doc=__doc__, get_config=get_config, run=run,
-                              add_arguments=add_arguments, validate=validate, argv=argv)
+                              keys=KEYS, argv=argv)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ import numpy as np
 from nndl import (cli, data, linear, linear_gaussian, mae, max_margin, progress, regression, ridge_sweep, runio,
                   stats, sweep, templates)
 from nndl.checks import check
+from nndl.flags import Key
 from nndl.plotting import plt, save_figure, subplots
 
 NAME = "linear_models"
@@ -77,34 +78,53 @@ def get_config(full: bool = False) -> dict:
     return config
 
 
-def add_arguments(parser) -> None:
-    parser.add_argument("--data-dir", dest="data_dir", type=Path, default=None,
-                        help="folder with age_regression_{Xtr,ytr,Xte,yte}.npy (default data/; else synthetic)")
-    parser.add_argument("--synthetic-train-rows", dest="synthetic_train_rows", type=cli.positive_int, default=None)
-    parser.add_argument("--synthetic-test-rows", dest="synthetic_test_rows", type=cli.positive_int, default=None)
-    parser.add_argument("--synthetic-side", dest="synthetic_side", type=cli.positive_int, default=None,
-                        help="image side of the synthetic stand-in (features = side^2, default 48)")
-    parser.add_argument("--val-fraction", dest="val_fraction", type=cli.positive_float, default=None)
-    parser.add_argument("--batch-sizes", dest="batch_sizes", type=cli.int_list(), default=None)
-    parser.add_argument("--lrs", type=cli.float_list(), default=None)
-    parser.add_argument("--epochs", type=cli.int_list(), default=None)
-    parser.add_argument("--alphas", type=cli.float_list(cli.nonneg_float), default=None)
-    parser.add_argument("--chunk-epochs", dest="chunk_epochs", type=cli.positive_int, default=None)
-    parser.add_argument("--loop-per-cell", dest="loop_per_cell", type=cli.nonneg_int, default=None,
-                        help="standalone runs timed per (batch size, epochs) cell, 0 = every config")
-    parser.add_argument("--mae-steps", dest="mae_steps", type=cli.positive_int, default=None)
-    parser.add_argument("--mle-steps", dest="mle_steps", type=cli.positive_int, default=None)
-    parser.add_argument("--logistic-steps", dest="logistic_steps", type=cli.positive_int, default=None)
+MAX_SYNTHETIC = 10**9  # floats of the synthetic stand-in (rows x side^2): 4 GB
+KEYS = {
+    "data_dir": Key("folder with age_regression_{Xtr,ytr,Xte,yte}.npy (none: data/; else synthetic)", kind=str,
+                    optional=True),
+    "synthetic_train_rows": Key("training images of the synthetic stand-in", lo=1, hi=1_000_000),
+    "synthetic_test_rows": Key("test images of the synthetic stand-in", lo=1, hi=1_000_000),
+    "synthetic_side": Key("image side of the synthetic stand-in (features = side^2)", lo=1, hi=512),
+    "val_fraction": Key("share of the training files held out for validation, in (0, 1)", positive=True, hi=1),
+    "batch_sizes": Key("grid of batch sizes", lo=1, hi=1_000_000, unique=True),
+    "lrs": Key("grid of SGD learning rates", positive=True, unique=True),
+    "epochs": Key("grid of epoch budgets", lo=1, hi=100_000, unique=True),
+    "alphas": Key("grid of ridge strengths alpha (0 allowed)", lo=0, hi=1e6, unique=True),
+    "chunk_epochs": Key("epochs per jitted call (progress and checkpoint granularity)", lo=1, hi=100_000),
+    "n_record": Key("points recorded on each learning curve", lo=1, hi=10_000),
+    "loop_per_cell": Key("standalone runs timed per (batch size, epochs) cell, 0 = every config", lo=0, hi=10_000),
+    "xor_lr": Key("gradient-descent learning rate of the XOR fit", positive=True),
+    "xor_steps": Key("gradient-descent steps of the XOR fit", lo=1, hi=10_000_000),
+    "mae_n": Key("points of the MAE-vs-MSE data", lo=2, hi=1_000_000),
+    "mae_noise": Key("label noise std of the MAE-vs-MSE data", lo=0, hi=1e6),
+    "mae_outlier_fraction": Key("share of the points shifted into outliers", lo=0, hi=1),
+    "mae_outlier_shift": Key("low,high of the outliers' uniform shift", lo=-1e6, hi=1e6),
+    "mae_lr": Key("MAE subgradient learning rate (decays as lr / sqrt(1 + t))", positive=True),
+    "mae_steps": Key("MAE subgradient steps", lo=1, hi=10_000_000),
+    "mle_n": Key("points of the Gaussian-MLE data", lo=2, hi=1_000_000),
+    "mle_weights": Key("true weights of the Gaussian-MLE data, e.g. 1.5,-2,0.5", lo=-1e6, hi=1e6),
+    "mle_bias": Key("true bias of the Gaussian-MLE data", lo=-1e6, hi=1e6),
+    "mle_noise": Key("noise std of the Gaussian-MLE data", positive=True, hi=1e6),
+    "mle_lr": Key("gradient-descent learning rate of the MLE fit", positive=True),
+    "mle_steps": Key("gradient-descent steps of the MLE fit", lo=1, hi=10_000_000),
+    "logistic_n": Key("points of the separable logistic data", lo=2, hi=1_000_000),
+    "logistic_gap": Key("margin gap of the separable logistic data", lo=0, hi=1e6),
+    "logistic_lr": Key("gradient-descent learning rate of the logistic fit", positive=True),
+    "logistic_steps": Key("gradient-descent steps of the logistic fit", lo=100, hi=100_000_000,
+                          why="need at least 100 to see growth"),
+}
 
 
 def validate(config: dict) -> None:
     if not 0 < config["val_fraction"] < 1:
         raise cli.UserError(f"--val-fraction: must be in (0, 1), got {config['val_fraction']:g}")
-    if config["logistic_steps"] < 100:
-        raise cli.UserError(f"--logistic-steps: need at least 100 to see growth, got {config['logistic_steps']}")
-    for axis in CONFIG_AXES:
-        if len(set(config[axis])) != len(config[axis]):
-            raise cli.UserError(f"--{axis.replace('_', '-')}: repeated values {config[axis]}")
+    shift = config["mae_outlier_shift"]
+    if len(shift) != 2 or not shift[0] < shift[1]:
+        raise cli.UserError(f"--mae-outlier-shift: give low,high with low < high, got {','.join(map(str, shift))}")
+    floats = (config["synthetic_train_rows"] + config["synthetic_test_rows"]) * config["synthetic_side"] ** 2
+    if floats > MAX_SYNTHETIC:
+        raise cli.UserError(f"--synthetic-train-rows/--synthetic-test-rows/--synthetic-side: the synthetic stand-in "
+                            f"would hold {floats:.3g} floats; at most {MAX_SYNTHETIC:.0e}")
 
 
 # ------------------------------------------------------------------ Q2: XOR
@@ -874,8 +894,7 @@ def checks(m: dict) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    return cli.run_experiment(NAME, doc=__doc__, get_config=get_config, run=run, add_arguments=add_arguments,
-                              validate=validate, argv=argv)
+    return cli.run_experiment(NAME, doc=__doc__, get_config=get_config, run=run, keys=KEYS, validate=validate, argv=argv)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import numpy as np
 from nndl import cli, progress, rand, runio, templates
 from nndl import lipschitz as lip
 from nndl.checks import check
+from nndl.flags import Key
 from nndl.models import bn_block, resnet
 from nndl.plotting import save_figure, subplots
 
@@ -51,43 +52,29 @@ def get_config(full: bool = False) -> dict:
     return config
 
 
-def add_arguments(parser) -> None:
-    parser.add_argument("--dim", type=cli.positive_int, default=None, help="block width d (default 16)")
-    parser.add_argument("--hidden", type=cli.positive_int, default=None, help="hidden width of F (default 32)")
-    parser.add_argument("--depths", type=cli.int_list(), default=None, help="numbers of blocks L, e.g. 1,2,4,8,16")
-    parser.add_argument("--n-inputs", dest="n_inputs", type=cli.positive_int, default=None,
-                        help="inputs for the Jacobian power iteration (default 128)")
-    parser.add_argument("--n-iter", dest="n_iter", type=cli.positive_int, default=None,
-                        help="power iterations per Jacobian (default 30)")
-    parser.add_argument("--sn-iter", dest="sn_iter", type=cli.positive_int, default=None,
-                        help="power iterations of the spectral normalisation (default 500)")
-    parser.add_argument("--n-pairs", dest="n_pairs", type=cli.positive_int, default=None,
-                        help="input pairs in the adversarial search (default 64)")
-    parser.add_argument("--pair-steps", dest="pair_steps", type=cli.nonneg_int, default=None,
-                        help="Adam steps of the pair search (default 200)")
-    parser.add_argument("--pair-lr", dest="pair_lr", type=cli.positive_float, default=None,
-                        help="Adam learning rate of the pair search (default 0.02)")
-    parser.add_argument("--pair-delta", dest="pair_delta", type=cli.positive_float, default=None,
-                        help="std of the initial offsets y - x (default 0.1)")
-    parser.add_argument("--bn-scales", dest="bn_scales", type=cli.float_list(), default=None,
-                        help="data std values seen by BatchNorm, e.g. 0.1,1,10")
-    parser.add_argument("--bn-batch", dest="bn_batch", type=cli.positive_int, default=None,
-                        help="BatchNorm batch size, >= 2 (default 64)")
-    parser.add_argument("--bn-batches", dest="bn_batches", type=cli.positive_int, default=None,
-                        help="train-mode batches that collect the running statistics (default 100)")
-    parser.add_argument("--bn-momentum", dest="bn_momentum", type=cli.nonneg_float, default=None,
-                        help="BatchNorm momentum in [0, 1) (default 0.9)")
-    parser.add_argument("--bn-epsilon", dest="bn_epsilon", type=cli.positive_float, default=None,
-                        help="BatchNorm epsilon (default 1e-5)")
+KEYS = {
+    "dim": Key("block width d", lo=1, hi=4096),
+    "hidden": Key("hidden width of F", lo=1, hi=4096),
+    "depths": Key("numbers of blocks L, e.g. 1,2,4,8,16", lo=1, hi=64, unique=True,
+                  why="2^64 overflows float32 bounds"),
+    "n_inputs": Key("inputs for the Jacobian power iteration", lo=1, hi=100_000),
+    "n_iter": Key("power iterations per Jacobian", lo=1, hi=100_000),
+    "sn_iter": Key("power iterations of the spectral normalisation", lo=1, hi=1_000_000),
+    "n_pairs": Key("input pairs in the adversarial search", lo=1, hi=100_000),
+    "pair_steps": Key("Adam steps of the pair search", lo=0, hi=1_000_000),
+    "pair_lr": Key("Adam learning rate of the pair search", positive=True),
+    "pair_delta": Key("std of the initial offsets y - x", positive=True, hi=1e6),
+    "bn_scales": Key("data std values seen by BatchNorm, e.g. 0.1,1,10", positive=True, hi=1e6, unique=True),
+    "bn_batch": Key("BatchNorm batch size", lo=2, hi=100_000, why="a batch of one has zero variance"),
+    "bn_batches": Key("train-mode batches that collect the running statistics", lo=1, hi=1_000_000),
+    "bn_momentum": Key("BatchNorm momentum in [0, 1)", lo=0, hi=1),
+    "bn_epsilon": Key("BatchNorm epsilon", positive=True, hi=1e6),
+}
 
 
 def validate(config: dict) -> None:
     if config["bn_momentum"] >= 1:
         raise cli.UserError(f"--bn-momentum must be < 1 (1 never updates the statistics), got {config['bn_momentum']:g}")
-    if config["bn_batch"] < 2:
-        raise cli.UserError(f"--bn-batch must be >= 2 (a batch of one has zero variance), got {config['bn_batch']}")
-    if max(config["depths"]) > 64:
-        raise cli.UserError(f"--depths: at most 64 blocks (2^64 overflows float32 bounds), got {max(config['depths'])}")
 
 
 # ------------------------------------------------------------------ maths glue
@@ -346,7 +333,7 @@ def checks(metrics: dict) -> list[dict]:
 
 def main(argv=None) -> int:
     return cli.run_experiment(NAME, doc=__doc__, get_config=get_config, run=run,
-                              add_arguments=add_arguments, validate=validate, argv=argv)
+                              keys=KEYS, validate=validate, argv=argv)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import numpy as np
 from nndl import cli, rand, runio, templates
 from nndl import quadratic as q
 from nndl.checks import check
+from nndl.flags import Key
 from nndl.plotting import save_figure, subplots
 
 NAME = "quadratic"
@@ -60,35 +61,25 @@ def get_config(full: bool = False) -> dict:
     return config
 
 
-def add_arguments(parser) -> None:
-    parser.add_argument("--n", type=cli.positive_int, default=None, help="dimension n (default 8)")
-    parser.add_argument("--N", type=cli.positive_int, default=None, help="number of vectors xᵢ, >= n (default 32)")
-    parser.add_argument("--rank-deficient-N", dest="rank_deficient_N", type=cli.positive_int, default=None,
-                        help="number of vectors in the rank-deficient case, < n (default 4)")
-    parser.add_argument("--horizon", type=cli.positive_float, default=None,
-                        help="simulated time in units of 1/λ_min (default 20)")
-    parser.add_argument("--n-times", dest="n_times", type=cli.positive_int, default=None,
-                        help="points on the time grid (default 200)")
-    parser.add_argument("--rk4-h", dest="rk4_h", type=cli.positive_float, default=None,
-                        help="RK4 step in units of 1/λ_max, <= 2.5 (default 0.2)")
-    parser.add_argument("--gd-h", dest="gd_h", type=cli.float_list(), default=None,
-                        help="GD learning rates in units of 1/λ_max, e.g. 0.5,1,1.9,2.05")
-    parser.add_argument("--n-directions", dest="n_directions", type=cli.positive_int, default=None,
-                        help="random directions for the quadratic-form check (default 1000)")
+KEYS = {
+    "n": Key("dimension n", lo=2, hi=1000, why="a rank-deficient case needs n > 1"),
+    "N": Key("number of vectors xᵢ, >= n", lo=1, hi=100_000),
+    "rank_deficient_N": Key("number of vectors in the rank-deficient case, < n", lo=1, hi=100_000),
+    "horizon": Key("simulated time in units of 1/λ_min", positive=True, hi=1e6),
+    "n_times": Key("points on the time grid", lo=10, hi=100_000, why="to fit a decay rate"),
+    "rk4_h": Key("RK4 step in units of 1/λ_max", positive=True, hi=2.5, why="RK4 is unstable beyond λ dt ≈ 2.79"),
+    "gd_h": Key("GD learning rates in units of 1/λ_max (GD diverges beyond 2), e.g. 0.5,1,1.9,2.05", positive=True,
+                hi=10, unique=True),
+    "n_directions": Key("random directions for the quadratic-form check", lo=1, hi=1_000_000),
+}
 
 
 def validate(config: dict) -> None:
     n = config["n"]
-    if n < 2:
-        raise cli.UserError(f"--n must be >= 2 (a rank-deficient case needs n > 1), got {n}")
     if config["N"] < n:
         raise cli.UserError(f"--N must be >= --n = {n}: the full-rank case needs N >= n vectors, got {config['N']}")
     if config["rank_deficient_N"] >= n:
         raise cli.UserError(f"--rank-deficient-N must be < --n = {n}, got {config['rank_deficient_N']}")
-    if config["rk4_h"] > 2.5:
-        raise cli.UserError(f"--rk4-h must be <= 2.5 (RK4 is unstable beyond λ dt ≈ 2.79), got {config['rk4_h']:g}")
-    if config["n_times"] < 10:
-        raise cli.UserError(f"--n-times must be >= 10 to fit a decay rate, got {config['n_times']}")
 
 
 # ------------------------------------------------------------------ maths glue
@@ -489,7 +480,7 @@ def checks(metrics: dict) -> list[dict]:
 
 def main(argv=None) -> int:
     return cli.run_experiment(NAME, doc=__doc__, get_config=get_config, run=run,
-                              add_arguments=add_arguments, validate=validate, argv=argv)
+                              keys=KEYS, validate=validate, argv=argv)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import numpy as np
 
 from nndl import cli, data, losses, optim, progress, runio, sampling, stats, templates
 from nndl.checks import check
+from nndl.flags import Key
 from nndl.models import mlp
 from nndl.plotting import save_figure, subplots
 
@@ -44,24 +45,24 @@ def get_config(full: bool = False) -> dict:
     return config
 
 
-def add_arguments(parser) -> None:
-    parser.add_argument("--ns", type=cli.int_list(), default=None, help="population sizes n, e.g. 10,100")
-    parser.add_argument("--trials", type=cli.positive_int, default=None, help="simulated epochs per n")
-    parser.add_argument("--batch-sizes", dest="batch_sizes", type=cli.int_list(), default=None)
-    parser.add_argument("--grad-trials", dest="grad_trials", type=cli.positive_int, default=None)
-    parser.add_argument("--hidden", type=cli.int_list(), default=None)
-    parser.add_argument("--base-batch", dest="base_batch", type=cli.positive_int, default=None)
-    parser.add_argument("--base-lr", dest="base_lr", type=cli.positive_float, default=None)
-    parser.add_argument("--ks", type=cli.int_list(), default=None, help="batch multipliers k, e.g. 1,2,4")
+ROWS = f"below the {data.X_Y_ROWS} examples of data/x_y.csv"
+KEYS = {
+    "ns": Key("population sizes n, e.g. 10,100", lo=2, hi=100_000, unique=True),
+    "trials": Key("simulated epochs per n", lo=2, hi=100_000_000, why="at least 2 draws for a standard error"),
+    "batch_sizes": Key("batch sizes B of the gradient-noise slope (at least two)", lo=1, hi=data.X_Y_ROWS - 1,
+                       unique=True, why=ROWS),
+    "grad_trials": Key("minibatch draws per batch size", lo=2, hi=10_000_000,
+                       why="at least 2 draws for a standard error"),
+    "hidden": Key("hidden widths of the MLP whose gradients are sampled", lo=1, hi=4096),
+    "base_batch": Key("batch size of the linear-scaling rule", lo=1, hi=data.X_Y_ROWS - 1, why=ROWS),
+    "base_lr": Key("learning rate at the base batch", positive=True),
+    "ks": Key("batch multipliers k, e.g. 1,2,4", lo=1, hi=data.X_Y_ROWS - 1, unique=True),
+}
 
 
 def validate(config: dict) -> None:
-    if min(config["ns"]) < 2:
-        raise cli.UserError(f"--ns: need n >= 2, got {min(config['ns'])}")
     if len(config["batch_sizes"]) < 2:
         raise cli.UserError("--batch-sizes: need at least two batch sizes to fit a slope")
-    if config["grad_trials"] < 2 or config["trials"] < 2:
-        raise cli.UserError("--trials/--grad-trials: need at least 2 draws for a standard error")
     largest = max(max(config["batch_sizes"]), config["base_batch"] * max(config["ks"]))
     if largest >= data.X_Y_ROWS:
         raise cli.UserError(f"batch size {largest} must be below the {data.X_Y_ROWS} examples of data/x_y.csv "
@@ -333,7 +334,7 @@ def checks(metrics: dict) -> list[dict]:
 
 def main(argv=None) -> int:
     return cli.run_experiment(NAME, doc=__doc__, get_config=get_config, run=run,
-                              add_arguments=add_arguments, validate=validate, argv=argv)
+                              keys=KEYS, validate=validate, argv=argv)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ inclusive bounds, choices, whether None is allowed); every key of `get_config()`
   floats `0.02,0.04`; a None default needs `Key(kind=...)` and accepts `none`;
 - every integer is checked against [-2^31, 2^31 - 1] unless the key declares tighter bounds, because
   the sweep engine carries integers as int32: a larger value would wrap silently;
+- a structured value (e.g. a list of size tuples) declares its own `Key(parse=...)`;
 - the help shows both the --quick and the --full default.
 
 A value outside its bounds is a user error: argparse reports "argument --epochs: must be an integer in
@@ -50,6 +51,9 @@ class Key:
       unique: a list must not repeat a value.
       flag: the flag's name where it differs from `--key-with-dashes`.
       hidden: no flag (a derived or internal key); use sparingly.
+      parse: text -> value for a structured key (raising argparse.ArgumentTypeError); it then checks its own
+        bounds, and the default's type is not inferred.
+      why: the reason for the bounds, appended to an out-of-range message ("... in [1, 100] (why), got 500").
     """
 
     help: str = ""
@@ -62,6 +66,8 @@ class Key:
     unique: bool = False
     flag: str | None = None
     hidden: bool = False
+    parse: Callable[[str], Any] | None = None
+    why: str = ""
 
 
 def _bounds_text(kind: type, key: Key) -> str:
@@ -104,7 +110,8 @@ def scalar_parser(kind: type, key: Key) -> Callable[[str], Any]:
         hi = key.hi if key.hi is not None else (INT32_MAX if kind is int else math.inf)
         bad = (not math.isfinite(value)) or value < lo or value > hi or (key.positive and value <= 0)
         if bad:
-            raise argparse.ArgumentTypeError(f"must be {_bounds_text(kind, key)}, got {text}")
+            why = f" ({key.why})" if key.why else ""
+            raise argparse.ArgumentTypeError(f"must be {_bounds_text(kind, key)}{why}, got {text}")
         return value
 
     return parse
@@ -112,7 +119,7 @@ def scalar_parser(kind: type, key: Key) -> Callable[[str], Any]:
 
 def list_parser(kind: type, key: Key) -> Callable[[str], list]:
     """`a,b,c` (and for ints `start:stop[:step]`, stop inclusive) with every item checked as a scalar."""
-    item = scalar_parser(kind, Key(lo=key.lo, hi=key.hi, positive=key.positive, choices=key.choices))
+    item = scalar_parser(kind, Key(lo=key.lo, hi=key.hi, positive=key.positive, choices=key.choices, why=key.why))
 
     def parse(text: str) -> list:
         text = text.replace(" ", "")
@@ -142,6 +149,34 @@ def list_parser(kind: type, key: Key) -> Callable[[str], list]:
     return parse
 
 
+def rows_parser(fields: Mapping[str, Key]) -> Callable[[str], list[list]]:
+    """`a,b,c;a,b,c;...`: rows of len(fields) values, each checked by its field's Key (an int unless the Key
+    declares choices or a kind), for a `Key(parse=...)` such as sizes I,O,K,L,B."""
+    names = ",".join(fields)
+    items = [(name, scalar_parser(key.kind or (str if key.choices else int), key)) for name, key in fields.items()]
+
+    def parse(text: str) -> list[list]:
+        rows = []
+        for part in (p for p in text.replace(" ", "").split(";") if p):
+            values = part.split(",")
+            if len(values) != len(items):
+                raise argparse.ArgumentTypeError(f"{part!r} is not {names} ({len(items)} values)")
+            row = []
+            for (name, item), value in zip(items, values):
+                try:
+                    row.append(item(value))
+                except argparse.ArgumentTypeError as e:
+                    raise argparse.ArgumentTypeError(f"{name} of {part!r} {e}") from None
+            rows.append(row)
+        if not rows:
+            raise argparse.ArgumentTypeError(f"empty list of {names}")
+        if len(rows) > MAX_LIST:
+            raise argparse.ArgumentTypeError(f"{len(rows)} rows; at most {MAX_LIST}")
+        return rows
+
+    return parse
+
+
 def _kind_of(name: str, default: Any, key: Key) -> tuple[type, bool]:
     """(item type, is_list) of a config key, from its default or its Key."""
     if isinstance(default, (list, tuple)):
@@ -159,6 +194,9 @@ def _kind_of(name: str, default: Any, key: Key) -> tuple[type, bool]:
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, (list, tuple)) for v in value):
+        text = ";".join(",".join(map(str, v)) for v in value)  # e.g. sizes I,O,K,L,B;...
+        return text if len(text) <= 60 else text[:57] + "..."
     if isinstance(value, (list, tuple)):
         v = list(value)
         if len(v) > 4 and all(isinstance(x, int) for x in v):
@@ -187,12 +225,14 @@ def add_config_flags(parser: argparse.ArgumentParser, quick: Mapping[str, Any], 
         key = keys.get(name, Key())
         if name in skip or key.hidden:
             continue
-        kind, is_list = _kind_of(name, default, key)
+        kind, is_list = (None, False) if key.parse is not None else _kind_of(name, default, key)
         flag = key.flag or "--" + name.replace("_", "-")
         shown = (f"quick: {_show(default)}; full: {_show(full[name])}" if full.get(name, default) != default
                  else f"default {_show(default)}")
         text = f"{key.help} ({shown})".strip().replace("%", "%%")  # argparse %-formats help strings
-        if kind is bool and not is_list:
+        if key.parse is not None:
+            parser.add_argument(flag, dest=name, type=key.parse, default=None, metavar=name.upper(), help=text)
+        elif kind is bool and not is_list:
             parser.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None,
                                 help=text)
         else:

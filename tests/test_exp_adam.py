@@ -215,8 +215,12 @@ def test_sgd_vs_adam_against_numpy(smoke):
     (["--probe-lambda", "0.5", "--lambdas", "0.1,1"], "--probe-lambda: 0.5 is not one of --lambdas"),
     (["--batch-size", "500"], "--batch-size: 500 exceeds the 160 training points"),
     (["--long-steps", "10"], "--long-steps: must be >= 50"),
-    (["--lambdas", "0,1"], "--lambdas: must be > 0"),
-    (["--dim", "-3"], "--dim: must be a positive integer"),
+    (["--lambdas", "0,1"], "--lambdas: must be a number > 0 and <= 1e+06, got 0"),
+    (["--lambdas", "0.1,0.1"], "--lambdas: has repeated values"),
+    (["--dim", "-3"], "--dim: must be an integer in [1, 1e+07], got -3"),
+    (["--epochs", "1000001"], "--epochs: must be an integer in [1, 1e+06], got 1000001"),
+    (["--feature-scales", "1"], "--feature-scales: give the two ends, got 1 values"),
+    (["--train-share", "1"], "--train-share 1: leaves no test points"),
 ])
 def test_bad_flags_exit_2(args, needle, tmp_path, capsys):
     assert adam.main([*args, "--out", str(tmp_path)]) == 2

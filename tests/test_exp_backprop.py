@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from experiments import backprop as exp
-from nndl import opcount, runio, templates
+from nndl import activations, opcount, runio, templates
 from tests.helpers import calls_recorded, check_report_entries
 
 GRID = "16,4,2,32,8"  # one size: each costs two XLA compilations
@@ -242,10 +242,14 @@ def test_wording_follows_the_numbers(metrics):
 
 @pytest.mark.parametrize("argv, needle", [
     (["--flop-grid", "1,2"], "--flop-grid: '1,2' is not I,O,K,L,B"),
-    (["--flop-grid", "4,2,1,0,3"], "--flop-grid: must be a positive integer, got 0"),
+    (["--flop-grid", "4,2,1,0,3"], "--flop-grid: L of '4,2,1,0,3' must be an integer in [1, 4096], got 0"),
+    (["--flop-grid", "16,4,2,32,8;16,4,99,32,8"], "--flop-grid: K of '16,4,99,32,8' must be an integer in [1, 32]"),
+    (["--grad-cases", "3,1,1,4,elu"],
+     "--grad-cases: psi of '3,1,1,4,elu' must be one of " + ", ".join(activations.NAMES)),
     (["--lr", "1.5"], "--lr 1.5: must be < 1"),
-    (["--lr", "-0.1"], "--lr: must be > 0"),
-    (["--steps", "0"], "--steps: must be a positive integer"),
+    (["--lr", "-0.1"], "--lr: must be a number > 0, got -0.1"),
+    (["--steps", "0"], "--steps: must be an integer in [1, 1e+07], got 0"),
+    (["--n-points", "1000001"], "--n-points: must be an integer in [1, 1e+06], got 1000001"),
     (["--lr", "0.9", "--hidden", "5", "--steps", "30"], "--lr 0.9: SGD diverged on seed 002's net"),
 ])
 def test_bad_input_exits_2_with_one_line(argv, needle, tmp_path, capsys):

@@ -172,10 +172,13 @@ def test_report_and_checks(metrics):
 
 
 @pytest.mark.parametrize("argv, needle", [
-    (["--draws", "1"], "--draws 1: need at least 2 draws"),
-    (["--layers", "500"], "--layers 500: at most 100"),
-    (["--sigma2", "-1"], "--sigma2: must be > 0"),
-    (["--m", "0"], "--m: must be a positive integer"),
+    (["--draws", "1"], "--draws: must be an integer in [2, 1e+07] (at least 2 draws for a standard error), got 1"),
+    (["--layers", "500"], "--layers: must be an integer in [1, 100] (2^L overflows float32 beyond ~127), got 500"),
+    (["--sigma2", "-1"], "--sigma2: must be a number > 0 and <= 1e+06, got -1"),
+    (["--m", "0"], "--m: must be an integer in [1, 10000], got 0"),
+    (["--m", "10001"], "--m: must be an integer in [1, 10000], got 10001"),
+    (["--factors", "1,4"], "--factors: must be a number > 0 and <= 2 (factor^L overflows float32"),
+    (["--factors", "1,1"], "--factors: has repeated values: 1,1"),
 ])
 def test_bad_input_exits_2_with_one_line(argv, needle, tmp_path, capsys):
     assert exp.main([*argv, "--out", str(tmp_path)]) == 2

@@ -345,6 +345,9 @@ def test_bad_data_files_exit_2(tmp_path, capsys, case):
     (["--epochs", "2,2"], "repeated"), (["--logistic-steps", "10"], "--logistic-steps"),
     (["--alphas", "nan"], "--alphas"), (["--data-dir", "/no/such/folder"], "no such folder"),
     (["--synthetic-train-rows", "40", "--synthetic-side", "2", "--batch-sizes", "64"], "exceeds the 32 training rows"),
+    (["--epochs", "100001"], "--epochs: must be an integer in [1, 100000], got 100001"),
+    (["--synthetic-train-rows", "100000", "--synthetic-side", "512"], "would hold 2.69e+10 floats; at most 1e+09"),
+    (["--mae-outlier-shift", "8,4"], "--mae-outlier-shift: give low,high with low < high, got 8.0,4.0"),
 ])
 def test_bad_flags_exit_2(tmp_path, capsys, args, message):
     assert lm.main([*args, "--out", str(tmp_path)]) == 2

@@ -131,11 +131,12 @@ def test_lr_scaling_against_analysis(smoke):
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["--ns", "1,10"], "--ns: need n >= 2"),
+    (["--ns", "1,10"], "--ns: must be an integer in [2, 100000], got 1"),
+    (["--batch-sizes", "2,1000"], "--batch-sizes: must be an integer in [1, 999] (below the 1000 examples"),
     (["--batch-sizes", "4"], "--batch-sizes: need at least two"),
     (["--ks", "1,300"], "batch size 1200 must be below the 1000 examples"),
-    (["--trials", "1"], "need at least 2 draws"),
-    (["--base-lr", "0"], "--base-lr: must be > 0"),
+    (["--trials", "1"], "--trials: must be an integer in [2, 1e+08] (at least 2 draws for a standard error)"),
+    (["--base-lr", "0"], "--base-lr: must be a number > 0, got 0"),
 ])
 def test_bad_flags_exit_2(args, needle, tmp_path, capsys):
     assert sgd_noise.main([*args, "--out", str(tmp_path)]) == 2

@@ -1,12 +1,17 @@
 """Generated flags: a typed --key for every config key, bounds declared once, one-line errors."""
 
 import argparse
+import re
 
 import pytest
 
-from experiments import double_descent, implicit_reg
+from experiments import (adam, autodiff, backprop, double_descent, gradients_depth, implicit_reg, init, linear_models,
+                         lipschitz, quadratic, sgd_noise)
 from nndl import cli
-from nndl.flags import INT32_MAX, NONE, Key, add_config_flags
+from nndl.flags import INT32_MAX, NONE, Key, add_config_flags, rows_parser
+
+CONVERTED = [double_descent, implicit_reg, autodiff, backprop, init, gradients_depth, quadratic, lipschitz, adam,
+             sgd_noise, linear_models]
 
 QUICK = {"seed": 0, "epochs": 100, "lr": 0.1, "widths": [2, 4], "lrs": [0.1, 0.2], "name": "adam",
          "batch_size": None, "plot": True, "tol": 1e-3}
@@ -74,6 +79,37 @@ def test_huge_ranges_are_refused_before_they_are_built():
         p.parse_args(["--ws", "1:1000000000"])
 
 
+def _pairs(text: str) -> list[list[int]]:
+    pairs = [[int(v) for v in part.split(",")] for part in text.split(";")]
+    if any(len(p) != 2 for p in pairs):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a,b;c,d")
+    return pairs
+
+
+def test_structured_keys_use_their_own_parser_and_reasons_follow_the_bounds():
+    quick = {"pairs": [[1, 2], [3, 4]], "layers": 5}
+    p = cli.make_parser("demo", "demo")
+    add_config_flags(p, quick, quick, {"pairs": Key("pairs a,b;...", parse=_pairs),
+                                       "layers": Key(lo=1, hi=100, why="2^L overflows float32")})
+    assert "default 1,2;3,4" in p.format_help()
+    assert cli.config_from_args(quick, p.parse_args(["--pairs", "5,6"]))["pairs"] == [[5, 6]]
+    with pytest.raises(cli.UserError, match="'1,2,3' is not a,b;c,d"):
+        p.parse_args(["--pairs", "1,2,3"])
+    with pytest.raises(cli.UserError) as e:
+        p.parse_args(["--layers", "500"])
+    assert "--layers: must be an integer in [1, 100] (2^L overflows float32), got 500" in str(e.value)
+
+
+def test_rows_parser_checks_each_field_and_the_row_length():
+    parse = rows_parser({"I": Key(lo=1, hi=10), "act": Key(choices=("relu", "tanh"))})
+    assert parse("3,relu; 10,tanh") == [[3, "relu"], [10, "tanh"]]
+    for text, message in (("3", "'3' is not I,act (2 values)"), ("11,relu", "I of '11,relu' must be an integer in "
+                                                                            "[1, 10], got 11"),
+                          ("3,elu", "act of '3,elu' must be one of relu, tanh"), (";", "empty list of I,act")):
+        with pytest.raises(argparse.ArgumentTypeError, match=re.escape(message)):
+            parse(text)
+
+
 def test_undeclared_or_untyped_keys_are_developer_errors():
     with pytest.raises(KeyError):
         add_config_flags(argparse.ArgumentParser(), {"a": 1}, {"a": 1}, {"b": Key()})
@@ -83,12 +119,35 @@ def test_undeclared_or_untyped_keys_are_developer_errors():
         add_config_flags(argparse.ArgumentParser(), {"a": {"x": 1}}, {"a": {"x": 1}}, {})
 
 
-@pytest.mark.parametrize("module", [double_descent, implicit_reg])
+@pytest.mark.parametrize("module", CONVERTED, ids=lambda m: m.NAME)
 def test_experiments_have_a_flag_for_every_config_key(module):
     p = cli.make_parser(module.NAME, module.__doc__)
     add_config_flags(p, module.get_config(False), module.get_config(True), module.KEYS)
     dests = {a.dest for a in p._actions}
-    assert set(module.get_config(False)) <= dests
+    hidden = {k for k, key in module.KEYS.items() if key.hidden}
+    assert set(module.get_config(False)) - hidden <= dests
+    assert set(module.get_config(True)) == set(module.get_config(False))  # no key only --full could set
+    p.format_help()  # every help string formats
+
+
+def _as_text(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return (";" if value and isinstance(value[0], (list, tuple)) else ",").join(_as_text(v) for v in value)
+    return "none" if value is None else repr(value) if isinstance(value, float) else str(value)
+
+
+@pytest.mark.parametrize("module", CONVERTED, ids=lambda m: m.NAME)
+@pytest.mark.parametrize("full", [False, True], ids=["quick", "full"])
+def test_every_default_is_inside_its_declared_bounds(module, full):
+    # a default its own flag would refuse means a wrong bound (or a wrong default)
+    p = cli.make_parser(module.NAME, module.__doc__)
+    add_config_flags(p, module.get_config(False), module.get_config(True), module.KEYS)
+    config = module.get_config(full)
+    for action in p._actions:
+        if action.dest in config and action.dest != "seed" and action.type is not None:
+            parsed = action.type(_as_text(config[action.dest]))
+            assert (None if parsed is NONE else parsed) == config[action.dest], action.dest
+    getattr(module, "validate", lambda c: None)(config)  # and the cross-key checks accept both modes
 
 
 def test_wrapping_epochs_exits_2_in_one_line(tmp_path, capsys):
