@@ -31,6 +31,7 @@ import math
 from nndl import cli, data, fit, losses, optim, progress, regression, runio, stats, sweep, templates
 from nndl import train as nn_train
 from nndl.checks import check
+from nndl.flags import Key
 from nndl.models import mlp, padded_mlp
 from nndl.plotting import plt, save_figure, subplots
 
@@ -71,37 +72,33 @@ def get_config(full: bool = False) -> dict:
     return config
 
 
-def add_arguments(parser) -> None:
-    parser.add_argument("--data", type=str, default=None, help="CSV with columns x,y (default data/x_y.csv)")
-    parser.add_argument("--train-fraction", dest="train_fraction", type=cli.positive_float, default=None)
-    parser.add_argument("--val-fraction", dest="val_fraction", type=cli.positive_float, default=None)
-    parser.add_argument("--hidden", type=cli.int_list(), default=None, help="hidden widths, e.g. 32,64")
-    parser.add_argument("--steps", type=cli.positive_int, default=None)
-    parser.add_argument("--lr", type=cli.positive_float, default=None)
-    parser.add_argument("--lr-grid", dest="lr_grid", type=cli.float_list(), default=None,
-                        help="(d) constant learning rates swept, e.g. 1e-4,1e-3,1e-2,0.1,1")
-    parser.add_argument("--lr-seeds", dest="lr_seeds", type=cli.positive_int, default=None)
-    parser.add_argument("--fail-ratio", dest="fail_ratio", type=cli.positive_float, default=None)
-    parser.add_argument("--arch-depths", dest="arch_depths", type=cli.int_list(), default=None)
-    parser.add_argument("--arch-activations", dest="arch_activations", type=lambda t: t.split(","), default=None,
-                        help="relu,tanh")
-    parser.add_argument("--arch-widths", dest="arch_widths", type=cli.int_list(), default=None)
-    parser.add_argument("--arch-weight-decays", dest="arch_weight_decays", type=cli.float_list(cli.nonneg_float),
-                        default=None)
-    parser.add_argument("--arch-seeds", dest="arch_seeds", type=cli.positive_int, default=None)
-    parser.add_argument("--nll-lr", dest="nll_lr", type=cli.positive_float, default=None)
-    parser.add_argument("--var-floor", dest="var_floor", type=cli.positive_float, default=None)
+KEYS = {
+    "data": Key("CSV with columns x,y; none = the shipped data/x_y.csv (true mean and sigma known)", kind=str,
+                optional=True),
+    "train_fraction": Key("share of the data in the training split (the rest is the test set)", positive=True,
+                          hi=0.99),
+    "val_fraction": Key("(d): share of the training split held out for validation", positive=True, hi=0.99),
+    "hidden": Key("hidden widths of the (c)/(f) MLP, e.g. 32,64", lo=1, hi=4096),
+    "steps": Key("full-batch Adam steps of every fit", lo=10, hi=10_000_000, why="a warm-up needs 10 steps"),
+    "lr": Key("(c) learning rate and the peak of the warm-up + cosine schedule", positive=True),
+    "lr_grid": Key("(d) constant learning rates swept, e.g. 1e-4,1e-3,1e-2,0.1,1", positive=True, unique=True),
+    "lr_seeds": Key("(d) init seeds of the learning-rate sweep", lo=1, hi=1000),
+    "fail_ratio": Key("(d) a rate fails when its validation MSE is this many times the best's (and > 2 s.e.)",
+                      lo=1.0, hi=1e6),
+    "arch_depths": Key("(d) architecture sweep: hidden layers", lo=1, hi=64, unique=True),
+    "arch_activations": Key("(d) architecture sweep: activations", choices=tuple(nn_train.ACTIVATIONS),
+                            unique=True),
+    "arch_widths": Key("(d) architecture sweep: hidden widths", lo=1, hi=4096, unique=True),
+    "arch_weight_decays": Key("(d) architecture sweep: weight decays", lo=0, hi=1e6, unique=True),
+    "arch_seeds": Key("(d) architecture sweep: init seeds", lo=1, hi=1000),
+    "warmup_fraction": Key("share of the steps spent warming up", positive=True, hi=1.0),
+    "end_lr": Key("final learning rate of the cosine schedule", positive=True),
+    "nll_lr": Key("(f) learning rate of the mean-and-variance network", positive=True),
+    "var_floor": Key("(f) smallest predicted variance (softplus + floor)", positive=True),
+}
 
 
 def validate(config: dict) -> None:
-    for key in ("train_fraction", "val_fraction"):
-        if not 0 < config[key] < 1:
-            raise cli.UserError(f"--{key.replace('_', '-')}: must be in (0, 1), got {config[key]:g}")
-    if config["steps"] < 10:
-        raise cli.UserError(f"--steps: need at least 10 steps for a warm-up, got {config['steps']}")
-    bad = [a for a in config["arch_activations"] if a not in nn_train.ACTIVATIONS]
-    if bad:
-        raise cli.UserError(f"--arch-activations: unknown {bad[0]!r} (choose from {', '.join(nn_train.ACTIVATIONS)})")
     if config["fail_ratio"] <= 1:
         raise cli.UserError(f"--fail-ratio: must be > 1, got {config['fail_ratio']:g}")
 
@@ -787,7 +784,7 @@ def checks(metrics: dict) -> list[dict]:
 
 def main(argv=None) -> int:
     return cli.run_experiment(NAME, doc=__doc__, get_config=get_config, run=run,
-                              add_arguments=add_arguments, validate=validate, argv=argv)
+                              keys=KEYS, validate=validate, argv=argv)
 
 
 if __name__ == "__main__":

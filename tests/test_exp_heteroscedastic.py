@@ -302,12 +302,14 @@ def test_load_data_custom_file_has_no_truth(tmp_path):
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["--train-fraction", "1.5"], "--train-fraction: must be in (0, 1)"),
-    (["--steps", "5"], "--steps: need at least 10"),
-    (["--lr", "-1"], "--lr: must be > 0"),
-    (["--hidden", "0,4"], "--hidden: must be a positive integer"),
-    (["--arch-activations", "relu,swish"], "--arch-activations: unknown 'swish'"),
-    (["--fail-ratio", "0.9"], "--fail-ratio: must be > 1"),
+    (["--train-fraction", "1.5"], "--train-fraction: must be a number > 0 and <= 0.99, got 1.5"),
+    (["--steps", "5"], "(a warm-up needs 10 steps), got 5"),
+    (["--lr", "-1"], "--lr: must be a number > 0"),
+    (["--hidden", "0,4"], "--hidden: must be an integer in [1, 4096], got 0"),
+    (["--arch-activations", "relu,swish"], "--arch-activations: must be one of"),
+    (["--fail-ratio", "0.9"], "--fail-ratio: must be a number in [1, 1e+06], got 0.9"),
+    (["--fail-ratio", "1"], "--fail-ratio: must be > 1"),
+    (["--lr-grid", "0.1,0.1"], "--lr-grid: has repeated values"),
 ])
 def test_bad_flags_exit_2(args, needle, tmp_path, capsys):
     assert het.main([*args, "--out", str(tmp_path)]) == 2

@@ -5,13 +5,13 @@ import re
 
 import pytest
 
-from experiments import (adam, autodiff, backprop, double_descent, gradients_depth, implicit_reg, init, linear_models,
-                         lipschitz, quadratic, sgd_noise)
+from experiments import (adam, autodiff, backprop, double_descent, gradients_depth, heteroscedastic, implicit_reg, init,
+                         linear_models, lipschitz, quadratic, sgd_noise)
 from nndl import cli
 from nndl.flags import INT32_MAX, NONE, Key, add_config_flags, rows_parser
 
 CONVERTED = [double_descent, implicit_reg, autodiff, backprop, init, gradients_depth, quadratic, lipschitz, adam,
-             sgd_noise, linear_models]
+             sgd_noise, linear_models, heteroscedastic]
 
 QUICK = {"seed": 0, "epochs": 100, "lr": 0.1, "widths": [2, 4], "lrs": [0.1, 0.2], "name": "adam",
          "batch_size": None, "plot": True, "tol": 1e-3}
