@@ -284,8 +284,11 @@ def test_vmapped_regimes_equal_standalone_optax_runs():
         # batched (vmapped) and unbatched matmuls may round differently in float32
         np.testing.assert_allclose(curves["loss"][i], loss_ref, rtol=1e-4)
         np.testing.assert_allclose(curves["val"][i], val_ref, rtol=1e-4)
+        # Adam divides by sqrt(v): a weight whose gradient is near zero turns float32 rounding
+        # differences into O(1e-5) parameter differences over 30 steps (seen: 6.6e-6 on an AVX2
+        # EPYC); a wrong schedule or mask moves parameters by O(lr) = O(1e-2).
         for a, b in zip(jax.tree.leaves(jax.tree.map(lambda l: l[i], stacked)), jax.tree.leaves(p_ref)):
-            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=5e-5)
         # the reported final_train / final_val: MSE of the final parameters on each split
         final_fit, final_val = het.final_losses(stacked, x[:32], y[:32], x[32:], y[32:])
         assert final_fit[i] == pytest.approx(float(het.mse_loss(p_ref, x[:32], y[:32])), rel=1e-4)
