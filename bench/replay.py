@@ -64,7 +64,7 @@ def torch_replay(block: dict, sample: int, threads: int, seed: int = 0) -> dict:
     import torch
 
     sys.path.insert(0, str(ROOT))
-    from nndl import teacher
+    from nndl.data import teacher
 
     torch.set_num_threads(threads)
     configs = block["configs"]

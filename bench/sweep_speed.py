@@ -53,7 +53,7 @@ def lr_sizes() -> list[int]:
 
 
 def data(n: int, seed: int = 0):
-    from nndl import teacher
+    from nndl.data import teacher
 
     return teacher.dataset(seed, n, 1000)
 
@@ -90,7 +90,7 @@ def case_nndl(problem: str, devices: int, n_record: int = 10) -> dict:
     import jax
     import numpy as np
 
-    from nndl import sweep
+    from nndl import sweep, train
 
     events: dict[str, float] = {}  # JAX's own compile-time events: tracing, lowering, XLA compile
     jax.monitoring.register_event_duration_secs_listener(
@@ -99,7 +99,7 @@ def case_nndl(problem: str, devices: int, n_record: int = 10) -> dict:
         grid = sweep.product(width=DD["widths"], seed=[0])
         n = len(grid["width"])
         grid.update(lr=np.full(n, DD["lr"]), epochs=np.full(n, DD["epochs"]))
-        res = sweep.run_mlp_sweep(grid, data(DD["n"]), depth=DD["depth"], n_buckets=4, chunk_epochs=500,
+        res = train.run_mlp_sweep(grid, data(DD["n"]), depth=DD["depth"], n_buckets=4, chunk_epochs=500,
                                   n_record=n_record, desc="dd")
         useful = sum(config_flops("dd", w) for w in DD["widths"])
         executed = useful / (1 - res.padding_waste)
@@ -107,7 +107,7 @@ def case_nndl(problem: str, devices: int, n_record: int = 10) -> dict:
         grid = sweep.product(lr=LR["lrs"], seed=range(LR["seeds"]))
         n = len(grid["lr"])
         grid.update(width=np.full(n, LR["width"]), epochs=np.full(n, LR["epochs"]), batch_size=np.full(n, LR["batch"]))
-        res = sweep.run_mlp_sweep(grid, data(LR["n"]), depth=LR["depth"], optimizer="sgd", chunk_epochs=500,
+        res = train.run_mlp_sweep(grid, data(LR["n"]), depth=LR["depth"], optimizer="sgd", chunk_epochs=500,
                                   n_record=n_record, desc="lr")
         useful = executed = sum(config_flops("lr", c) for c in problem_configs("lr"))
     t = res.engine.timings

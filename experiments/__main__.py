@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 import experiments
-from nndl import runio
-from nndl.cli import EXIT_USER_ERROR, UserError, _Parser, print_error
+from nndl.run import runio
+from nndl.run.cli import EXIT_USER_ERROR, UserError, _Parser, print_error
 from nndl.report import RUN_SUMMARY, write_report
 
 

@@ -21,11 +21,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from nndl import baselines, cli, data, fit, losses, optim, progress, runio, templates
-from nndl.checks import check
-from nndl.flags import Key
+from nndl import baselines, data, fit, losses, optim
+from nndl.run import cli, progress, runio, templates
+from nndl.run.checks import check
+from nndl.run.flags import Key
 from nndl.models import mlp
-from nndl.plotting import save_figure, subplots
+from nndl.run.plotting import save_figure, subplots
 
 NAME = "adam"
 SHEET = "seed 000 §2, seed 003 ex. 4.3"

@@ -20,13 +20,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nndl import cli, progress, runio, templates
+from nndl.run import cli, progress, runio, templates
 from nndl.autodiff import compare, cost, functions
 from nndl.autodiff.draw import cost_figure, graph_figure
 from nndl.autodiff.graph import PRIMITIVES, expression, y_graph, z_graph
 from nndl.autodiff.table import format_table, node_rows, to_csv
-from nndl.flags import Key
-from nndl.plotting import save_figure
+from nndl.run.flags import Key
+from nndl.run.plotting import save_figure
 
 NAME = "autodiff"
 SHEET = "seed 000 §1; seed 001 ex. 1"

@@ -20,10 +20,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nndl import activations, backprop, cli, losses, opcount, progress, rand, templates, twolayer
-from nndl.flags import Key, rows_parser
+from nndl import activations, backprop, losses, opcount, rand, twolayer
+from nndl.run import cli, progress, templates
+from nndl.run.flags import Key, rows_parser
 from nndl.models import mlp
-from nndl.plotting import save_figure, subplots
+from nndl.run.plotting import save_figure, subplots
 
 NAME = "backprop"
 SHEET = "seed 001 ex. 2; seed 002 Problem 1"

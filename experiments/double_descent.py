@@ -8,7 +8,7 @@ log-log axes and the first epoch below MSE 1e-3; (c) final train and test MSE vs
 threshold against the counting argument P(M) = N·O and its dependence on the training
 budget (a width × epoch heat map); (d) N = 100 vs N = 200 at widths picked from the
 measured curves: where more data hurts, with the difference ± its standard error.
-Data: the fixed random tanh teacher of `nndl.teacher` plus Gaussian noise (sigma 0.5);
+Data: the fixed random tanh teacher of `nndl.data.teacher` plus Gaussian noise (sigma 0.5);
 every data draw is a new training set, and N = 100 is the first half of each N = 200 set.
 """
 
@@ -21,10 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from nndl import cli, runio, stats, sweep, teacher, templates
-from nndl.flags import Key
+from nndl.run import cli, progress, runio, templates
+from nndl import stats, sweep
+from nndl.train import run_mlp_sweep
+from nndl.data import teacher
+from nndl.run.flags import Key
 from nndl.models import padded_mlp
-from nndl.plotting import placeholder, save_figure, subplots
+from nndl.run.plotting import placeholder, save_figure, subplots
 
 NAME = "double_descent"
 SHEET = "seed 001, computer assignment 1"
@@ -127,9 +130,9 @@ def run(config: dict, out: Path) -> dict:
     data = teacher.draws(config["seed"], config["data_draws"], max(sizes), config["n_test"], config["noise"])
     grid = sweep_grid(config, widths)
     start = time.perf_counter()
-    res = sweep.run_mlp_sweep(grid, data, depth=DEPTH, optimizer="adam", n_buckets=config["n_buckets"],
+    res = run_mlp_sweep(grid, data, depth=DEPTH, optimizer="adam", n_buckets=config["n_buckets"],
                               chunk_epochs=config["chunk_epochs"], tolerances=(CURVE_TOL,),
-                              checkpoint=out / "checkpoint.npz", desc=f"{NAME} N={sizes[0]},{sizes[1]}")
+                              checkpoint=out / "checkpoint.npz", desc=f"{NAME} N={sizes[0]},{sizes[1]}", progress=progress.bar)
     wall = time.perf_counter() - start
     runio.write_json(out / "sweep.json", [res.replay()])
     runs = config["seeds"] * config["data_draws"]
@@ -411,7 +414,7 @@ def report(m: dict) -> list[dict]:
         {"question": "(a) the theoretical optimal test error R_t", "ids": ["001 CA1(a)", "001 CA1(b.1)"],
          "derivation": templates.render(TEXT, "rt_derivation", fields),
          "figures": [], "table": [["R_t = noise variance", m["R_t"]]],
-         "text": templates.render(TEXT, "rt_text", fields), "code": ["nndl.teacher.g", "nndl.teacher.draws"]},
+         "text": templates.render(TEXT, "rt_text", fields), "code": ["nndl.data.teacher.g", "nndl.data.teacher.draws"]},
         {"question": "(b) training loss for M in {10, 50, 100}; which M reach MSE < 1e-3, and how fast?",
          "ids": ["001 CA1(b.2)", "001 CA1(b.3)"], "figures": ["training_curves.png"],
          "table": [[f"M = {w}: runs < 1e-3, epochs (mean ± s.e.)",
@@ -419,7 +422,7 @@ def report(m: dict) -> list[dict]:
                                                    if info["mean"] is not None else "never")]
                    for w, info in m["to_1e-3"].items()],
          "text": templates.render(TEXT, "curves_text", fields) + " " + " ".join(curves) + " " + speed,
-         "code": ["nndl.train.train_epoch", "nndl.models.padded_mlp.apply"]},
+         "code": ["nndl.train.mlp.train_epoch", "nndl.models.padded_mlp.apply"]},
         {"question": "(c) final train/test loss vs M; the interpolation threshold and its parameter count",
          "ids": ["001 CA1(c.1)", "001 CA1(c.2)"],
          "derivation": templates.render(TEXT, "counting_derivation", fields),

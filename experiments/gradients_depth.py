@@ -20,9 +20,10 @@ import jax
 import numpy as np
 from matplotlib.lines import Line2D
 
-from nndl import activations, cli, depth, runio, templates
-from nndl.flags import Key
-from nndl.plotting import save_figure, subplots
+from nndl import activations, depth
+from nndl.run import cli, runio, templates
+from nndl.run.flags import Key
+from nndl.run.plotting import save_figure, subplots
 
 NAME = "gradients_depth"
 SHEET = "seed 003 ex. 4.1"

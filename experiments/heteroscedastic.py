@@ -28,12 +28,13 @@ import optax
 
 import math
 
-from nndl import cli, data, fit, losses, optim, progress, regression, runio, stats, sweep, templates
+from nndl.run import cli, progress, runio, templates
+from nndl import data, fit, losses, optim, regression, stats, sweep
 from nndl import train as nn_train
-from nndl.checks import check
-from nndl.flags import Key
+from nndl.run.checks import check
+from nndl.run.flags import Key
 from nndl.models import mlp, padded_mlp
-from nndl.plotting import plt, save_figure, subplots
+from nndl.run.plotting import plt, save_figure, subplots
 
 NAME = "heteroscedastic"
 SHEET = "seed 000 §3"
@@ -86,7 +87,7 @@ KEYS = {
     "fail_ratio": Key("(d) a rate fails when its validation MSE is this many times the best's (and > 2 s.e.)",
                       lo=1.0, hi=1e6),
     "arch_depths": Key("(d) architecture sweep: hidden layers", lo=1, hi=64, unique=True),
-    "arch_activations": Key("(d) architecture sweep: activations", choices=tuple(nn_train.ACTIVATIONS),
+    "arch_activations": Key("(d) architecture sweep: activations", choices=tuple(nn_train.mlp.ACTIVATIONS),
                             unique=True),
     "arch_widths": Key("(d) architecture sweep: hidden widths", lo=1, hi=4096, unique=True),
     "arch_weight_decays": Key("(d) architecture sweep: weight decays", lo=0, hi=1e6, unique=True),
@@ -234,7 +235,7 @@ stacked_predict = jax.jit(jax.vmap(lambda p, x: predict(p, x)[:, 0], in_axes=(0,
 def explore_architectures(config: dict, x_fit, y_fit, x_val, y_val, x_eval) -> list[dict]:
     """(d) depth x activation x width x weight decay x seed, full-batch Adam at the rate of (c).
 
-    One `nndl.sweep.run_mlp_sweep` call per (depth, activation) (both are static shapes/functions there);
+    One `nndl.train.run_mlp_sweep` call per (depth, activation) (both are static shapes/functions there);
     widths, weight decays and seeds are one vmapped grid inside each call.
 
     Args:
@@ -253,9 +254,10 @@ def explore_architectures(config: dict, x_fit, y_fit, x_val, y_val, x_eval) -> l
                                  seed=list(range(config["arch_seeds"])))
             n = grid["width"].size
             grid.update(epochs=np.full(n, config["steps"]), lr=np.full(n, config["lr"]))
-            res = sweep.run_mlp_sweep(grid, {"x_train": x_fit, "y_train": y_fit, "x_test": x_val, "y_test": y_val},
+            res = nn_train.run_mlp_sweep(grid, {"x_train": x_fit, "y_train": y_fit, "x_test": x_val, "y_test": y_val},
                                       depth=depth, activation=activation, n_buckets=1, n_record=2,
-                                      chunk_epochs=config["steps"], desc=f"(d) depth {depth} {activation}")
+                                      chunk_epochs=config["steps"], desc=f"(d) depth {depth} {activation}",
+                                      progress=progress.bar)
             preds = np.zeros((n, x_eval.shape[0]), np.float32)
             for b, (spec, state) in enumerate(zip(res.specs, res.states)):
                 members = np.flatnonzero(res.location[:, 0] == b)

@@ -22,10 +22,13 @@ import jax.numpy as jnp
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
-from nndl import cli, gradstats, runio, stats, sweep, teacher, templates, train
-from nndl.flags import Key
+from nndl.run import cli, progress, runio, templates
+from nndl.train import gradnoise
+from nndl import stats, sweep, train
+from nndl.data import teacher
+from nndl.run.flags import Key
 from nndl.models import padded_mlp
-from nndl.plotting import save_figure, subplots
+from nndl.run.plotting import save_figure, subplots
 
 NAME = "implicit_reg"
 SHEET = "seed 001, computer assignment 2"
@@ -78,7 +81,7 @@ def _noise_fn(spec: train.Spec, batch_size: int):
         def loss(p, xb, yb, w):
             return train.weighted_loss(spec, p, xb, yb, w, hp["width"])
 
-        return gradstats.gradient_noise(loss, params, x, y, perm, batch_size)
+        return gradnoise.gradient_noise(loss, params, x, y, perm, batch_size)
 
     return jax.jit(jax.vmap(one, in_axes=(0, 0, None)))
 
@@ -92,7 +95,7 @@ def _mse_fn(spec: train.Spec):
     return jax.jit(jax.vmap(one, in_axes=(0, 0, None, None)))
 
 
-def gradient_measures(result: sweep.SweepResult, data: dict, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+def gradient_measures(result: train.SweepResult, data: dict, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     """||grad J||^2 and the minibatch variance at every config's final parameters, on its own training set."""
     (spec,), (state,) = result.specs, result.states
     hp = {k: jnp.asarray(v) for k, v in result.grid.items()}
@@ -101,7 +104,7 @@ def gradient_measures(result: sweep.SweepResult, data: dict, batch_size: int) ->
     return np.asarray(gsq), np.asarray(var)
 
 
-def held_out_mse(result: sweep.SweepResult, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def held_out_mse(result: train.SweepResult, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """MSE of every config's final model on held-out sets x, y of shape (n_draws, n, d): config i on draw data[i]."""
     (spec,), (state,) = result.specs, result.states
     hp = {k: jnp.asarray(v) for k, v in result.grid.items()}
@@ -127,9 +130,10 @@ def train_grid(config: dict, lrs: list[float], wds: list[float], epochs: int, st
 
 def run_sweep(config: dict, grid: dict, data: dict, val: dict, out: Path, tag: str) -> dict:
     """One engine call; per config: final train/val/test MSE, gradient measures, stop epoch, divergence."""
-    res = sweep.run_mlp_sweep(grid, data, depth=config["depth"], optimizer="sgd", n_buckets=1,
+    res = train.run_mlp_sweep(grid, data, depth=config["depth"], optimizer="sgd", n_buckets=1,
                               chunk_epochs=config["chunk_epochs"], tolerances=(config["stop_loss"],),
-                              checkpoint=out / f"checkpoint_{tag}.npz", keep_checkpoint=True, desc=f"{NAME} {tag}")
+                              checkpoint=out / f"checkpoint_{tag}.npz", keep_checkpoint=True, desc=f"{NAME} {tag}",
+                              progress=progress.bar)
     gsq, var = gradient_measures(res, data, config["batch_size"])
     bad = res.diverged
     nan = lambda v: np.where(bad, np.nan, v)  # noqa: E731 - a diverged config reports nothing
@@ -292,7 +296,7 @@ def weight_decay_summary(reg: dict, imp: dict, lrs: list[float], wds: list[float
             "beats_implicit": bool(comparison is not None and comparison["verdict"] == "lower")}
 
 
-def plot(m: dict, res: sweep.SweepResult, per: dict, out: Path) -> None:
+def plot(m: dict, res: train.SweepResult, per: dict, out: Path) -> None:
     fig, ax = subplots(width=6.5, height=4.2)
     ax = ax[0, 0]
     for i, lr in enumerate(m["lrs"]):
@@ -410,13 +414,13 @@ def report(m: dict) -> list[dict]:
          "ids": ["001 CA2(a)", "001 CA2(b)"], "figures": ["convergence.png"],
          "table": [["M, B, hidden layers, N", f"{m['width']}, {m['batch_size']}, {m['depth']}, {m['n_train']}"]]
          + conv_rows,
-         "text": (b_text + " " + excluded).strip(), "code": ["nndl.train.train_epoch"]},
+         "text": (b_text + " " + excluded).strip(), "code": ["nndl.train.mlp.train_epoch"]},
         {"question": "(c) the gradient statistics; μ vs the final gradient norms; test error vs both; explanation",
          "ids": ["001 CA2(c.1)", "001 CA2(c.2)", "001 CA2(c.3)", "001 CA2(c.4)"],
          "derivation": templates.render(TEXT, "smith_derivation", fields),
          "figures": ["gradient_norms.png"], "table": rows,
          "text": templates.render(TEXT, "measures_text", fields) + " " + " ".join(trend),
-         "code": ["nndl.gradstats.gradient_noise"]},
+         "code": ["nndl.train.gradnoise.gradient_noise"]},
         {"question": "(d) explicit weight decay: can it beat the best implicit-only test loss?", "ids": ["001 CA2(d)"],
          "figures": ["weight_decay.png"],
          "table": [["chosen on validation (μ, λ)", f"{best['lr']:g}, {best['weight_decay']:g}" if best else "-"],

@@ -21,9 +21,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nndl import cli, init_stats, runio, smoothness, templates
-from nndl.flags import Key
-from nndl.plotting import save_figure, subplots
+from nndl.run import cli, runio, templates
+from nndl import init_stats, smoothness
+from nndl.run.flags import Key
+from nndl.run.plotting import save_figure, subplots
 
 NAME = "init"
 SHEET = "seed 001 ex. 3"

@@ -34,11 +34,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nndl import (cli, data, linear, linear_gaussian, mae, max_margin, progress, regression, ridge_sweep, runio,
-                  stats, sweep, templates)
-from nndl.checks import check
-from nndl.flags import Key
-from nndl.plotting import plt, save_figure, subplots
+from nndl import data, linear, linear_gaussian, mae, max_margin, regression, stats, sweep
+from nndl.run import cli, progress, runio, templates
+from nndl.train import ridge as ridge_sweep
+from nndl.run.checks import check
+from nndl.run.flags import Key
+from nndl.run.plotting import plt, save_figure, subplots
 
 NAME = "linear_models"
 SHEET = "seed 004 Q2-Q5, seed 002"
@@ -327,7 +328,8 @@ def run_grid_search(config: dict, arrays: dict, transform: dict, source: str, ou
     start = time.perf_counter()
     result = ridge_sweep.run_ridge_sweep(grid, arrays, shuffle_seed=config["seed"], chunk_epochs=config["chunk_epochs"],
                                          n_record=config["n_record"], checkpoint=out / "checkpoint.npz",
-                                         devices=[device], desc=f"{NAME} grid")
+                                         devices=[device], desc=f"{NAME} grid",
+                                         progress=progress.bar)
     wall = time.perf_counter() - start
     one_call, compile_s = steady_one_call_s(result.timings)
     val_mse = result.final["val_mse"]
@@ -806,7 +808,7 @@ def report(m: dict) -> list[dict]:
             [f"ridge closed form, alpha {g['ridge_best']['alpha']:g}: test MSE", f"{g['ridge_best']['test_mse']:.2f}",
              "", ""]],
          "derivation": q3_derivation, "text": q3_text,
-         "code": ["nndl.linear.ridge_value_and_grad", "nndl.ridge_sweep.sgd_step"]},
+         "code": ["nndl.linear.ridge_value_and_grad", "nndl.train.ridge.sgd_step"]},
         {"question": "seed 004 Q4: MAE gradients (a) for b, (b) for w, (c) a Python function for the step on b",
          "ids": ["004 Q4(a)", "004 Q4(b)", "004 Q4(c)"], "figures": ["mae.png"],
          "table": [["max |grad_b hand - jax.grad|", a["grad_b_max_err"]],

@@ -22,12 +22,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nndl import cli, progress, rand, runio, templates
+from nndl.run import cli, progress, runio, templates
+from nndl import rand
 from nndl import lipschitz as lip
-from nndl.checks import check
-from nndl.flags import Key
+from nndl.run.checks import check
+from nndl.run.flags import Key
 from nndl.models import bn_block, resnet
-from nndl.plotting import save_figure, subplots
+from nndl.run.plotting import save_figure, subplots
 
 NAME = "lipschitz"
 SHEET = "seed 000 §4"

@@ -24,11 +24,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nndl import cli, rand, runio, templates
+from nndl.run import cli, runio, templates
+from nndl import rand
 from nndl import quadratic as q
-from nndl.checks import check
-from nndl.flags import Key
-from nndl.plotting import save_figure, subplots
+from nndl.run.checks import check
+from nndl.run.flags import Key
+from nndl.run.plotting import save_figure, subplots
 
 NAME = "quadratic"
 SHEET = "seed 003 ex. 4.2"

@@ -20,11 +20,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nndl import cli, data, losses, optim, progress, runio, sampling, stats, templates
-from nndl.checks import check
-from nndl.flags import Key
+from nndl.run import cli, progress, runio, templates
+from nndl import data, losses, optim, sampling, stats
+from nndl.run.checks import check
+from nndl.run.flags import Key
 from nndl.models import mlp
-from nndl.plotting import save_figure, subplots
+from nndl.run.plotting import save_figure, subplots
 
 NAME = "sgd_noise"
 SHEET = "seed 004 Q1"

@@ -1,6 +1,7 @@
 """nndl: deep-learning coursework sheets as runnable, tested, fast JAX experiments."""
 
-from nndl import cli, losses, models, runio, tree
-from nndl.cli import UserError
+from nndl.run import cli, runio
+from nndl import losses, models, tree
+from nndl.run.cli import UserError
 
 __all__ = ["cli", "losses", "models", "runio", "tree", "UserError"]

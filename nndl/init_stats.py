@@ -15,7 +15,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nndl import depth, progress, rand
+from nndl import depth, rand
+from nndl.run import progress
 
 
 class Estimate(NamedTuple):

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from nndl.spectral import power_iteration
+from nndl.numerics.spectral import power_iteration
 
 Function = Callable[[jax.Array], jax.Array]
 

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import optax
 from jax.scipy.linalg import expm
 
-from nndl import ode
+from nndl.numerics import ode
 
 
 def gram(xs: jax.Array) -> jax.Array:

@@ -107,7 +107,7 @@ def check_template(sections: dict[str, str], fields: dict, per_section: dict[str
     Sections are filled from `fields`, or from `per_section[prefix]` for keys starting with a prefix
     (sentences rendered once per axis or per item, from fields of their own).
     """
-    from nndl import templates
+    from nndl.run import templates
 
     per_section = per_section or {}
     for key, body in sections.items():

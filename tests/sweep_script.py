@@ -13,7 +13,8 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from nndl import runio, sweep  # noqa: E402
+from nndl.run import runio
+from nndl import sweep, train  # noqa: E402
 
 
 def main(out: str, slow: bool) -> None:
@@ -22,7 +23,7 @@ def main(out: str, slow: bool) -> None:
     y = np.sin(x[:, :2]) + 0.1 * rng.normal(size=(30, 2))
     data = {"x_train": x[:20], "y_train": y[:20], "x_test": x[20:], "y_test": y[20:]}
     grid = sweep.product(width=[2, 6], lr=[0.01, 0.03], batch_size=[5, 20], seed=[0], epochs=[12])
-    res = sweep.run_mlp_sweep(grid, data, depth=2, optimizer="sgd", n_buckets=2, chunk_epochs=3,
+    res = train.run_mlp_sweep(grid, data, depth=2, optimizer="sgd", n_buckets=2, chunk_epochs=3,
                               checkpoint=os.path.join(out, "sweep_checkpoint.npz"), keep_checkpoint=True,
                               on_chunk=(lambda done: time.sleep(1.5)) if slow else None)
     runio.save_curves(os.path.join(out, "result.npz"), devices=np.array(len(jax.devices())),

@@ -2,7 +2,7 @@ import json
 
 import numpy as np
 
-from nndl.checks import check
+from nndl.run.checks import check
 
 
 def test_check_row_is_plain_json():

@@ -2,7 +2,7 @@ import argparse
 
 import pytest
 
-from nndl import cli, runio
+from nndl.run import cli, runio
 from tests.helpers import run_module
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from nndl import losses, tree
 from nndl.models import mlp
-from nndl.progress import chunk_lengths, scan_chunked
+from nndl.run.progress import chunk_lengths, scan_chunked
 
 
 def test_mlp_shapes_and_he_variance(key):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from nndl import data
-from nndl.cli import UserError
+from nndl.errors import DataError
 
 
 def test_shipped_x_y_csv_regenerates_byte_exactly():
@@ -64,16 +64,16 @@ def test_load_csv_ignores_extra_columns_order_and_blank_lines(tmp_path):
 def test_malformed_csv_raises_one_line_user_error(tmp_path, text, needle):
     path = tmp_path / "bad.csv"
     path.write_text(text)
-    with pytest.raises(UserError) as err:
+    with pytest.raises(DataError) as err:
         data.load_csv(path)
     message = str(err.value)
     assert needle in message and str(path) in message and "\n" not in message
 
 
 def test_unreadable_files_raise_user_error(tmp_path):
-    with pytest.raises(UserError, match="cannot read"):
+    with pytest.raises(DataError, match="cannot read"):
         data.load_csv(tmp_path / "missing.csv")
     binary = tmp_path / "bin.csv"
     binary.write_bytes(b"\xff\xfe\x00x,y")
-    with pytest.raises(UserError, match="not a readable CSV"):
+    with pytest.raises(DataError, match="not a readable CSV"):
         data.load_csv(binary)

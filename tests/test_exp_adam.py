@@ -7,7 +7,7 @@ import optax
 import pytest
 
 from experiments import adam
-from nndl import runio
+from nndl.run import runio
 from tests.helpers import calls_recorded, check_report_entries
 
 SMALL = ["--dim", "300", "--long-steps", "60", "--lambdas", "0.01,0.1", "--probe-lambda", "0.1",

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import pytest
 
 from experiments import autodiff
-from nndl import runio, templates
+from nndl.run import runio, templates
 from tests.helpers import calls_recorded, check_report_entries, run_module
 
 # Cheap Jacobian timing: tiny sizes and two repeats (the winner is not asserted at this size).

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from experiments import backprop as exp
-from nndl import activations, opcount, runio, templates
+from nndl import activations, opcount
+from nndl.run import runio, templates
 from tests.helpers import calls_recorded, check_report_entries
 
 GRID = "16,4,2,32,8"  # one size: each costs two XLA compilations

@@ -5,13 +5,15 @@ import numpy as np
 import pytest
 
 from experiments import double_descent
-from nndl import runio, stats, teacher
+from nndl.run import runio
+from nndl import stats
+from nndl.data import teacher
 from nndl.models import padded_mlp
 from tests.helpers import calls_recorded, check_report_entries, run_module
 
 SMALL = ["--widths", "2,10,16", "--epochs", "40", "--n-train", "16", "--n-train-large", "32", "--lr", "0.01",
          "--buckets", "1", "--seeds", "2", "--data-draws", "2"]
-CODE = ["nndl.teacher.g", "nndl.teacher.draws", "nndl.train.train_epoch", "nndl.models.padded_mlp.apply",
+CODE = ["nndl.data.teacher.g", "nndl.data.teacher.draws", "nndl.train.mlp.train_epoch", "nndl.models.padded_mlp.apply",
         "experiments.double_descent.threshold", "experiments.double_descent.settling",
         "experiments.double_descent.counting_width", "experiments.double_descent.pick_widths",
         "nndl.stats.compare_paired"]

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from experiments import gradients_depth as exp
-from nndl import activations, depth, runio
+from nndl import activations, depth
+from nndl.run import runio
 from tests.helpers import ENTRY_KEYS, calls_recorded, check_report_entries, check_template
 
 CODE = ["nndl.depth.forward", "nndl.depth.weight_grads", "nndl.depth.log10_gradient_bound", "nndl.depth.frobenius_norms"]

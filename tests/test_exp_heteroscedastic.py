@@ -10,7 +10,8 @@ import optax
 import pytest
 
 from experiments import heteroscedastic as het
-from nndl import data, losses, regression, runio
+from nndl import data, losses, regression
+from nndl.run import runio
 from nndl.models import mlp
 from tests.helpers import calls_recorded, check_report_entries
 

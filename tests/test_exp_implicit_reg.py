@@ -7,13 +7,16 @@ import pytest
 from scipy import stats as sps
 
 from experiments import implicit_reg
-from nndl import gradstats, runio, sweep, teacher, train
+from nndl.train import gradnoise
+from nndl.run import runio
+from nndl import sweep, train
+from nndl.data import teacher
 from tests.helpers import calls_recorded, check_report_entries
 
 SMALL = ["--lrs", "0.05,0.1", "--seeds", "2", "--data-draws", "2", "--epochs", "30", "--wd-epochs", "20",
          "--width", "8", "--depth", "2", "--batch-size", "25", "--weight-decays", "0.001,0.01,0.1",
          "--stop-loss", "0.6"]
-CODE = ["nndl.train.train_epoch", "nndl.gradstats.gradient_noise", "experiments.implicit_reg.weight_decay_summary"]
+CODE = ["nndl.train.mlp.train_epoch", "nndl.train.gradnoise.gradient_noise", "experiments.implicit_reg.weight_decay_summary"]
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +70,7 @@ def test_gradient_measures_and_held_out_mse_use_each_configs_own_draw():
     data = teacher.draws(5, 2, 24, 10)
     grid = {"width": [6, 6], "lr": [0.05, 0.05], "epochs": [5, 5], "seed": [1, 1], "data": [0, 1],
             "batch_size": [8, 8]}
-    res = sweep.run_mlp_sweep(grid, data, depth=2, optimizer="sgd", n_buckets=1, chunk_epochs=5)
+    res = train.run_mlp_sweep(grid, data, depth=2, optimizer="sgd", n_buckets=1, chunk_epochs=5)
     gsq, var = implicit_reg.gradient_measures(res, data, 8)
     mse = implicit_reg.held_out_mse(res, data["x_test"], data["y_test"])
     spec = res.specs[0]
@@ -75,7 +78,7 @@ def test_gradient_measures_and_held_out_mse_use_each_configs_own_draw():
         params, hp = res.params(i), {k: v[i] for k, v in res.grid.items()}
         x, y = (jax.numpy.asarray(data[k][i], jax.numpy.float32) for k in ("x_train", "y_train"))
         perm = train.epoch_permutation(hp["seed"], hp["epochs"], 24)
-        ref = gradstats.gradient_noise(lambda p, xb, yb, w: train.weighted_loss(spec, p, xb, yb, w, 6),
+        ref = gradnoise.gradient_noise(lambda p, xb, yb, w: train.weighted_loss(spec, p, xb, yb, w, 6),
                                        params, x, y, perm, 8)
         np.testing.assert_allclose([gsq[i], var[i]], [float(ref[0]), float(ref[1])], rtol=1e-4)
         # the held-out MSE of draw i equals the engine's own test-loss evaluation on that draw

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from experiments import init as exp
-from nndl import init_stats, runio
+from nndl import init_stats
+from nndl.run import runio
 from nndl.report.collect import math_errors
 from tests.helpers import ENTRY_KEYS, calls_recorded, check_report_entries, check_template
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from experiments import linear_models as lm
-from nndl import data, mae, max_margin, regression, runio
+from nndl import data, mae, max_margin, regression
+from nndl.run import runio
 from tests.helpers import ENTRY_KEYS, check_report_entries, check_template, run_module
 from tests.test_linear import brute_force_direction, numpy_sgd
 

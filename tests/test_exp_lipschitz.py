@@ -6,7 +6,7 @@ import pytest
 from experiments import lipschitz as E
 from tests.helpers import ENTRY_KEYS, calls_recorded, check_report_entries, check_template
 from nndl.models import resnet
-from nndl import runio
+from nndl.run import runio
 
 SMALL = {"dim": 4, "hidden": 6, "depths": [1, 2, 3], "n_inputs": 8, "n_iter": 100, "sn_iter": 200, "n_pairs": 4,
          "pair_steps": 10, "bn_scales": [0.1, 1.0], "bn_batch": 8, "bn_batches": 60, "seed": 2}

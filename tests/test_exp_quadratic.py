@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from experiments import quadratic as E
-from nndl import runio
+from nndl.run import runio
 from tests.helpers import ENTRY_KEYS, calls_recorded, check_report_entries, check_template
 
 FLAGS = ["--n", "4", "--N", "9", "--rank-deficient-N", "2", "--n-times", "60", "--n-directions", "50",

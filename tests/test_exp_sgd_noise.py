@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from experiments import sgd_noise
-from nndl import data, runio
+from nndl import data
+from nndl.run import runio
 from nndl.models import mlp
 from tests.helpers import ENTRY_KEYS, check_report_entries, check_template
 

@@ -7,8 +7,8 @@ import pytest
 
 from experiments import (adam, autodiff, backprop, double_descent, gradients_depth, heteroscedastic, implicit_reg, init,
                          linear_models, lipschitz, quadratic, sgd_noise)
-from nndl import cli
-from nndl.flags import INT32_MAX, NONE, Key, add_config_flags, rows_parser
+from nndl.run import cli
+from nndl.run.flags import INT32_MAX, NONE, Key, add_config_flags, rows_parser
 
 CONVERTED = [double_descent, implicit_reg, autodiff, backprop, init, gradients_depth, quadratic, lipschitz, adam,
              sgd_noise, linear_models, heteroscedastic]

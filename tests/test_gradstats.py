@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nndl.gradstats import gradient_noise
+from nndl.train.gradnoise import gradient_noise
 
 
 def _loss(params, x, y, w):

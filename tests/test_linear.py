@@ -5,7 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nndl import linear, linear_gaussian, mae, max_margin, ridge_sweep, sweep, train
+from nndl import linear, linear_gaussian, mae, max_margin, sweep, train
+from nndl.train import ridge as ridge_sweep
 
 
 def random_problem(seed=0, n=30, d=4):
@@ -176,7 +177,7 @@ def tiny_data(n=50, d=5, seed=7):
 
 
 def numpy_sgd(data, batch, epochs, lr, alpha, seed):
-    """Minibatch SGD on the sheet's gradient in numpy, the data order from nndl.train.epoch_permutation."""
+    """Minibatch SGD on the sheet's gradient in numpy, the data order from nndl.train.mlp.epoch_permutation."""
     x, y = data["x_train"].astype(np.float64), data["y_train"].astype(np.float64)
     init = ridge_sweep.init_params(ridge_sweep.RidgeSpec(len(x), x.shape[1], batch, seed), jax.random.key(seed))
     w, b = np.asarray(init["w"], np.float64), float(init["b"])
@@ -212,7 +213,7 @@ def test_sweep_equals_numpy_sgd_and_the_engines_mlp_task():
                 "width": np.ones(len(grid["lr"]), int)}
     mlp_data = {"x_train": data["x_train"], "y_train": data["y_train"][:, None], "x_test": data["x_val"],
                 "y_test": data["y_val"][:, None]}
-    ref = sweep.run_mlp_sweep(mlp_grid, mlp_data, depth=0, optimizer="sgd", loss="half_mse", decay_biases=False,
+    ref = train.run_mlp_sweep(mlp_grid, mlp_data, depth=0, optimizer="sgd", loss="half_mse", decay_biases=False,
                               split_batch_sizes=True, chunk_epochs=2, n_record=3)
     for i in range(len(grid["lr"])):
         layer = ref.params(i)[0]

@@ -1,7 +1,7 @@
 import jax.numpy as jnp
 import numpy as np
 
-from nndl import ode
+from nndl.numerics import ode
 
 
 def test_rk4_damped_rotation_matches_closed_form(x64):

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from experiments.__main__ import main as experiments_main
-from nndl import runio
-from nndl.plotting import save_figure, subplots
+from nndl.run import runio
+from nndl.run.plotting import save_figure, subplots
 from nndl.report import collect, fmt, html_page, layout, pdf_bytes, pdf_document, textfit, write_report
 from nndl.report import coverage, mathfit
 from nndl.report.build import coverage_list

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from nndl import runio
+from nndl.run import runio
 
 
 def test_metrics_never_contain_nan_literals(tmp_path):
@@ -56,7 +56,7 @@ def test_config_records_versions_and_device(tmp_path):
 
 
 def test_figure_is_png(tmp_path):
-    from nndl.plotting import subplots, save_figure
+    from nndl.run.plotting import subplots, save_figure
 
     fig, ax = subplots()
     ax[0, 0].plot([0, 1], [0, 1])

@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nndl import spectral
+from nndl.numerics import spectral
 
 
 @pytest.fixture(scope="module")

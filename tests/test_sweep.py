@@ -103,7 +103,7 @@ def test_shrunk_wide_init_equals_narrow_init(key):
 
 def test_buckets_share_one_init_program():
     grid = sweep.product(width=[2, 3, 7], seed=[1], lr=[0.01], epochs=[2])
-    res = sweep.run_mlp_sweep(grid, make_data(), depth=2, n_buckets=2, chunk_epochs=2)
+    res = train.run_mlp_sweep(grid, make_data(), depth=2, n_buckets=2, chunk_epochs=2)
     groups = {t.shared_init.group for t in res.engine.tasks}
     assert len(res.engine.tasks) == 2 and len(groups) == 1
     assert {s.init_width for s in res.specs} == {7}
@@ -159,7 +159,7 @@ def test_masked_units_carry_zero_activation_and_gradient(key):
 def test_padded_bucketed_widths_equal_standalone_runs(x64):
     data = make_data()
     grid = sweep.product(width=[2, 3, 7], seed=[1], lr=[0.01], epochs=[15])
-    res = sweep.run_mlp_sweep(grid, data, depth=2, n_buckets=2, chunk_epochs=5, dtype="float64")
+    res = train.run_mlp_sweep(grid, data, depth=2, n_buckets=2, chunk_epochs=5, dtype="float64")
     assert len(res.buckets) == 2 and res.padding_waste > 0
     for i in range(len(grid["width"])):
         w, s = int(grid["width"][i]), int(grid["seed"][i])
@@ -173,7 +173,7 @@ def test_padded_bucketed_widths_equal_standalone_runs(x64):
 def test_batch_size_masking_equals_standalone_minibatch_runs(x64):
     data = make_data(n=22)
     grid = sweep.product(batch_size=[1, 5, 8, 22], lr=[0.05], width=[4], epochs=[3], seed=[3])
-    res = sweep.run_mlp_sweep(grid, data, depth=1, optimizer="sgd", chunk_epochs=3, dtype="float64")
+    res = train.run_mlp_sweep(grid, data, depth=1, optimizer="sgd", chunk_epochs=3, dtype="float64")
     for i, b in enumerate(grid["batch_size"]):
         _, ref_loss = reference_run(data, seed=3, width=4, depth=1, lr=0.05, epochs=3, batch_size=int(b), opt="sgd")
         np.testing.assert_allclose(res.final["train_loss"][i], ref_loss, rtol=1e-10)
@@ -181,9 +181,9 @@ def test_batch_size_masking_equals_standalone_minibatch_runs(x64):
 
 def test_horizon_freezes_params_equal_to_shorter_run(x64):
     data = make_data()
-    long = sweep.run_mlp_sweep({"width": [3, 3], "lr": [0.02, 0.02], "epochs": [7, 16], "seed": [0, 0]}, data,
+    long = train.run_mlp_sweep({"width": [3, 3], "lr": [0.02, 0.02], "epochs": [7, 16], "seed": [0, 0]}, data,
                                depth=2, chunk_epochs=4, dtype="float64")
-    short = sweep.run_mlp_sweep({"width": [3], "lr": [0.02], "epochs": [7], "seed": [0]}, data, depth=2,
+    short = train.run_mlp_sweep({"width": [3], "lr": [0.02], "epochs": [7], "seed": [0]}, data, depth=2,
                                 chunk_epochs=7, dtype="float64")
     np.testing.assert_allclose(long.final["train_loss"][0], short.final["train_loss"][0], rtol=1e-12)
     assert long.final["train_loss"][1] < long.final["train_loss"][0]  # the longer horizon kept training
@@ -199,9 +199,9 @@ def test_divergent_config_is_flagged_and_isolated():
     with_bad = {k: v + [v[-1]] for k, v in base.items()}
     benign = {k: list(v) for k, v in with_bad.items()}  # the same 3 configs, third one with a finite lr
     with_bad["lr"][-1] = 1e30  # overflows to inf on the first step
-    clean = sweep.run_mlp_sweep(base, data, depth=2, chunk_epochs=4, n_buckets=1)
-    mixed = sweep.run_mlp_sweep(with_bad, data, depth=2, chunk_epochs=4, n_buckets=1)
-    same_shape = sweep.run_mlp_sweep(benign, data, depth=2, chunk_epochs=4, n_buckets=1)
+    clean = train.run_mlp_sweep(base, data, depth=2, chunk_epochs=4, n_buckets=1)
+    mixed = train.run_mlp_sweep(with_bad, data, depth=2, chunk_epochs=4, n_buckets=1)
+    same_shape = train.run_mlp_sweep(benign, data, depth=2, chunk_epochs=4, n_buckets=1)
     assert mixed.diverged.tolist() == [False, False, True] and mixed.diverged_epoch[2] >= 0
     assert not clean.diverged.any() and not same_shape.diverged.any()
     for name in ("train_loss", "test_loss"):
@@ -221,10 +221,10 @@ def test_divergent_config_is_flagged_and_isolated():
 def test_new_hyperparameter_values_and_horizons_do_not_recompile():
     data = make_data()
     grid = {"width": [3, 4], "lr": [0.01, 0.02], "epochs": [6, 6], "seed": [0, 1]}
-    first = sweep.run_mlp_sweep(grid, data, depth=1, chunk_epochs=3, n_buckets=1, n_record=4)
+    first = train.run_mlp_sweep(grid, data, depth=1, chunk_epochs=3, n_buckets=1, n_record=4)
     traces = first.engine.trace_count
     assert traces >= 1
-    second = sweep.run_mlp_sweep({**grid, "lr": [0.5, 0.001], "seed": [7, 8], "width": [2, 4], "epochs": [9, 4]},
+    second = train.run_mlp_sweep({**grid, "lr": [0.5, 0.001], "seed": [7, 8], "width": [2, 4], "epochs": [9, 4]},
                                  data, depth=1, chunk_epochs=3, n_buckets=1, n_record=4)
     assert second.engine.trace_count == traces  # new values, widths <= max, longer horizon: same program
     assert not np.allclose(first.final["train_loss"], second.final["train_loss"])
@@ -232,7 +232,7 @@ def test_new_hyperparameter_values_and_horizons_do_not_recompile():
 
 def test_first_epoch_below_tolerance_matches_curve(x64):
     data = make_data(n=6, d_in=3)  # 6 points, wide net: interpolates fast
-    res = sweep.run_mlp_sweep({"width": [64], "lr": [0.01], "epochs": [400], "seed": [0]}, data, depth=2,
+    res = train.run_mlp_sweep({"width": [64], "lr": [0.01], "epochs": [400], "seed": [0]}, data, depth=2,
                               chunk_epochs=100, tolerances=(1e-1, 1e-3), n_record=400, dtype="float64")
     # with n_record >= epochs every epoch is recorded: curve[e] is the loss after e+1 epochs,
     # and full-batch epoch e's loss is the loss after e epochs.
@@ -272,9 +272,9 @@ def test_record_epochs_log_spaced():
 
 def test_grid_validation():
     with pytest.raises(ValueError, match="unknown grid keys"):
-        sweep.run_mlp_sweep({"width": [2], "lr": [0.1], "epochs": [1], "momentum": [0.9]}, make_data(), depth=1)
+        train.run_mlp_sweep({"width": [2], "lr": [0.1], "epochs": [1], "momentum": [0.9]}, make_data(), depth=1)
     with pytest.raises(ValueError, match="width"):
-        sweep.run_mlp_sweep({"width": [0], "lr": [0.1], "epochs": [1]}, make_data(), depth=1)
+        train.run_mlp_sweep({"width": [0], "lr": [0.1], "epochs": [1]}, make_data(), depth=1)
 
 
 def _first_rows(data, n):
@@ -288,7 +288,7 @@ def test_data_draws_and_nested_training_sets_equal_standalone_runs():
     stacked = {k: np.stack([d[k] for d in draws]) for k in draws[0]}
     grid = {"width": [3, 3, 3, 3], "lr": [0.03] * 4, "epochs": [6] * 4, "seed": [4, 4, 5, 5],
             "data": [0, 1, 0, 1], "n_train": [12, 12, 7, 7], "batch_size": [12, 5, 7, 3]}
-    res = sweep.run_mlp_sweep(grid, stacked, depth=2, chunk_epochs=3, n_buckets=1)
+    res = train.run_mlp_sweep(grid, stacked, depth=2, chunk_epochs=3, n_buckets=1)
     assert len(res.buckets) == 2  # one per training-set size
     for i in range(4):
         own = _first_rows(draws[grid["data"][i]], grid["n_train"][i])
@@ -303,6 +303,6 @@ def test_data_draws_and_nested_training_sets_equal_standalone_runs():
 def test_data_draw_and_n_train_validation():
     data = make_data(n=8)
     with pytest.raises(ValueError, match="n_train must be in"):
-        sweep.run_mlp_sweep({"width": [2], "lr": [0.1], "epochs": [1], "n_train": [9]}, data, depth=1)
+        train.run_mlp_sweep({"width": [2], "lr": [0.1], "epochs": [1], "n_train": [9]}, data, depth=1)
     with pytest.raises(ValueError, match="data must index"):
-        sweep.run_mlp_sweep({"width": [2], "lr": [0.1], "epochs": [1], "data": [1]}, data, depth=1)
+        train.run_mlp_sweep({"width": [2], "lr": [0.1], "epochs": [1], "data": [1]}, data, depth=1)

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from nndl import runio
+from nndl.run import runio
 from tests.helpers import ROOT, run_module
 
 

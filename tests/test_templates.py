@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from nndl import stats, templates
+from nndl import stats
+from nndl.run import templates
 
 TEXT = "intro ignored\n## first\nP = {{p:.3g}}, $\\frac{1}{2}$, {{d.x}}, {{l.1}}\n\n## second\nplain\n"
 

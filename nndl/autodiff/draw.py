@@ -9,7 +9,7 @@ from matplotlib.path import Path
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from nndl.autodiff.graph import Graph, depths, expression
-from nndl.plotting import subplots
+from nndl.run.plotting import subplots
 
 # Layout in data units: column pitch, box width, text line height, vertical gap between items.
 DX, BOX_W, LINE_H, GAP = 2.7, 2.2, 0.27, 0.35

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from nndl import rand
-from nndl.spectral import power_iteration
+from nndl.numerics.spectral import power_iteration
 
 Params = dict[str, jax.Array]  # w1 (L, d, h), b1 (L, h), w2 (L, h, d), b2 (L, d)
 

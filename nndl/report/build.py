@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from nndl import runio
+from nndl.run import runio
 from nndl.report import coverage
 from nndl.report.collect import collect
 from nndl.report.html import html_page

@@ -8,7 +8,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from nndl import runio
+from nndl.run import runio
 
 
 def save(path: str | Path, fingerprint: str, carry: Any, chunks_done: int) -> None:

@@ -37,11 +37,31 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nndl.progress import bar
 from nndl.sweep import checkpoint as ckpt
 from nndl.sweep.devices import config_sharding, replicated
 
 HP = dict[str, jax.Array]
+
+
+class _Silent:
+    """The progress sink used when the caller asks for none: a library call prints nothing."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n: int) -> None:
+        pass
+
+    def set_postfix(self, **kw) -> None:
+        pass
+
+
+def silent(total: int, desc: str, initial: int = 0) -> _Silent:
+    """A progress factory that shows nothing (the default of `Sweep.run`)."""
+    return _Silent()
 
 
 class Task(NamedTuple):
@@ -299,14 +319,16 @@ class Sweep:
 
     def run(self, hps: Sequence[dict[str, np.ndarray]], data: Any, *, checkpoint: str | Path | None = None,
             keep_checkpoint: bool = False, desc: str = "sweep",
-            on_chunk: Callable[[int], None] | None = None) -> list[BucketResult]:
+            on_chunk: Callable[[int], None] | None = None, progress: Callable | None = None) -> list[BucketResult]:
         """Runs every bucket's configs; `hps[b][name]` is a 1-D array over bucket b's configs.
 
         Each hp dict needs at least `seed` (int) and `epochs` (int); everything else
         is the task's. With `checkpoint` (an .npz path) the carry is saved after
         every chunk and a rerun of the identical sweep resumes from it; the file is
         removed at the end unless `keep_checkpoint`. `on_chunk(chunks_done)` is
-        called after each chunk (and its checkpoint). Returns per bucket the final
+        called after each chunk (and its checkpoint). `progress(total, desc, initial=...)` makes a
+        context manager with `update(n)` and `set_postfix(**kw)` (e.g. `nndl.run.progress.bar`, a tqdm
+        bar); the default shows nothing. Returns per bucket the final
         states and tracks, config axis first, padding removed.
         """
         if len(hps) != len(self.tasks):
@@ -338,7 +360,8 @@ class Sweep:
                       file=sys.stderr)
         tols = np.asarray(self.tolerances, carries[0].track.last_loss.dtype)
         losses = None
-        with bar(self.n_chunks * self.chunk_epochs, desc, initial=start_chunk * self.chunk_epochs) as pbar:
+        progress = progress or silent
+        with progress(self.n_chunks * self.chunk_epochs, desc, initial=start_chunk * self.chunk_epochs) as pbar:
             for chunk in range(start_chunk, self.n_chunks):
                 t0 = time.perf_counter()
                 window = slice(chunk * self.chunk_epochs, (chunk + 1) * self.chunk_epochs)

@@ -16,14 +16,15 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from nndl import runio
-from nndl.flags import NONE, add_config_flags
+from nndl.errors import ConfigError, NndlError
+from nndl.run import runio
+from nndl.run.flags import NONE, add_config_flags
 
 EXIT_USER_ERROR = 2
 
 
-class UserError(Exception):
-    """A mistake in the user's input; reported as one line with exit status 2."""
+class UserError(ConfigError):
+    """A mistake in the user's input; reported as one line with exit status 2 (as is any `NndlError`)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -155,8 +156,8 @@ def run_experiment(
         their default None, so that an unset flag keeps the mode's default.
       validate: raises UserError for impossible combinations of settings.
       argv: arguments (default sys.argv[1:]).
-      keys: `nndl.flags.Key` declarations; given, every get_config() key gets a generated flag
-        (`nndl.flags.add_config_flags`) and add_arguments only adds what is not a config key.
+      keys: `nndl.run.flags.Key` declarations; given, every get_config() key gets a generated flag
+        (`nndl.run.flags.add_config_flags`) and add_arguments only adds what is not a config key.
 
     Returns:
       The exit status: 0 ok, 2 user error; a bug propagates as an exception.
@@ -192,7 +193,7 @@ def run_experiment(
                                                 "wall_time_s": time.perf_counter() - start})
         print(f"{name}: done in {time.perf_counter() - start:.1f} s -> {out}/metrics.json")
         return 0
-    except UserError as e:
+    except NndlError as e:
         print_error(prog, str(e))
         return EXIT_USER_ERROR
     except KeyboardInterrupt:

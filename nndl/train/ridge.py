@@ -5,9 +5,9 @@ shuffling seed, so the per-epoch permutation and each minibatch x[idx] are
 NOT batched over configs: under the engine's vmap, predicting and the hand-
 written gradient become matmuls (B, d) x (d, configs) instead of a gather of
 a separate (B, d) block per config, which is memory-bound and ~40x slower on
-a CPU. Semantics equal `nndl.sweep.run_mlp_sweep(depth=0, optimizer="sgd",
+a CPU. Semantics equal `nndl.train.run_mlp_sweep(depth=0, optimizer="sgd",
 loss="half_mse", decay_biases=False)` for configs with seed == shuffle_seed:
-same He initialisation, same permutation per epoch (`nndl.train.epoch_permutation`),
+same He initialisation, same permutation per epoch (`nndl.train.mlp.epoch_permutation`),
 batches perm[s*B:(s+1)*B] with the last one partial; tests/test_linear.py
 checks the equality.
 """
@@ -23,7 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nndl import linear, train
+from nndl import linear
+from nndl.train import mlp as train_mlp
 from nndl.models import padded_mlp
 from nndl.sweep import Sweep, Task
 
@@ -61,7 +62,7 @@ def train_epoch(spec: RidgeSpec, params: linear.Params, hp: dict, data: dict, ep
     lr, alpha = hp["lr"], hp["alpha"]
     if batch == n:  # full batch: the order of the examples does not matter
         return sgd_step(params, x, y, lr, alpha)
-    perm = train.epoch_permutation(spec.shuffle_seed, epoch, n)
+    perm = train_mlp.epoch_permutation(spec.shuffle_seed, epoch, n)
     n_full, rest = divmod(n, batch)
 
     def step(p, idx):
@@ -133,7 +134,7 @@ def _evaluate_all(params, data):
 def run_ridge_sweep(grid: dict[str, Sequence], data: dict[str, np.ndarray], *, shuffle_seed: int,
                     chunk_epochs: int = 10, n_record: int = 10, checkpoint: str | Path | None = None,
                     devices: Sequence[jax.Device] | None = None, desc: str = "ridge SGD grid",
-                    on_chunk=None) -> RidgeSweepResult:
+                    on_chunk=None, progress=None) -> RidgeSweepResult:
     """Trains every config of `grid` with the engine: one bucket per batch size, one jitted call per chunk.
 
     Args:
@@ -146,6 +147,7 @@ def run_ridge_sweep(grid: dict[str, Sequence], data: dict[str, np.ndarray], *, s
       devices: devices to shard configs over (default all).
       desc: progress-bar label.
       on_chunk: called with the number of chunks done after each chunk.
+      progress: progress-bar factory (`nndl.sweep.Sweep.run`); None shows nothing.
 
     Returns:
       RidgeSweepResult in grid order.
@@ -162,7 +164,7 @@ def run_ridge_sweep(grid: dict[str, Sequence], data: dict[str, np.ndarray], *, s
     sweep = _sweep(specs, int(grid["epochs"].max()), int(chunk_epochs), int(n_record),
                    tuple(devices if devices is not None else jax.devices()))
     hps = [{k: grid[k][m] for k in HP_KEYS} for m in members]
-    buckets = sweep.run(hps, arrays, checkpoint=checkpoint, desc=desc, on_chunk=on_chunk)
+    buckets = sweep.run(hps, arrays, checkpoint=checkpoint, desc=desc, on_chunk=on_chunk, progress=progress)
 
     w, b = np.zeros((count, d), np.float32), np.zeros(count, np.float32)
     final = {k: np.zeros(count) for k in METRICS}

@@ -115,6 +115,7 @@ def run_mlp_sweep(
     desc: str = "sweep",
     dtype: str = "float32",
     on_chunk=None,
+    progress=None,
 ) -> SweepResult:
     """Trains every config of `grid` in one jitted call per chunk of epochs.
 
@@ -127,7 +128,7 @@ def run_mlp_sweep(
       data: x_train (N, d_in), y_train (N, d_out), x_test, y_test; or any of them with a leading
         axis of data draws, e.g. x_train (n_draws, N, d_in), of which config i uses draw data[i].
       depth: hidden layers of `width` units each.
-      optimizer, loss, decay_biases, activation: see `nndl.train.Spec`.
+      optimizer, loss, decay_biases, activation: see `nndl.train.mlp.Spec`.
       n_buckets: maximum number of width buckets (chosen to minimise padded FLOPs).
       buckets: explicit buckets (lists of widths), overriding n_buckets.
       split_batch_sizes: one bucket per batch size too (no padded batch slots, one compile each).
@@ -140,6 +141,7 @@ def run_mlp_sweep(
       desc: progress-bar label.
       dtype: data and parameter dtype ("float64" inside `jax.enable_x64(True)`).
       on_chunk: called with the number of chunks done after each chunk.
+      progress: progress-bar factory (`nndl.sweep.Sweep.run`); None shows nothing.
     """
     arrays = {k: np.asarray(data[k], dtype) for k in ("x_train", "y_train", "x_test", "y_test")}
     x, y = arrays["x_train"], arrays["y_train"]
@@ -179,7 +181,8 @@ def run_mlp_sweep(
                   tolerances=tolerances, n_record=n_record, devices=devices)
     hps = [{k: grid[k][m] for k in HP_KEYS} for m in members]
     results = sweep.run(hps, arrays, checkpoint=checkpoint,
-                        keep_checkpoint=keep_checkpoint, desc=desc, on_chunk=on_chunk)
+                        keep_checkpoint=keep_checkpoint, desc=desc, on_chunk=on_chunk,
+                        progress=progress)
 
     n = len(widths)
     location = np.zeros((n, 2), int)

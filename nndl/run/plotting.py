@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from nndl.runio import save_figure  # noqa: E402
+from nndl.run.runio import save_figure  # noqa: E402
 
 __all__ = ["plt", "subplots", "save_figure"]
 
