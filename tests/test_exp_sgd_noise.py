@@ -1,4 +1,4 @@
-"""experiments.sgd_noise: smoke run, numbers against closed forms, an independent gradient computation and MC bounds."""
+"""experiments.sgd_noise (package): smoke run, numbers against closed forms, an independent gradient computation and MC bounds."""
 
 import math
 
@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from experiments import sgd_noise
+from experiments.sgd_noise import report as rep
+from experiments.sgd_noise import run as sgd_run
 from nndl import data
 from nndl.run import runio
 from nndl.models import mlp
@@ -29,7 +31,7 @@ def independent_sigma2(config) -> tuple[float, tuple[int, int]]:
     columns = data.load_csv(data.X_Y_PATH)
     x = jnp.asarray(columns["x"], jnp.float32)[:, None]
     y = jnp.asarray(columns["y"], jnp.float32)[:, None]
-    params = sgd_noise.model_params(config)
+    params = sgd_run.model_params(config)
 
     def losses(p):
         pred = jax.vmap(mlp.apply, in_axes=(None, 0))(p, x)
@@ -44,16 +46,16 @@ def test_smoke_files_and_report(smoke):
     m, _, out = smoke
     assert (out / "sgd_noise.png").exists() and (out / "curves.npz").exists()
     assert set(m) >= {"p_never", "inv_e", "minibatch_variance", "lr_scaling"}
-    assert all(section["text"] for section in sgd_noise.report(m))
-    assert all(row["passed"] for row in sgd_noise.checks(m))
+    assert all(answer.text for answer in rep.report(m))
+    assert all(row.passed for row in rep.checks(m))
 
 
 def test_report_entries_and_templates(smoke):
     m = smoke[0]
-    entries = check_report_entries(sgd_noise, m, required=ENTRY_KEYS)
+    entries = check_report_entries(rep, m, required=ENTRY_KEYS)
     assert [i for e in entries for i in e["ids"]] == ["004 Q1(a)", "004 Q1(b)", "004 Q1(d)", "004 Q1(e)", "004 Q1(f)"]
-    f = sgd_noise.report_fields(m)
-    check_template(sgd_noise.TEXT, f, {p: {**f, **f[p.rstrip("_")]} for p in ("never_", "variance_", "lr_")})
+    f = rep.report_fields(m)
+    check_template(rep.TEXT, f, {p: {**f, **f[p.rstrip("_")]} for p in ("never_", "variance_", "lr_")})
     # n times the gap to 1/e, reported, against the formula
     expect = ", ".join(f"{r['n'] * (1 / math.e - (1 - 1 / r['n']) ** r['n']):.4f}" for r in m["p_never"])
     assert f["gap_times_n"] == expect and "1/(2e) = 0.1839" in entries[0]["text"]
@@ -61,21 +63,21 @@ def test_report_entries_and_templates(smoke):
 
 def test_deviations_beyond_two_se_are_named(smoke):
     m = smoke[0]
-    d = sgd_noise._deviations([("a", 0.5), ("b", -2.5), ("c", None), ("d", 2.01)])
+    d = rep._deviations([("a", 0.5), ("b", -2.5), ("c", None), ("d", 2.01)])
     assert d["n_beyond"] == 2 and d["beyond"] == "b (-2.5 s.e.); d (+2.0 s.e.)" and d["n_checks"] == 3
     assert d["expected_beyond"] == pytest.approx(3 * 0.0455, rel=1e-2)
     # a measurement pushed beyond 2 s.e. is named in the text; inside, the text says all are within
     shifted = {**m, "minibatch_variance": {**m["minibatch_variance"]}}
     mb = shifted["minibatch_variance"]
     mb["variances"] = [t + (3 * se if i == 0 else 0.0) for i, (t, se) in enumerate(zip(mb["theory_fpc"], mb["stderr"]))]
-    text = sgd_noise.report(shifted)[1]["text"]
+    text = rep.report(shifted)[1].text
     assert f"b = {mb['batch_sizes'][0]} (+3.0 s.e.)" in text
     mb["variances"] = list(mb["theory_fpc"])
-    assert "Every measured variance is within 2 standard errors" in sgd_noise.report(shifted)[1]["text"]
+    assert "Every measured variance is within 2 standard errors" in rep.report(shifted)[1].text
     # z of the step variances: relative deviation over the minibatch study's relative s.e. at that batch size
     rel = {b: se / v for b, v, se in zip(m["minibatch_variance"]["batch_sizes"], m["minibatch_variance"]["variances"],
                                            m["minibatch_variance"]["stderr"])}
-    zs = dict(sgd_noise.lr_scaling_z(m))
+    zs = dict(rep.lr_scaling_z(m))
     for r in m["lr_scaling"]:
         if r["batch_size"] in rel:
             assert zs[f"lr x k at k = {r['k']}"] == pytest.approx((r["var_linear"] / r["theory_linear"] - 1)

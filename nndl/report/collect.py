@@ -15,6 +15,8 @@ from pathlib import Path
 from types import ModuleType
 
 from nndl.report import coverage, fmt, mathfit
+from nndl.report.answers import Answer
+from nndl.report.answers import Check as TypedCheck
 from nndl.report.model import Check, Entry, Listing, Question, Report, Section
 
 RUN_SUMMARY = "all.json"  # written by `python -m experiments all`: total wall time and mode
@@ -139,10 +141,18 @@ def _read_json(path: Path):
         return None
 
 
+def answers_module(module: ModuleType) -> ModuleType:
+    """Where an experiment's report() and checks() live: `<package>.report` for an experiment package
+    (experiments/<name>/report.py), the module itself for a single-file experiment."""
+    if hasattr(module, "__path__"):
+        return importlib.import_module(f"{module.__name__}.report")
+    return module
+
+
 def _call(module: ModuleType, fn: str, metrics: dict) -> tuple[object, list[str]]:
     """module.fn(copy of metrics), or None and the error line."""
     try:
-        return getattr(module, fn)(copy.deepcopy(metrics)), []
+        return getattr(answers_module(module), fn)(copy.deepcopy(metrics)), []
     except Exception as e:
         return None, [error_line(f"{module.__name__.rsplit('.', 1)[-1]}.{fn}()", e,
                                  getattr(module, "__file__", None))]
@@ -157,6 +167,8 @@ def _entries(module: ModuleType, metrics: dict, folder: Path,
         return [], [f"report() returned {type(raw).__name__}, not a list of dicts"]
     entries = []
     for i, item in enumerate(raw):
+        if isinstance(item, Answer):
+            item = _answer_dict(item)
         if not isinstance(item, Mapping):
             errors.append(f"report() item {i} is {type(item).__name__}, not a dict")
             continue
@@ -166,6 +178,13 @@ def _entries(module: ModuleType, metrics: dict, folder: Path,
         entries.append(entry)
         errors += entry_errors
     return entries, errors
+
+
+def _answer_dict(a: Answer) -> dict:
+    """A typed Answer in the form _entry reads (its header, if any, as the first table row)."""
+    table = ([list(a.header)] if a.header else []) + [list(r) for r in a.table]
+    return {"question": a.question, "ids": list(a.ids), "derivation": a.derivation, "figures": list(a.figures),
+            "table": table, "header": a.header is not None, "text": a.text, "code": list(a.code)}
 
 
 def _entry(item: Mapping, folder: Path) -> tuple[Entry, list[str]]:
@@ -180,7 +199,8 @@ def _entry(item: Mapping, folder: Path) -> tuple[Entry, list[str]]:
     errors += math_errors(derivation) + math_errors(str(item.get("text") or ""))
     listings, code_errors = _listings(_strings(item.get("code")))
     return Entry(question=str(item.get("question", "")), figures=tuple(p for p in figures if _is_png(p)),
-                 table=rows, header=_looks_like_header(table), text=str(item.get("text") or ""),
+                 table=rows, header=bool(item["header"]) if "header" in item else _looks_like_header(table),
+                 text=str(item.get("text") or ""),
                  ids=tuple(_strings(item.get("ids"))), derivation=derivation, code=listings), errors + code_errors
 
 
@@ -267,6 +287,8 @@ def _checks(module: ModuleType, metrics: dict, name: str) -> tuple[list[Check], 
         return [], errors
     checks = []
     for i, item in enumerate(raw if _is_row(raw) else []):
+        if isinstance(item, TypedCheck):
+            item = dataclasses.asdict(item)
         if not isinstance(item, Mapping):
             errors.append(f"checks() item {i} is {type(item).__name__}, not a dict")
             continue

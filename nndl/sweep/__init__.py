@@ -3,7 +3,7 @@
 
 from nndl.sweep.devices import use_host_devices
 from nndl.sweep.engine import Sweep, Task, record_epochs
-from nndl.sweep.grid import derive_seeds, padded_cost, plan_buckets, product
+from nndl.sweep.grid import Grid, derive_seeds, padded_cost, plan_buckets, product, scatter
 
-__all__ = ["Sweep", "Task", "derive_seeds", "padded_cost", "plan_buckets", "product", "record_epochs",
+__all__ = ["Grid", "Sweep", "Task", "derive_seeds", "padded_cost", "plan_buckets", "product", "record_epochs", "scatter",
            "use_host_devices"]

@@ -5,7 +5,10 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Sequence
 
+import jax
 import numpy as np
+
+from nndl.stats import mean_se
 
 
 def product(**axes: Sequence) -> dict[str, np.ndarray]:
@@ -17,6 +20,107 @@ def product(**axes: Sequence) -> dict[str, np.ndarray]:
     names = list(axes)
     rows = list(itertools.product(*(list(axes[n]) for n in names)))
     return {n: np.asarray([r[i] for r in rows]) for i, n in enumerate(names)}
+
+
+class Grid:
+    """A Cartesian grid of named axes and the way back from flat per-config results to those axes.
+
+    `Grid(lr=[0.1, 0.2], seed=[0, 1, 2])` has shape (2, 3); `flat()` is `product(...)` (first axis
+    slowest), the order a sweep trains and returns its configs in; `unflatten(values)` turns a
+    per-config array (n_configs, ...) into (2, 3, ...); `mean_se(values, over="seed")` averages
+    over named axes (NaN-aware: diverged runs are NaN) and returns the mean and standard error
+    on the remaining axes, in grid order.
+
+    >>> g = Grid(lr=[0.1, 0.2], seed=[0, 1])
+    >>> g.unflatten(np.arange(4.0)).tolist()
+    [[0.0, 1.0], [2.0, 3.0]]
+    >>> g.mean_se(np.arange(4.0), over="seed")[0].tolist()
+    [0.5, 2.5]
+    """
+
+    def __init__(self, **axes: Sequence):
+        if not axes:
+            raise ValueError("a grid needs at least one axis")
+        self.axes = {name: np.asarray(list(values)) for name, values in axes.items()}
+        empty = [name for name, values in self.axes.items() if values.size == 0]
+        if empty:
+            raise ValueError(f"grid axes {empty} have no values")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.axes)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(len(v) for v in self.axes.values())
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    def flat(self) -> dict[str, np.ndarray]:
+        """One 1-D array per axis with one entry per config (first axis slowest)."""
+        return product(**self.axes)
+
+    def unflatten(self, values) -> np.ndarray:
+        """Per-config values (n_configs, ...) in flat order -> (*shape, ...)."""
+        values = np.asarray(values)
+        if values.shape[:1] != (self.size,):
+            raise ValueError(f"expected {self.size} per-config values, got shape {values.shape}")
+        return values.reshape(self.shape + values.shape[1:])
+
+    def axis(self, name: str) -> int:
+        if name not in self.axes:
+            raise ValueError(f"no grid axis {name!r}; axes are {self.names}")
+        return self.names.index(name)
+
+    def mean_se(self, values, over: str | Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard error over the named axes (NaNs skipped), the other axes kept in grid order.
+
+        Trailing per-config dimensions of `values` (e.g. a curve per config) are kept after the grid axes.
+        """
+        over = (over,) if isinstance(over, str) else tuple(over)
+        axes = sorted(self.axis(name) for name in over)
+        cube = self.unflatten(values).astype(np.float64)
+        keep = [a for a in range(len(self.shape)) if a not in axes]
+        rest = list(range(len(self.shape), cube.ndim))
+        runs = cube.transpose(keep + axes + rest)
+        kept_shape = tuple(self.shape[a] for a in keep)
+        runs = runs.reshape(kept_shape + (-1,) + cube.shape[len(self.shape):])
+        return mean_se(runs, axis=len(kept_shape))
+
+    def index(self, **coords) -> int:
+        """The flat index of the config at the given axis values (every axis named)."""
+        missing = set(self.names) - set(coords)
+        if missing:
+            raise ValueError(f"index needs every axis; missing {sorted(missing)}")
+        pos = []
+        for name in self.names:
+            hits = np.flatnonzero(self.axes[name] == coords[name])
+            if not len(hits):
+                raise ValueError(f"{coords[name]!r} is not a value of axis {name!r}")
+            pos.append(int(hits[0]))
+        return int(np.ravel_multi_index(tuple(pos), self.shape))
+
+    def coords(self, i: int) -> dict:
+        """The axis values of flat config i."""
+        pos = np.unravel_index(int(i), self.shape)
+        return {name: self.axes[name][j].item() for name, j in zip(self.names, pos)}
+
+
+def scatter(members: Sequence[np.ndarray], per_bucket: Sequence, n: int):
+    """Per-bucket results (each a pytree of arrays with a leading axis over the bucket's configs, in the order of
+    `members[b]`, the configs' flat indices) -> one pytree in flat grid order, n configs."""
+    first = per_bucket[0]
+
+    def empty(leaf):
+        leaf = np.asarray(leaf)
+        return np.zeros((n,) + leaf.shape[1:], leaf.dtype)
+
+    out = jax.tree.map(empty, first)
+    for m, values in zip(members, per_bucket):
+        jax.tree.map(lambda o, v, m=m: o.__setitem__(m, np.asarray(v)), out, values)
+    return out
 
 
 def derive_seeds(seed: int, n: int) -> np.ndarray:

@@ -10,10 +10,10 @@ from typing import Any
 import jax
 import numpy as np
 
-from nndl import train
+from nndl.train import mlp as train
 from nndl.models import padded_mlp
 from nndl.sweep.engine import Sweep
-from nndl.sweep.grid import padded_cost, plan_buckets
+from nndl.sweep.grid import padded_cost, plan_buckets, scatter
 
 HP_KEYS = ("seed", "epochs", "lr", "weight_decay", "width", "batch_size", "stop_loss", "data", "n_train")
 HP_DTYPES = {"seed": np.int32, "epochs": np.int32, "width": np.int32, "batch_size": np.int32, "data": np.int32,
@@ -184,23 +184,20 @@ def run_mlp_sweep(
                         keep_checkpoint=keep_checkpoint, desc=desc, on_chunk=on_chunk,
                         progress=progress)
 
-    n = len(widths)
-    location = np.zeros((n, 2), int)
-    curves = {name: np.full((n, len(sweep.record)), np.nan) for name in train.METRICS}
-    final = {name: np.zeros(n) for name in train.METRICS}
-    diverged, diverged_epoch = np.zeros(n, bool), np.zeros(n, int)
-    first_below = np.zeros((n, len(sweep.tolerances)), int)
-    stopped_epoch = np.zeros(n, int)
-    for b, (m, res) in enumerate(zip(members, results)):
-        location[m, 0], location[m, 1] = b, np.arange(len(m))
+    def per_bucket(b, m, res):
         past = sweep.record[None, :] > grid["epochs"][m][:, None]
-        for c, name in enumerate(train.METRICS):
-            curves[name][m] = np.where(past, np.nan, res.track.curves[:, :, c])
-            # the last record epoch is n_epochs >= every horizon: the state is final there
-            final[name][m] = res.track.curves[:, -1, c]
-        diverged[m], diverged_epoch[m] = res.track.diverged, res.track.diverged_epoch
-        first_below[m] = res.track.first_below
-        stopped_epoch[m] = res.track.stopped_epoch
+        return {"location": np.stack([np.full(len(m), b), np.arange(len(m))], axis=1),
+                # the last record epoch is n_epochs >= every horizon: the state is final there
+                "curves": {name: np.where(past, np.nan, res.track.curves[:, :, c])
+                           for c, name in enumerate(train.METRICS)},
+                "final": {name: res.track.curves[:, -1, c].astype(np.float64) for c, name in enumerate(train.METRICS)},
+                "diverged": res.track.diverged, "diverged_epoch": res.track.diverged_epoch,
+                "first_below": res.track.first_below, "stopped_epoch": res.track.stopped_epoch}
+
+    out = scatter(members, [per_bucket(b, m, res) for b, (m, res) in enumerate(zip(members, results))], len(widths))
+    location, curves, final = out["location"], out["curves"], out["final"]
+    diverged, diverged_epoch = out["diverged"], out["diverged_epoch"]
+    first_below, stopped_epoch = out["first_below"], out["stopped_epoch"]
     used_buckets = [sorted(set(map(int, widths[m]))) for m in members]
     useful, executed = padded_cost(widths, used_buckets, cost)
     setup = {"optimizer": optimizer, "loss": loss, "activation": activation, "decay_biases": decay_biases,

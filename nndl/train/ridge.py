@@ -26,7 +26,7 @@ import numpy as np
 from nndl import linear
 from nndl.train import mlp as train_mlp
 from nndl.models import padded_mlp
-from nndl.sweep import Sweep, Task
+from nndl.sweep import Sweep, Task, scatter
 
 METRICS = ("train_mse", "val_mse")
 HP_KEYS = ("seed", "epochs", "lr", "alpha")
@@ -166,17 +166,14 @@ def run_ridge_sweep(grid: dict[str, Sequence], data: dict[str, np.ndarray], *, s
     hps = [{k: grid[k][m] for k in HP_KEYS} for m in members]
     buckets = sweep.run(hps, arrays, checkpoint=checkpoint, desc=desc, on_chunk=on_chunk, progress=progress)
 
-    w, b = np.zeros((count, d), np.float32), np.zeros(count, np.float32)
-    final = {k: np.zeros(count) for k in METRICS}
-    curves = {k: np.full((count, len(sweep.record)), np.nan) for k in METRICS}
-    diverged = np.zeros(count, bool)
-    for m, res in zip(members, buckets):
-        w[m], b[m] = res.state["w"], res.state["b"]
+    def per_bucket(m, res):
         values = _evaluate_all(res.state, arrays)
         past = sweep.record[None, :] > grid["epochs"][m][:, None]
-        for c, k in enumerate(METRICS):
-            final[k][m] = np.asarray(values[k])
-            curves[k][m] = np.where(past, np.nan, res.track.curves[:, :, c])
-        diverged[m] = res.track.diverged
+        return {"w": res.state["w"], "b": res.state["b"], "diverged": res.track.diverged,
+                "final": {k: np.asarray(values[k], np.float64) for k in METRICS},
+                "curves": {k: np.where(past, np.nan, res.track.curves[:, :, c]) for c, k in enumerate(METRICS)}}
+
+    out = scatter(members, [per_bucket(m, res) for m, res in zip(members, buckets)], count)
+    w, b, final, curves, diverged = out["w"], out["b"], out["final"], out["curves"], out["diverged"]
     return RidgeSweepResult(grid=grid, w=w, b=b, final=final, diverged=diverged, record_epochs=sweep.record,
                             curves=curves, timings=dict(sweep.timings))

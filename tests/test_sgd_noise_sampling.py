@@ -1,11 +1,11 @@
-"""nndl.sampling: never-sampled simulation, per-example gradients, minibatch variance without replacement."""
+"""experiments.sgd_noise.sampling: never-sampled simulation, per-example gradients, minibatch variance without replacement."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nndl import sampling
+from experiments.sgd_noise import sampling
 from nndl.models import mlp
 
 
