@@ -1,4 +1,4 @@
-"""Regression diagnostics: seeded splits, a noise-floor estimate, Gaussian calibration and a fit verdict."""
+"""Regression diagnostics: a noise-floor estimate, Gaussian calibration and a fit verdict."""
 
 from __future__ import annotations
 
@@ -8,26 +8,7 @@ import jax
 import numpy as np
 
 from nndl import stats
-
-
-def split_indices(key: jax.Array, n: int, fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """A random split of range(n) into a first part of round(fraction * n) indices and the rest.
-
-    Args:
-      key: PRNG key of the permutation.
-      n: number of examples.
-      fraction: share of the first part, in (0, 1).
-
-    Returns:
-      (first, rest): disjoint int arrays covering range(n), each in permutation order.
-    """
-    if not 0 < fraction < 1:
-        raise ValueError(f"fraction must be in (0, 1), got {fraction}")
-    k = int(round(fraction * n))
-    if not 0 < k < n:
-        raise ValueError(f"splitting {n} examples {fraction:g}/{1 - fraction:g} leaves an empty part")
-    perm = np.asarray(jax.random.permutation(key, n))
-    return perm[:k], perm[k:]
+from nndl.data.splits import split_indices  # noqa: F401 - moved; callers migrate to nndl.data
 
 
 def noise_variance(x: np.ndarray, y: np.ndarray) -> float:
