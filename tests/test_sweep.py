@@ -12,6 +12,7 @@ import pytest
 from nndl import losses, sweep, train
 from nndl.models import mlp, padded_mlp
 from nndl.sweep.grid import padded_cost, plan_buckets
+from tests.compile_log import log_compilations
 
 
 def make_data(seed=0, n=24, n_test=10, d_in=3, d_out=2):
@@ -111,7 +112,7 @@ def test_buckets_share_one_init_program():
 
 @pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
 def test_all_finite_is_exact(bad):
-    from nndl.sweep.engine import _all_finite
+    from nndl.sweep.program import _all_finite
 
     big = np.full((3, 4), np.finfo(np.float32).max, np.float32)  # a plain sum would overflow
     assert bool(_all_finite({"a": big, "b": np.arange(3, dtype=np.int32)}))
@@ -219,14 +220,16 @@ def test_divergent_config_is_flagged_and_isolated():
 
 
 def test_new_hyperparameter_values_and_horizons_do_not_recompile():
-    data = make_data()
+    data = make_data(n=13, d_in=5)  # shapes no other test uses: the first sweep must compile here
     grid = {"width": [3, 4], "lr": [0.01, 0.02], "epochs": [6, 6], "seed": [0, 1]}
-    first = train.run_mlp_sweep(grid, data, depth=1, chunk_epochs=3, n_buckets=1, n_record=4)
-    traces = first.engine.trace_count
-    assert traces >= 1
-    second = train.run_mlp_sweep({**grid, "lr": [0.5, 0.001], "seed": [7, 8], "width": [2, 4], "epochs": [9, 4]},
-                                 data, depth=1, chunk_epochs=3, n_buckets=1, n_record=4)
-    assert second.engine.trace_count == traces  # new values, widths <= max, longer horizon: same program
+    with log_compilations() as first_log:
+        first = train.run_mlp_sweep(grid, data, depth=1, chunk_epochs=3, n_buckets=1, n_record=4)
+    assert {"_init_all", "_chunk_all"} <= set(first_log), first_log  # the log does see the engine's programs
+    with log_compilations() as second_log:
+        second = train.run_mlp_sweep({**grid, "lr": [0.5, 0.001], "seed": [7, 8], "width": [2, 4], "epochs": [9, 4]},
+                                     data, depth=1, chunk_epochs=3, n_buckets=1, n_record=4)
+    # new values, widths <= max, a longer horizon: the same programs, nothing of the engine compiles again
+    assert not {"_init_all", "_chunk_all"} & set(second_log), second_log
     assert not np.allclose(first.final["train_loss"], second.final["train_loss"])
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nndl.atomic import atomic_write_bytes
 from nndl.data.files import format_csv
 
 X_RANGE = (-3.0, 3.0)
@@ -60,8 +61,4 @@ def make_x_y(seed: int = X_Y_SEED, n: int = X_Y_ROWS) -> tuple[np.ndarray, np.nd
 def write_x_y_csv(path: str | os.PathLike = X_Y_PATH, seed: int = X_Y_SEED, n: int = X_Y_ROWS) -> Path:
     """Writes `make_x_y(seed, n)` as CSV (header `x,y`), atomically."""
     x, y = make_x_y(seed, n)
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(format_csv({"x": x, "y": y}).encode())
-    os.replace(tmp, path)  # atomic: a killed write never leaves half a file
-    return path
+    return atomic_write_bytes(path, format_csv({"x": x, "y": y}).encode())

@@ -10,14 +10,17 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import jax
+
 from nndl.errors import ConfigError, NndlError
-from nndl.run import runio
+from nndl.run import runio, scale
 from nndl.run.flags import NONE, add_config_flags
 
 EXIT_USER_ERROR = 2
@@ -30,7 +33,7 @@ class UserError(ConfigError):
 class _Parser(argparse.ArgumentParser):
     """argparse that raises UserError instead of printing usage and exiting."""
 
-    def error(self, message: str):  # noqa: D401 - argparse API
+    def error(self, message: str):
         raise UserError(message)
 
 
@@ -118,6 +121,7 @@ def make_parser(name: str, doc: str | None) -> argparse.ArgumentParser:
     mode.add_argument("--quick", dest="full", action="store_false", help="minutes on a laptop CPU (default)")
     mode.add_argument("--full", dest="full", action="store_true", help="the sheet's full settings (accelerator)")
     parser.set_defaults(full=False)
+    scale.add_flags(parser, positive_int, nonneg_int)
     return parser
 
 
@@ -175,6 +179,12 @@ def run_experiment(
         if validate is not None:
             validate(config)
         out = Path(args.out) if args.out is not None else Path("runs") / name
+        scale.setup(args)  # the process group and the compilation cache, before any JAX computation
+        if not scale.is_main():
+            # every process computes everything; only process 0 writes the run folder
+            with tempfile.TemporaryDirectory(prefix=f"nndl-{name}-p{jax.process_index()}-") as private:
+                run(config, Path(private))
+            return 0
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as e:

@@ -14,32 +14,14 @@ import json
 import math
 import os
 import platform
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from nndl.atomic import atomic_write_bytes  # re-exported: run folders write through it
+
 NONFINITE_KEY = "nonfinite"
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Writes `data` to `path` atomically (temp file in the same folder + os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; run folders are meant to be shared
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def to_jsonable(obj: Any, _path: str = "", _bad: list[str] | None = None) -> Any:
@@ -111,6 +93,7 @@ def environment() -> dict[str, str]:
         "platform": devices[0].platform,
         "device_kind": devices[0].device_kind,
         "device_count": str(len(devices)),
+        "process_count": str(jax.process_count()),
     }
 
 

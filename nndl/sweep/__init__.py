@@ -2,8 +2,8 @@
 `nndl.train` holds the MLP and ridge tasks)."""
 
 from nndl.sweep.devices import use_host_devices
-from nndl.sweep.engine import Sweep, Task, record_epochs
+from nndl.sweep.engine import Sweep, Task, configure, record_epochs
 from nndl.sweep.grid import Grid, derive_seeds, padded_cost, plan_buckets, product, scatter
 
-__all__ = ["Grid", "Sweep", "Task", "derive_seeds", "padded_cost", "plan_buckets", "product", "record_epochs", "scatter",
-           "use_host_devices"]
+__all__ = ["Grid", "Sweep", "Task", "configure", "derive_seeds", "padded_cost", "plan_buckets", "product",
+           "record_epochs", "scatter", "use_host_devices"]

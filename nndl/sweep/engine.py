@@ -25,22 +25,23 @@ run in the same jit, each with its own vmap.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from nndl.sweep import checkpoint as ckpt
+from nndl.sweep import hosts
 from nndl.sweep.devices import config_sharding, replicated
+from nndl.sweep.program import HP, BucketResult, Carry, SharedInit, Task, Track, jitted, new_track, record_epochs
 
-HP = dict[str, jax.Array]
+__all__ = ["DEFAULTS", "HP", "BucketResult", "Carry", "SharedInit", "Sweep", "Task", "Track", "configure",
+           "device_memory", "record_epochs", "silent"]
 
 
 class _Silent:
@@ -64,193 +65,27 @@ def silent(total: int, desc: str, initial: int = 0) -> _Silent:
     return _Silent()
 
 
-class Task(NamedTuple):
-    """One training run, for ONE config. All functions pure and traceable.
-
-    init(hp, key) -> state; epoch(state, hp, data, e) -> (state, loss) where e is
-    the (unbatched) epoch index and loss the epoch's training loss (at its start
-    for full batch); evaluate(state, hp, data) -> {name: scalar}; `name` keys the
-    jit cache: two tasks with equal names must be the same computation.
-    """
-
-    init: Callable[[HP, jax.Array], Any]
-    epoch: Callable[[Any, HP, Any, jax.Array], tuple[Any, jax.Array]]
-    evaluate: Callable[[Any, HP, Any], dict[str, jax.Array]]
-    name: str
-    shared_init: SharedInit | None = None
-    watch: Callable[[Any], Any] | None = None  # part of the state checked for finiteness (default: all)
+# Process-wide default of `Sweep.run(max_configs_per_call=...)`, set once by the command line
+# (`--max-configs-per-call`); None: from the device's memory where the backend reports it, else no cap.
+DEFAULTS: dict[str, int | None] = {"max_configs_per_call": None}
 
 
-class SharedInit(NamedTuple):
-    """Lets buckets draw their initial states in ONE vmapped call (one program to compile, not one per bucket).
-
-    Every config of the buckets whose tasks carry an equal `group` runs `base(hp, key)`;
-    each bucket then maps `project(raw, hp) -> state` over its own configs. The task's
-    `init` must equal `project(base(hp, key), hp)` (e.g. draw at the largest padded width,
-    then slice to the bucket's width).
-    """
-
-    group: str
-    base: Callable[[HP, jax.Array], Any]
-    project: Callable[[Any, HP], Any]
+def configure(*, max_configs_per_call: int | None) -> None:
+    """Sets the default cap on configs per jitted call for every later sweep in this process."""
+    if max_configs_per_call is not None and max_configs_per_call < 1:
+        raise ValueError(f"max_configs_per_call must be >= 1, got {max_configs_per_call}")
+    DEFAULTS["max_configs_per_call"] = max_configs_per_call
 
 
-class Track(NamedTuple):
-    """Per-config bookkeeping carried through the scan."""
-
-    diverged: jax.Array  # bool
-    diverged_epoch: jax.Array  # int32, -1 if never
-    first_below: jax.Array  # int32[n_tol], first epoch whose loss < tol, -1 if never
-    stopped_epoch: jax.Array  # int32, epoch whose loss fell below hp["stop_loss"] (training ends), -1 if never
-    last_loss: jax.Array  # loss of the last epoch that updated
-    curves: jax.Array  # float[n_record, n_metrics] evaluate() after record epochs
-
-
-class Carry(NamedTuple):
-    state: Any
-    track: Track
-
-
-class BucketResult(NamedTuple):
-    state: Any  # final per-config state (leading config axis)
-    track: Track
-
-
-def record_epochs(n_epochs: int, n_points: int = 100) -> np.ndarray:
-    """min(n_points, n_epochs) distinct, roughly log-spaced epoch counts in [1, n_epochs], both ends included."""
-    if n_epochs <= n_points:
-        return np.arange(1, n_epochs + 1)
-    for m in range(n_points, 20 * n_points):
-        points = np.unique(np.round(np.logspace(0, np.log10(n_epochs), m)).astype(int))
-        if len(points) >= n_points:
-            return points
-    return points
-
-
-def _tree_where(cond, new, old):
-    return jax.tree.map(lambda a, b: jnp.where(cond, a, b), new, old)
-
-
-def _all_finite(tree) -> jax.Array:
-    """Whether every floating entry of `tree` is finite.
-
-    Computed as isfinite(sum(x * 0)) per leaf: x * 0 is 0 for finite x and NaN for
-    inf/NaN, so this is exactly all(isfinite(x)) (no overflow), but XLA fuses the
-    multiply into one reduction per leaf instead of materialising a boolean array
-    and reducing it in two passes (3x fewer kernels: faster to run and to compile).
-    """
-    leaves = [x for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.floating)]
-    if not leaves:
-        return jnp.bool_(True)
-    return jnp.isfinite(sum(jnp.sum(x * jnp.zeros((), x.dtype)) for x in leaves))
-
-
-def _config_epoch(task: Task, metric_names: tuple[str, ...]):
-    """Returns f(carry, hp, data, e, slot, tols) -> carry for ONE config: the task's epoch plus bookkeeping."""
-
-    def step(carry: Carry, hp: HP, data, e, slot, tols):
-        state, track = carry
-        new_state, loss = task.epoch(state, hp, data, e)
-        active = (e < hp["epochs"]) & ~track.diverged & (track.stopped_epoch < 0)
-        finite = jnp.isfinite(loss) & _all_finite(new_state if task.watch is None else task.watch(new_state))
-        update = active & finite
-        newly_diverged = active & ~finite
-        state = _tree_where(update, new_state, state)
-        first_below = jnp.where(update & (loss < tols) & (track.first_below < 0), e, track.first_below)
-        track = track._replace(
-            diverged=track.diverged | newly_diverged,
-            diverged_epoch=jnp.where(newly_diverged, e, track.diverged_epoch),
-            first_below=first_below.astype(jnp.int32),
-            stopped_epoch=jnp.where(update & (loss < hp.get("stop_loss", -jnp.inf)), e,
-                                    track.stopped_epoch).astype(jnp.int32),
-            last_loss=jnp.where(update, loss, track.last_loss),
-        )
-
-        def record(curves):
-            values = task.evaluate(state, hp, data)
-            row = jnp.stack([jnp.asarray(values[k], curves.dtype) for k in metric_names])
-            return curves.at[slot].set(row)
-
-        # `slot` does not depend on the config, so under vmap this stays a real cond.
-        curves = jax.lax.cond(slot >= 0, record, lambda c: c, track.curves)
-        return Carry(state, track._replace(curves=curves))
-
-    return step
-
-
-# Traces per (tasks, metric_names, chunk_epochs): tests assert that new values never retrace.
-TRACES: dict[tuple, int] = {}
-
-
-def _new_track(n: int, dtype, n_tol: int, n_record: int, n_metrics: int) -> Track:
-    """The bookkeeping of n fresh configs, built on the host (constants: nothing to compile)."""
-    return Track(
-        diverged=np.zeros(n, bool),
-        diverged_epoch=np.full(n, -1, np.int32),
-        first_below=np.full((n, n_tol), -1, np.int32),
-        stopped_epoch=np.full(n, -1, np.int32),
-        last_loss=np.full(n, np.nan, dtype),
-        curves=np.full((n, n_record, n_metrics), np.nan, dtype),
-    )
-
-
-def _init_all(tasks: tuple[Task, ...], hps: tuple[HP, ...]) -> tuple:
-    """Per bucket, the initial states (config axis first); shared inits run once per group."""
-    states: list = [None] * len(tasks)
-    groups: dict[str, list[int]] = {}
-    for b, task in enumerate(tasks):
-        if task.shared_init is None:
-            states[b] = jax.vmap(lambda hp, t=task: t.init(hp, jax.random.key(hp["seed"])))(hps[b])
-        else:
-            groups.setdefault(task.shared_init.group, []).append(b)
-    for members in groups.values():
-        shared = tasks[members[0]].shared_init
-        hp_all = {k: jnp.concatenate([hps[b][k] for b in members]) for k in hps[members[0]]}
-        raw = jax.vmap(lambda hp: shared.base(hp, jax.random.key(hp["seed"])))(hp_all)
-        start = 0
-        for b in members:
-            n = len(hps[b]["seed"])
-            rows = jax.tree.map(lambda x, a=start, z=start + n: x[a:z], raw)
-            states[b] = jax.vmap(tasks[b].shared_init.project)(rows, hps[b])
-            start += n
-    return tuple(states)
-
-
-def _chunk_all(tasks: tuple[Task, ...], metric_names: tuple[str, ...], sharding, carries, hps, data, epochs, slots,
-               tols):
-    """`len(epochs)` epochs of every bucket: one scan per bucket, each a vmap over its configs.
-
-    The carry keeps `sharding` (config axis over the devices) on the way out, so the next
-    chunk sees the same input layout and reuses this compiled program.
-    """
-    key = (tasks, metric_names, epochs.shape[0], sharding)
-    TRACES[key] = TRACES.get(key, 0) + 1
-    out = []
-    for task, carry, hp in zip(tasks, carries, hps):
-        many = jax.vmap(_config_epoch(task, metric_names), in_axes=(0, 0, None, None, None, None))
-
-        def body(c, xs, many=many, hp=hp):
-            e, slot = xs
-            return many(c, hp, data, e, slot, tols), None
-
-        carry, _ = jax.lax.scan(body, carry, (epochs, slots))
-        out.append(jax.lax.with_sharding_constraint(carry, sharding))
-    return tuple(out)
-
-
-@functools.cache
-def _jitted(kind: str):
-    """The jitted init/chunk programs, compiled with XLA's backend optimisation level 1 on CPU.
-
-    Measured (bench/NOTES.md): on CPU, level 1 instead of the default 2 cuts XLA compile time
-    ~25 % (LR sweep init 2.3 -> 1.3 s, chunk 4.1 -> 3.5 s) at unchanged run time: the
-    heavy work runs in library matmuls, not in LLVM-optimised loops. Other backends keep
-    their defaults. Decided at first use, after the user has chosen devices.
-    """
-    options = {"xla_backend_optimization_level": 1} if jax.default_backend() == "cpu" else None
-    if kind == "init":
-        return jax.jit(_init_all, static_argnums=0, compiler_options=options)
-    return jax.jit(_chunk_all, static_argnums=(0, 1, 2), donate_argnums=3, compiler_options=options)
+def device_memory(device: jax.Device) -> int | None:
+    """Free bytes the backend reports for `device` (GPU/TPU), None where it reports none (CPU)."""
+    try:
+        stats = device.memory_stats()
+    except Exception:  # backends without the query raise instead of returning None
+        return None
+    if not stats or "bytes_limit" not in stats:
+        return None
+    return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
 
 
 class Sweep:
@@ -286,24 +121,7 @@ class Sweep:
         self.devices = list(devices) if devices is not None else jax.devices()
         self.timings: dict = {}  # of the last run: init_s, chunk_s (per chunk; the first includes compiling)
 
-    @property
-    def trace_count(self) -> int:
-        """How often the chunk program of this sweep's structure was traced (compiled)."""
-        return TRACES.get((self.tasks, self.metric_names, self.chunk_epochs, config_sharding(self.devices)), 0)
-
     # ---------------------------------------------------------------- host
-    def _shard(self, hps: Sequence[dict[str, np.ndarray]]):
-        """Pads each bucket's config axis to a multiple of the device count and shards it."""
-        n_dev = len(self.devices)
-        sharding = config_sharding(self.devices)
-        padded = []
-        for hp in hps:
-            n = len(next(iter(hp.values())))
-            pad = (-n) % n_dev
-            padded.append({k: jax.device_put(np.concatenate([v, np.repeat(v[-1:], pad, axis=0)]), sharding)
-                           for k, v in hp.items()})
-        return tuple(padded)
-
     def fingerprint(self, hps, data) -> str:
         """Hash of everything that determines the result: resume only into the same sweep."""
         h = hashlib.sha256()
@@ -317,19 +135,82 @@ class Sweep:
             h.update(np.ascontiguousarray(np.asarray(leaf)).tobytes())
         return h.hexdigest()[:16]
 
+    def plan(self, sizes: Sequence[int], max_configs_per_call: int | None) -> tuple[list[int], int | None]:
+        """Padded config count of each bucket, and the slice size (None: every bucket in one call).
+
+        Each bucket's configs are padded to a multiple of the device count; with a slice size K (rounded down
+        to a multiple of the device count, at least one per device) a bucket larger than K runs in slices of K
+        configs, the last padded to K, so every slice reuses one compiled program.
+        """
+        n_dev = len(self.devices)
+        per_device = [-(-n // n_dev) * n_dev for n in sizes]
+        if max_configs_per_call is None or max(per_device) <= max_configs_per_call:
+            return per_device, None
+        k = max(n_dev, (int(max_configs_per_call) // n_dev) * n_dev)
+        return [-(-n // k) * k for n in sizes], k
+
+    def bytes_per_config(self, hps: Sequence[dict[str, np.ndarray]], data: Any) -> float:
+        """Device bytes one config needs in a chunk call, from XLA's memory analysis of the chunk program.
+
+        Each bucket's program is compiled for one config per device (nothing runs); the per-device total of
+        arguments, outputs and temporaries, less the replicated data, is one config's share (carry plus
+        activations). The largest over the buckets is returned.
+        """
+        n = len(self.devices)
+        sharding = config_sharding(self.devices)
+        data = hosts.to_global(data, replicated(self.devices))
+        data_bytes = sum(np.asarray(x).nbytes for x in jax.tree.leaves(hosts.to_host(data)))
+        worst = 0.0
+        for task, hp in zip(self.tasks, hps):
+            rows = hosts.to_global({k: np.repeat(np.asarray(v)[:1], n, axis=0) for k, v in hp.items()}, sharding)
+            states = jitted("init")((task,), (rows,))
+            dtype = jax.tree.leaves(states)[0].dtype
+            track = hosts.to_global(new_track(n, dtype, len(self.tolerances), len(self.record),
+                                              len(self.metric_names)), sharding)
+            chunk = np.arange(self.chunk_epochs, dtype=np.int32)
+            compiled = jitted("chunk").lower((task,), self.metric_names, sharding, (Carry(states[0], track),),
+                                             (rows,), data, chunk, self._slots[:self.chunk_epochs],
+                                             np.asarray(self.tolerances, dtype)).compile()
+            m = compiled.memory_analysis()
+            if m is None:
+                continue
+            total = m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes - m.alias_size_in_bytes
+            worst = max(worst, float(total - data_bytes))
+        return worst
+
+    def auto_max_configs(self, hps: Sequence[dict[str, np.ndarray]], data: Any, fraction: float = 0.8) -> int | None:
+        """The most configs per call that fit in `fraction` of the free device memory; None where the device
+        reports no memory (CPU: no cap) or everything fits."""
+        free = device_memory(self.devices[0])
+        if free is None:
+            return None
+        per = self.bytes_per_config(hps, data)
+        if per <= 0:
+            return None
+        k = len(self.devices) * max(1, int(fraction * free // per))
+        return None if k >= sum(len(hp["seed"]) for hp in hps) else k
+
     def run(self, hps: Sequence[dict[str, np.ndarray]], data: Any, *, checkpoint: str | Path | None = None,
-            keep_checkpoint: bool = False, desc: str = "sweep",
-            on_chunk: Callable[[int], None] | None = None, progress: Callable | None = None) -> list[BucketResult]:
+            keep_checkpoint: bool = False, desc: str = "sweep", on_chunk: Callable[[int], None] | None = None,
+            progress: Callable | None = None, max_configs_per_call: int | None = None) -> list[BucketResult]:
         """Runs every bucket's configs; `hps[b][name]` is a 1-D array over bucket b's configs.
 
-        Each hp dict needs at least `seed` (int) and `epochs` (int); everything else
-        is the task's. With `checkpoint` (an .npz path) the carry is saved after
-        every chunk and a rerun of the identical sweep resumes from it; the file is
-        removed at the end unless `keep_checkpoint`. `on_chunk(chunks_done)` is
-        called after each chunk (and its checkpoint). `progress(total, desc, initial=...)` makes a
-        context manager with `update(n)` and `set_postfix(**kw)` (e.g. `nndl.run.progress.bar`, a tqdm
-        bar); the default shows nothing. Returns per bucket the final
-        states and tracks, config axis first, padding removed.
+        Each hp dict needs at least `seed` (int) and `epochs` (int); everything else is the task's.
+        With `checkpoint` (an .npz path) the carry is saved after every chunk and a rerun of the
+        identical sweep resumes from it; the file is removed at the end unless `keep_checkpoint`.
+        `on_chunk(chunks_done)` is called after each chunk (and its checkpoint).
+        `progress(total, desc, initial=...)` makes a context manager with `update(n)` and
+        `set_postfix(**kw)` (e.g. `nndl.run.progress.bar`, a tqdm bar); the default shows nothing.
+        `max_configs_per_call` caps the configs of one bucket in one jitted call (device memory):
+        larger buckets run in slices, with their carries kept on the host between calls; the
+        results are those of one call. Default: `configure()`'s value, else from the device's free
+        memory and `bytes_per_config` where the backend reports memory (GPU/TPU), else no cap.
+
+        Several processes (`jax.distributed`): every process calls this with the same arguments;
+        the configs are sharded over every process's devices, results are gathered to every
+        process, and only process 0 writes the checkpoint (the others read it through process 0).
+
+        Returns per bucket the final states and tracks, config axis first, padding removed.
         """
         if len(hps) != len(self.tasks):
             raise ValueError(f"{len(hps)} hyperparameter sets for {len(self.tasks)} buckets")
@@ -338,51 +219,98 @@ class Sweep:
         for hp in hps:
             if int(np.max(hp["epochs"])) > self.n_epochs:
                 raise ValueError(f"an epochs value {int(np.max(hp['epochs']))} exceeds n_epochs={self.n_epochs}")
-        sharded_hps = self._shard(hps)
-        data = jax.device_put(data, replicated(self.devices))
         path = Path(checkpoint) if checkpoint is not None else None
         fp = self.fingerprint(hps, data)
-
-        t0 = time.perf_counter()
+        if max_configs_per_call is None:
+            max_configs_per_call = DEFAULTS["max_configs_per_call"] or self.auto_max_configs(hps, data)
+        padded, slice_size = self.plan(sizes, max_configs_per_call)
+        hps = [{k: np.concatenate([v, np.repeat(v[-1:], q - len(v), axis=0)]) for k, v in hp.items()}
+               for hp, q in zip(hps, padded)]
         sharding = config_sharding(self.devices)
-        states = _jitted("init")(self.tasks, sharded_hps)
-        carries = jax.block_until_ready(jax.device_put(tuple(
-            Carry(state, _new_track(len(hp["seed"]), jax.tree.leaves(state)[0].dtype, len(self.tolerances),
-                                    len(self.record), len(self.metric_names)))
-            for state, hp in zip(states, sharded_hps)), sharding))
-        self.timings = {"init_s": time.perf_counter() - t0, "chunk_s": [], "checkpoint_s": 0.0}
+        data = hosts.to_global(data, replicated(self.devices))
+        # a call is a tuple of (bucket, first row, last row): all buckets at once, or one slice of one bucket
+        if slice_size is None:
+            calls = [tuple((b, 0, q) for b, q in enumerate(padded))]
+        else:
+            calls = [((b, s, s + slice_size),) for b, q in enumerate(padded) for s in range(0, q, slice_size)]
+        self.timings = {"init_s": 0.0, "chunk_s": [], "checkpoint_s": 0.0, "calls_per_chunk": len(calls)}
+
+        def hp_rows(call):
+            return tuple(hosts.to_global({k: v[s:e] for k, v in hps[b].items()}, sharding) for b, s, e in call)
+
+        call_hps = [hp_rows(call) for call in calls]
+        t0 = time.perf_counter()
+        host = [None] * len(self.tasks)  # per bucket: the host carry (sliced mode, checkpoints, results)
+        device = None  # unsliced mode: the carries stay on the devices between chunks
+        for call, ghp in zip(calls, call_hps):
+            tasks = tuple(self.tasks[b] for b, _, _ in call)
+            states = jitted("init")(tasks, ghp)
+            carries = tuple(Carry(state, hosts.to_global(new_track(e - s, jax.tree.leaves(state)[0].dtype,
+                                                                   len(self.tolerances), len(self.record),
+                                                                   len(self.metric_names)), sharding))
+                            for state, (b, s, e) in zip(states, call))
+            if slice_size is None:
+                device = jax.block_until_ready(carries)
+            else:
+                for carry, (b, _, _) in zip(carries, call):
+                    part = hosts.to_host(carry)
+                    host[b] = part if host[b] is None else jax.tree.map(
+                        lambda a, x: np.concatenate([a, x]), host[b], part)
+        self.timings["init_s"] = time.perf_counter() - t0
+
+        def host_carries():
+            return list(hosts.to_host(device)) if slice_size is None else host
+
         start_chunk = 0
         if path is not None:
-            restored = ckpt.load(path, fp, carries)
-            if restored is not None:
-                carries, start_chunk = restored
-                print(f"{desc}: resuming from {path} after epoch {start_chunk * self.chunk_epochs}",
-                      file=sys.stderr)
-        tols = np.asarray(self.tolerances, carries[0].track.last_loss.dtype)
-        losses = None
-        progress = progress or silent
+            like = host_carries()
+            restored = ckpt.load(path, fp, like) if hosts.is_main() else None
+            done = int(hosts.broadcast_from_main(np.int32(-1 if restored is None else restored[1])))
+            if done >= 0:
+                carries = hosts.broadcast_from_main(restored[0] if restored is not None else like)
+                if slice_size is None:
+                    device = hosts.to_global(tuple(carries), sharding)
+                else:
+                    host = list(carries)
+                start_chunk = done
+                if hosts.is_main():
+                    print(f"{desc}: resuming from {path} after epoch {done * self.chunk_epochs}", file=sys.stderr)
+        tols = np.asarray(self.tolerances, np.asarray(host_carries()[0].track.last_loss).dtype
+                          if slice_size is not None else device[0].track.last_loss.dtype)
+        progress = progress if (progress is not None and hosts.is_main()) else silent
         with progress(self.n_chunks * self.chunk_epochs, desc, initial=start_chunk * self.chunk_epochs) as pbar:
             for chunk in range(start_chunk, self.n_chunks):
                 t0 = time.perf_counter()
                 window = slice(chunk * self.chunk_epochs, (chunk + 1) * self.chunk_epochs)
                 epochs = np.arange(window.start, window.stop, dtype=np.int32)
-                carries = jax.block_until_ready(_jitted("chunk")(self.tasks, self.metric_names, sharding, carries,
-                                                           sharded_hps, data, epochs, self._slots[window], tols))
+                slots = self._slots[window]
+                if slice_size is None:
+                    device = jax.block_until_ready(jitted("chunk")(self.tasks, self.metric_names, sharding, device,
+                                                                   call_hps[0], data, epochs, slots, tols))
+                else:
+                    for call, ghp in zip(calls, call_hps):
+                        (b, s, e), = call
+                        carry = hosts.to_global(jax.tree.map(lambda x, s=s, e=e: x[s:e], host[b]), sharding)
+                        out, = jitted("chunk")((self.tasks[b],), self.metric_names, sharding, (carry,), ghp, data,
+                                               epochs, slots, tols)
+                        part = hosts.to_host(out)
+                        jax.tree.map(lambda a, x, s=s, e=e: a.__setitem__(slice(s, e), x), host[b], part)
                 t1 = time.perf_counter()
                 if path is not None:
-                    ckpt.save(path, fp, carries, chunk + 1)
+                    saved = host_carries()  # a collective gather: every process takes part
+                    if hosts.is_main():
+                        ckpt.save(path, fp, saved, chunk + 1)
                 self.timings["chunk_s"].append(t1 - t0)
                 self.timings["checkpoint_s"] += time.perf_counter() - t1
-                losses = np.concatenate([np.asarray(c.track.last_loss) for c in carries])
+                losses = np.concatenate([np.asarray(hosts.to_host(c.track.last_loss)) for c in device]
+                                        if slice_size is None else [c.track.last_loss for c in host])
                 if np.isfinite(losses).any():
                     pbar.set_postfix(loss_median=f"{np.nanmedian(losses):.3g}", loss_min=f"{np.nanmin(losses):.3g}")
                 pbar.update(self.chunk_epochs)
                 if on_chunk is not None:
                     on_chunk(chunk + 1)
-        if path is not None and not keep_checkpoint:
+        if path is not None and not keep_checkpoint and hosts.is_main():
             path.unlink(missing_ok=True)
-        results = []
-        for carry, n in zip(carries, sizes):
-            host = jax.tree.map(lambda x: np.asarray(x)[:n], carry)
-            results.append(BucketResult(state=host.state, track=host.track))
-        return results
+        final = host_carries()
+        return [BucketResult(state=jax.tree.map(lambda x, n=n: x[:n], c.state),
+                             track=jax.tree.map(lambda x, n=n: x[:n], c.track)) for c, n in zip(final, sizes)]

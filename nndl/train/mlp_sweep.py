@@ -10,10 +10,10 @@ from typing import Any
 import jax
 import numpy as np
 
-from nndl.train import mlp as train
 from nndl.models import padded_mlp
 from nndl.sweep.engine import Sweep
 from nndl.sweep.grid import padded_cost, plan_buckets, scatter
+from nndl.train import mlp as train
 
 HP_KEYS = ("seed", "epochs", "lr", "weight_decay", "width", "batch_size", "stop_loss", "data", "n_train")
 HP_DTYPES = {"seed": np.int32, "epochs": np.int32, "width": np.int32, "batch_size": np.int32, "data": np.int32,
@@ -116,6 +116,7 @@ def run_mlp_sweep(
     dtype: str = "float32",
     on_chunk=None,
     progress=None,
+    max_configs_per_call: int | None = None,
 ) -> SweepResult:
     """Trains every config of `grid` in one jitted call per chunk of epochs.
 
@@ -142,6 +143,7 @@ def run_mlp_sweep(
       dtype: data and parameter dtype ("float64" inside `jax.enable_x64(True)`).
       on_chunk: called with the number of chunks done after each chunk.
       progress: progress-bar factory (`nndl.sweep.Sweep.run`); None shows nothing.
+      max_configs_per_call: cap on configs per jitted call (`nndl.sweep.Sweep.run`); None: the default.
     """
     arrays = {k: np.asarray(data[k], dtype) for k in ("x_train", "y_train", "x_test", "y_test")}
     x, y = arrays["x_train"], arrays["y_train"]
@@ -158,7 +160,7 @@ def run_mlp_sweep(
     if buckets is None:
         buckets = plan_buckets(widths, n_buckets, cost)
     bucket_of = {w: b for b, ws in enumerate(buckets) for w in ws}
-    missing = set(int(w) for w in widths) - set(bucket_of)
+    missing = {int(w) for w in widths} - set(bucket_of)
     if missing:
         raise ValueError(f"widths {sorted(missing)} are in no bucket")
     width_bucket = np.array([bucket_of[int(w)] for w in widths])
@@ -182,7 +184,7 @@ def run_mlp_sweep(
     hps = [{k: grid[k][m] for k in HP_KEYS} for m in members]
     results = sweep.run(hps, arrays, checkpoint=checkpoint,
                         keep_checkpoint=keep_checkpoint, desc=desc, on_chunk=on_chunk,
-                        progress=progress)
+                        progress=progress, max_configs_per_call=max_configs_per_call)
 
     def per_bucket(b, m, res):
         past = sweep.record[None, :] > grid["epochs"][m][:, None]
@@ -202,11 +204,10 @@ def run_mlp_sweep(
     useful, executed = padded_cost(widths, used_buckets, cost)
     setup = {"optimizer": optimizer, "loss": loss, "activation": activation, "decay_biases": decay_biases,
              "depth": depth, "d_in": d_in, "d_out": d_out, "n_test": int(arrays["x_test"].shape[-2]),
-             "n_record": int(len(sweep.record)), "n_draws": int(arrays["x_train"].shape[0])
+             "n_record": len(sweep.record), "n_draws": int(arrays["x_train"].shape[0])
              if arrays["x_train"].ndim == 3 else 1, "dtype": dtype}
-    return SweepResult(grid=grid, record_epochs=sweep.record, setup=setup, curves=curves, final=final, diverged=diverged,
-                       diverged_epoch=diverged_epoch, first_below=first_below, stopped_epoch=stopped_epoch,
-                       tolerances=sweep.tolerances,
-                       buckets=used_buckets, flops_useful=useful,
-                       flops_executed=executed, location=location, states=[r.state for r in results],
-                       specs=list(specs), engine=sweep)
+    return SweepResult(grid=grid, record_epochs=sweep.record, setup=setup, curves=curves, final=final,
+                       diverged=diverged, diverged_epoch=diverged_epoch, first_below=first_below,
+                       stopped_epoch=stopped_epoch, tolerances=sweep.tolerances, buckets=used_buckets,
+                       flops_useful=useful, flops_executed=executed, location=location,
+                       states=[r.state for r in results], specs=list(specs), engine=sweep)
