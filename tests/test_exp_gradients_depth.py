@@ -1,4 +1,4 @@
-"""experiments.gradients_depth end to end: per-layer norms against jax.grad of a plain network, the bound."""
+"""experiments.gradients_depth (package) end to end: per-layer norms against jax.grad of a plain network, the bound."""
 
 import jax
 import jax.numpy as jnp
@@ -6,11 +6,14 @@ import numpy as np
 import pytest
 
 from experiments import gradients_depth as exp
-from nndl import activations, depth
+from experiments.gradients_depth import norms
+from experiments.gradients_depth import report as rep
+from nndl import activations
 from nndl.run import runio
 from tests.helpers import ENTRY_KEYS, calls_recorded, check_report_entries, check_template
 
-CODE = ["nndl.depth.forward", "nndl.depth.weight_grads", "nndl.depth.log10_gradient_bound", "nndl.depth.frobenius_norms"]
+CODE = ["nndl.models.deep.forward", "nndl.models.deep.weight_grads",
+        "experiments.gradients_depth.norms.log10_gradient_bound", "experiments.gradients_depth.norms.frobenius_norms"]
 RAN: set = set()
 
 WIDTH, BATCH, DEPTHS, SCALES, SEED = 6, 2, [2, 4], [3.0], 5
@@ -39,7 +42,7 @@ def test_every_case_equals_jax_grad_of_the_plain_network(metrics):
 
     @jax.jit
     def reference(draws, xs, ys):
-        norms = []
+        out = []
         for c in cases:
             psi, res = activations.get(c["activation"]), float(c["residual"])
 
@@ -51,8 +54,8 @@ def test_every_case_equals_jax_grad_of_the_plain_network(metrics):
                 return jnp.mean(0.5 * jnp.sum((jax.vmap(net)(xs) - ys) ** 2, axis=1))
 
             ws = jnp.sqrt(c["init_scale"] / WIDTH) * draws[:c["depth"]]
-            norms.append(jnp.linalg.norm(jax.grad(loss)(ws), axis=(1, 2)))
-        return norms
+            out.append(jnp.linalg.norm(jax.grad(loss)(ws), axis=(1, 2)))
+        return out
 
     for c, expected in zip(cases, reference(draws, xs, ys)):
         assert len(c["grad_norms"]) == c["depth"]
@@ -65,27 +68,27 @@ def test_every_case_equals_jax_grad_of_the_plain_network(metrics):
 def test_bound_holds_at_every_layer_and_the_sweep_does_not_recompile(metrics):
     m, out = metrics
     curves = runio.load_curves(out / "grad_norms.npz")
-    for c, norms, bounds in zip(m["cases"], curves["grad_norms"], curves["log10_bounds"]):
+    for c, layer_norms, bounds in zip(m["cases"], curves["grad_norms"], curves["log10_bounds"]):
         n = c["depth"]
-        assert np.all(np.log10(norms[:n]) <= bounds[:n] + 1e-5), c
-        assert not np.any(norms[n:]) and np.all(np.isneginf(bounds[n:]))
-    cases, _ = depth.make_cases(list(activations.NAMES), SCALES, DEPTHS, [False, True])
-    before = depth._sweep_cases._cache_size()
-    depth.sweep(jax.random.key(SEED + 1), cases, max_depth=max(DEPTHS), width=WIDTH, batch=BATCH)
-    assert depth._sweep_cases._cache_size() == before
+        assert np.all(np.log10(layer_norms[:n]) <= bounds[:n] + 1e-5), c
+        assert not np.any(layer_norms[n:]) and np.all(np.isneginf(bounds[n:]))
+    cases, _ = norms.make_cases(list(activations.NAMES), SCALES, DEPTHS, [False, True])
+    before = norms._sweep_cases._cache_size()
+    norms.sweep(jax.random.key(SEED + 1), cases, max_depth=max(DEPTHS), width=WIDTH, batch=BATCH)
+    assert norms._sweep_cases._cache_size() == before
 
 
 def test_files_report_and_checks(metrics):
     m, out = metrics
     for name in ("grad_norms.png", "ratio_vs_depth.png", "grad_norms.npz"):
         assert (out / name).exists()
-    sections = exp.report(m)
-    assert len(sections) == 2 and "product of $L - k$ Jacobians" in sections[0]["derivation"]
+    sections = rep.report(m)
+    assert len(sections) == 2 and "product of $L - k$ Jacobians" in sections[0].derivation
     sig = [c for c in m["cases"] if c["activation"] == "sigmoid" and not c["residual"] and c["init_scale"] == SCALES[0]]
-    assert f"{sig[-1]['ratio_first_last']:.2g} (L={sig[-1]['depth']})" in sections[0]["text"]
-    results = exp.checks(m)
+    assert f"{sig[-1]['ratio_first_last']:.2g} (L={sig[-1]['depth']})" in sections[0].text
+    results = rep.checks(m)
     # at depth 4 the vanished/not-vanished check is not made (it needs L >= 20); the rest must pass
-    assert all(c["passed"] for c in results), [c for c in results if not c["passed"]]
+    assert all(c.passed for c in results), [c for c in results if not c.passed]
 
 
 @pytest.mark.parametrize("argv, needle", [
@@ -105,10 +108,10 @@ def test_bad_input_exits_2_with_one_line(argv, needle, tmp_path, capsys):
 
 def test_report_entries_complete_and_listed_code_ran(metrics):
     m, _ = metrics
-    entries = check_report_entries(exp, m, RAN, required=ENTRY_KEYS)
+    entries = check_report_entries(rep, m, RAN, required=ENTRY_KEYS)
     assert [e["ids"] for e in entries] == [["003 4.1"], ["003 4.1"]]
     assert sorted({n for e in entries for n in e["code"]}) == sorted(CODE)
-    check_template(exp.TEXT, exp.report_fields(m))
+    check_template(rep.TEXT, rep.report_fields(m))
     d = entries[0]["derivation"]
     for piece in ("\\delta^{(k)}\\, x^{(k-1)T}", "\\prod_{l=k+1}^{L}", "\\|W^{(l)}\\|_2 \\max|\\sigma'(z^{(l)})|"):
         assert piece in d, piece
@@ -116,22 +119,22 @@ def test_report_entries_complete_and_listed_code_ran(metrics):
 
 def test_numbers_and_wording_follow_the_cases(metrics):
     m, _ = metrics
-    f = exp.report_fields(m)
+    f = rep.report_fields(m)
     cases = m["cases"]
     assert f["n_bound_ok"] == len(cases) == f["n_cases"]  # every norm below its bound, recounted below
     assert all(np.log10(c["grad_norms"][0]) <= c["log10_bound_first"] + 1e-5 for c in cases)
     sig = [c for c in cases if c["activation"] == "sigmoid" and not c["residual"]]
     deep = max(sig, key=lambda c: c["depth"])
     assert f"{(deep['grad_norms'][0] / deep['grad_norms'][-1]) ** (1 / (deep['depth'] - 1)):.3g}" in f["sig_factors"]
-    text = exp.report(m)[0]["text"]
+    text = rep.report(m)[0].text
     ratios = [c["ratio_first_last"] for c in sorted(sig, key=lambda c: c["depth"])]
     assert ("falls with depth for every scale" in text) == bool(np.all(np.diff(ratios) < 0))
     # the wording follows the numbers: a sigmoid ratio that grows with depth is not called vanishing
     flipped = {**m, "cases": [{**c, "ratio_first_last": 1 / c["ratio_first_last"]} if c in sig else c for c in cases]}
-    text = exp.report(flipped)[0]["text"]
+    text = rep.report(flipped)[0].text
     assert "does not fall with depth" in text and "vanishing." not in text
     far = {**m, "cases": [{**c, "ratio_first_last": 1e3} if c["activation"] == "relu" else c for c in cases]}
-    assert "more than a factor 10" in exp.report(far)[0]["text"]
-    tanh_top = [c for c in cases if c["activation"] == "tanh" and not c["residual"]
-                and c["init_scale"] == max(SCALES) and c["depth"] == max(DEPTHS)][0]
-    assert ("above 1 at the largest depth" in exp.report(m)[0]["text"]) == (tanh_top["ratio_first_last"] > 1)
+    assert "more than a factor 10" in rep.report(far)[0].text
+    tanh_top = next(c for c in cases if c["activation"] == "tanh" and not c["residual"]
+                    and c["init_scale"] == max(SCALES) and c["depth"] == max(DEPTHS))
+    assert ("above 1 at the largest depth" in rep.report(m)[0].text) == (tanh_top["ratio_first_last"] > 1)

@@ -1,4 +1,4 @@
-"""experiments.init end to end: Monte Carlo numbers against closed forms within stated standard errors."""
+"""experiments.init (package) end to end: Monte Carlo numbers against closed forms within stated standard errors."""
 
 import math
 import statistics
@@ -7,9 +7,12 @@ import numpy as np
 import pytest
 
 from experiments import init as exp
-from nndl import init_stats
-from nndl.run import runio
+from experiments.init import report as rep
+from experiments.init.montecarlo import K_SE
+from experiments.init.neuron import QUANTITIES
+from experiments.init.smoothness import TAYLOR_SLOPE, TAYLOR_SLOPE_TOL
 from nndl.report.collect import math_errors
+from nndl.run import runio
 from tests.helpers import ENTRY_KEYS, calls_recorded, check_report_entries, check_template
 
 M, SIGMA2, WIDTH, LAYERS = 20, 0.05, 16, 6
@@ -18,7 +21,7 @@ M, SIGMA2, WIDTH, LAYERS = 20, 0.05, 16, 6
 @pytest.fixture(scope="module")
 def metrics(tmp_path_factory):
     out = tmp_path_factory.mktemp("init")
-    listed = sorted({n for e in exp.report(_fake_metrics()) for n in e["code"]})
+    listed = sorted({n for e in rep.report(_fake_metrics()) for n in e.code})
     argv = ["--m", str(M), "--sigma2", str(SIGMA2), "--draws", "2000", "--width", str(WIDTH), "--layers", str(LAYERS),
             "--prop-draws", "200", "--smooth-m", "20", "--smooth-draws", "20", "--out", str(out)]
     with calls_recorded(listed) as ran:
@@ -29,7 +32,7 @@ def metrics(tmp_path_factory):
 def _fake_metrics() -> dict:
     """The smallest metrics report() accepts: only used to list the code names before the smoke run."""
     one = {"M": 4, "sigma2": 0.5, "n_draws": 10}
-    for n in exp.NEURON_QUANTITIES:
+    for n in QUANTITIES:
         one.update({n: 1.0, f"{n}_se": 0.1, f"{n}_theory": 1.0, f"{n}_se_exact": 0.1, f"{n}_z_exact": 0.0})
     dp = {k: [1.0] for k in ("factor", "c", "sigma2", "forward_last", "forward_last_se", "forward_last_theory",
                              "backward_first", "backward_first_se", "backward_first_theory", "se_exact",
@@ -50,7 +53,7 @@ def test_single_neuron_moments(metrics):
         for name, value in truth.items():
             assert entry[f"{name}_theory"] == pytest.approx(value)
             # 4 standard errors, the SE from the sample itself
-            assert abs(entry[name] - value) <= exp.K_SE * entry[f"{name}_se"], name
+            assert abs(entry[name] - value) <= K_SE * entry[f"{name}_se"], name
             assert 0 < entry[f"{name}_se"] < 0.1 * max(1.0, value)
     assert m["he"]["second_moment_relu_theory"] == pytest.approx(1.0)  # (d): 2/M keeps E x^2 = 1
 
@@ -66,7 +69,7 @@ def test_depth_propagation(metrics):
     np.testing.assert_allclose(dp["se_exact"], exact_se, rtol=1e-9)
     for name in ("forward_last", "backward_first"):
         err = np.abs(np.array(dp[name]) - c**LAYERS)
-        assert np.all(err <= exp.K_SE * np.maximum(dp[f"{name}_se"], exact_se)), name
+        assert np.all(err <= K_SE * np.maximum(dp[f"{name}_se"], exact_se)), name
     curves = runio.load_curves(out / "propagation.npz")
     assert curves["forward_mean"].shape == (3, LAYERS + 1)
     np.testing.assert_allclose(curves["forward_mean"][:, -1], dp["forward_last"], rtol=1e-12)
@@ -82,7 +85,7 @@ def test_smoothness(metrics):
     assert np.all(np.diff(tanh["nonlinearity"]) > 0)  # smaller sigma^2, smoother
     assert tanh["taylor_slope"] == pytest.approx(np.log(tanh["nonlinearity"][1] / tanh["nonlinearity"][0])
                                                  / np.log(s2[1] / s2[0]))
-    assert tanh["taylor_slope"] == pytest.approx(exp.TAYLOR_SLOPE, abs=exp.TAYLOR_SLOPE_TOL)
+    assert tanh["taylor_slope"] == pytest.approx(TAYLOR_SLOPE, abs=TAYLOR_SLOPE_TOL)
     # ReLU: f scales by sigma^2 exactly (homogeneity), so the shape measure is constant
     np.testing.assert_allclose(relu["nonlinearity"], relu["nonlinearity"][0], rtol=1e-4)
     np.testing.assert_allclose(np.array(relu["roughness"]) / s2, relu["roughness"][0] / s2[0], rtol=1e-4)
@@ -93,27 +96,27 @@ def test_smoothness(metrics):
 
 def test_report_entries_complete_and_listed_code_ran(metrics):
     m, _, ran = metrics
-    entries = check_report_entries(exp, m, ran, required=ENTRY_KEYS)
+    entries = check_report_entries(rep, m, ran, required=ENTRY_KEYS)
     assert [e["ids"] for e in entries] == [["001 M3(a)"], ["001 M3(b)"], ["001 M3(c)"], ["001 M3(d)"], ["001 M3(e)"]]
     assert all(e["derivation"].count("\n$") >= 2 for e in entries)  # display lines of mathematics
     one = m["single_neuron"]
-    check_template({k: v for k, v in exp.TEXT.items() if not k.startswith("mc_")}, exp.report_fields(m),
+    check_template({k: v for k, v in rep.TEXT.items() if not k.startswith("mc_")}, rep.report_fields(m),
                    {"setup": one, "same_draws": one})
     # every Monte Carlo sentence states its deviation in standard errors, from these numbers
     one = m["single_neuron"]
-    for name in exp.NEURON_QUANTITIES:
+    for name in QUANTITIES:
         assert f"{one[name + '_z']:+.2f} s.e." in " ".join(e["text"] for e in entries), name
 
 
 def test_numbers_in_the_derivations(metrics):
     m, _, _ = metrics
-    f = exp.report_fields(m)
+    f = rep.report_fields(m)
     assert f["kurtosis_next"] == pytest.approx(3 * (M + 2) * (M + 5) / M**2, rel=1e-12)
     dp = m["depth_propagation"]
     n = dp["n_draws"]
     assert f["he_se_rel"] == pytest.approx(math.sqrt(((1 + 5 / WIDTH) ** LAYERS * (1 + 2 / WIDTH) - 1) / n), rel=1e-9)
     assert f["he_se_rel"] * 1.0 == pytest.approx(dp["se_exact"][1], rel=1e-9)  # c = 1
-    d = exp.report(m)[3]["derivation"]
+    d = rep.report(m)[3].derivation
     assert f"{0.5**LAYERS:.3g} for" in d and f"{2.0**LAYERS:.3g} for" in d and f"{2 / M:.4g} for" in d
     # the log-normal prediction of the share below the mean, by the standard library's normal distribution
     v = dp["relative_variance_exact"]
@@ -123,25 +126,6 @@ def test_numbers_in_the_derivations(metrics):
     np.testing.assert_allclose(dp["forward_ratio"], np.array(dp["forward_last"]) / np.array(dp["forward_last_theory"]))
 
 
-def test_exact_standard_errors_against_independent_references():
-    # M = 1 by hand: z = w x, E z^4 = E w^4 E x^4 = 9 s^2; z' = w' ReLU(z), E z'^4 = 3 s^2 * E z^4 / 2
-    s2, n = 0.7, 50
-    se = init_stats.neuron_exact_se(1, s2, n)
-    assert se["var_pre"] == pytest.approx(math.sqrt((9 * s2**2 - s2**2) / n), rel=1e-12)
-    assert se["second_moment_relu"] == pytest.approx(math.sqrt((4.5 * s2**2 - s2**2 / 4) / n), rel=1e-12)
-    assert se["var_next"] == pytest.approx(math.sqrt((13.5 * s2**4 - s2**4 / 4) / n), rel=1e-12)
-    assert se["mean_next"] == pytest.approx(math.sqrt(s2**2 / 2 / n), rel=1e-12)
-    # M = 3 by a float64 numpy Monte Carlo of the fourth moments (4 s.e. of the fourth-moment estimate)
-    rng = np.random.default_rng(0)
-    k, m = 400_000, 3
-    x, w, v = rng.standard_normal((k, m)), rng.standard_normal((k, m, m)), rng.standard_normal((k, m))
-    zn = np.einsum("km,km->k", v, np.maximum(np.einsum("kij,kj->ki", w, x), 0.0))
-    z4 = zn**4
-    mu4 = 3 * m**2 * (m + 2) * (m + 5) / 4  # sigma^2 = 1
-    assert abs(z4.mean() - mu4) <= 4 * z4.std() / math.sqrt(k)
-    assert init_stats.neuron_exact_se(m, 1.0, 1)["var_next"] == pytest.approx(math.sqrt(mu4 - m**4 / 4), rel=1e-12)
-
-
 @pytest.mark.parametrize("value, se, se_exact, wording", [
     (1.10, 0.1, 0.1, "agrees"),                                   # +1.0 s.e. of both
     (1.25, 0.1, 0.2, "so it agrees; the sample's standard error is too small"),  # 2.5 sample, 1.25 exact
@@ -149,7 +133,7 @@ def test_exact_standard_errors_against_independent_references():
     (1.25, 0.2, 0.1, "the sample's standard error is inflated"),  # 1.25 sample, 2.5 exact
 ])
 def test_wording_follows_the_deviation_in_standard_errors(value, se, se_exact, wording):
-    text = exp.mc_sentence("neuron", "$E[z]$", value, se, 1.0, se_exact, 5)
+    text = rep.mc_sentence("neuron", "$E[z]$", value, se, 1.0, se_exact, 5)
     assert wording in text and "{{" not in text and math_errors(text) == []
     z = (value - 1.0) / se
     assert f"{z:+.2f} s.e." in text
@@ -164,12 +148,12 @@ def test_wording_follows_the_deviation_in_standard_errors(value, se, se_exact, w
 
 def test_report_and_checks(metrics):
     m, _, _ = metrics
-    sections = exp.report(m)
-    assert [s["question"][:18] for s in sections] == ["seed 001 ex. 3(a):", "seed 001 ex. 3(b):", "seed 001 ex. 3(c):",
+    sections = rep.report(m)
+    assert [s.question[:18] for s in sections] == ["seed 001 ex. 3(a):", "seed 001 ex. 3(b):", "seed 001 ex. 3(c):",
                                                       "seed 001 ex. 3(d):", "seed 001 ex. 3(e):"]
-    assert f"{m['single_neuron']['var_pre']:.4g} ±" in sections[0]["text"]
-    results = exp.checks(m)
-    assert all(c["passed"] for c in results), [c for c in results if not c["passed"]]
+    assert f"{m['single_neuron']['var_pre']:.4g} ±" in sections[0].text
+    results = rep.checks(m)
+    assert all(c.passed for c in results), [c for c in results if not c.passed]
 
 
 @pytest.mark.parametrize("argv, needle", [
@@ -180,6 +164,7 @@ def test_report_and_checks(metrics):
     (["--m", "10001"], "--m: must be an integer in [1, 10000], got 10001"),
     (["--factors", "1,4"], "--factors: must be a number > 0 and <= 2 (factor^L overflows float32"),
     (["--factors", "1,1"], "--factors: has repeated values: 1,1"),
+    (["--smooth-sigma2", "0.5"], "--smooth-sigma2: need at least two weight variances to measure a slope"),
 ])
 def test_bad_input_exits_2_with_one_line(argv, needle, tmp_path, capsys):
     assert exp.main([*argv, "--out", str(tmp_path)]) == 2

@@ -1,25 +1,22 @@
-"""Seed 003 ex. 4.1: a deep square network and the norms of dE/dW^(k) layer by layer, at initialisation.
+"""Seed 003 ex. 4.1: the norms of dE/dW^(k) layer by layer at initialisation, and their product-of-Jacobians bound.
 
-The network (the sheet's, biases zero at initialisation so left out):
-  z^(l) = W^(l) x^(l-1),   x^(l) = psi(z^(l))            (plain)
-  x^(l) = x^(l-1) + psi(z^(l))                             (residual)
-for l = 1..L, width n everywhere, W^(l) ~ N(0, scale / n) of shape (n, n).
-Networks of different depths share one padded stack of max_depth layers:
-layers past a network's depth are skipped (x^(l) = x^(l-1)), so their
-gradient is exactly zero and the first L layers are the depth-L network.
+The networks are `nndl.models.deep`'s square networks (plain or residual), one
+per case of a grid activation x init scale x depth x residual, with
+W^(l) ~ N(0, scale / n). Every case runs in one jitted, vmapped call on one
+shared draw of weights and one batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from nndl import activations, rand
-
-Fn = Callable[[jax.Array], jax.Array]
+from nndl.models import deep
+from nndl.sweep import Grid
 
 
 class Cases(NamedTuple):
@@ -31,74 +28,23 @@ class Cases(NamedTuple):
     residual: jax.Array  # float, 1.0 for x + psi(z), 0.0 for psi(z)
 
 
-def forward(
-    weights: jax.Array,
-    x: jax.Array,
-    *,
-    activation: Fn,
-    residual: float | jax.Array = 0.0,
-    depth: int | jax.Array | None = None,
-    shifts: jax.Array | None = None,
-) -> jax.Array:
-    """Every layer's activation x^(0..L_max) for ONE input.
-
-    Args:
-      weights: (L_max, n, n) stacked W^(l).
-      x: input x^(0), shape (n,).
-      activation: psi.
-      residual: 1.0 adds the skip connection x^(l-1), 0.0 does not (may be traced).
-      depth: use only the first `depth` layers (may be traced); default all.
-      shifts: (L_max, n) added to x^(1..L_max); differentiating at zero gives dE/dx^(l).
+def make_cases(names: Sequence[str], scales: Sequence[float], depths: Sequence[int],
+               residuals: Sequence[bool]) -> tuple[Cases, list[dict]]:
+    """The full grid activation x scale x depth x residual, flat (the first axis varies slowest).
 
     Returns:
-      (L_max + 1, n): x^(0), ..., x^(L_max); past `depth` the output repeats.
+      (Cases of arrays for `sweep`, the same cases as a list of plain dicts in the same order).
     """
-    n_layers = weights.shape[0]
-    depth = n_layers if depth is None else depth
-    shifts = jnp.zeros((n_layers,) + x.shape, x.dtype) if shifts is None else shifts
-
-    def layer(h, inputs):
-        w, shift, index = inputs
-        new = residual * h + activation(w @ h)
-        h = jnp.where(index < depth, new, h) + shift
-        return h, h
-
-    _, hs = jax.lax.scan(layer, x, (weights, shifts, jnp.arange(n_layers)))
-    return jnp.concatenate([x[None], hs])
-
-
-def half_sq_error(output: jax.Array, target: jax.Array) -> jax.Array:
-    """E = 1/2 ||x^(L) - y||^2 for one example."""
-    return 0.5 * jnp.sum(jnp.square(output - target))
-
-
-def weight_grads(
-    weights: jax.Array,
-    xs: jax.Array,
-    ys: jax.Array,
-    *,
-    activation: Fn,
-    residual: float | jax.Array = 0.0,
-    depth: int | jax.Array | None = None,
-) -> jax.Array:
-    """dE/dW^(l) for E = batch mean of 1/2 ||x^(L) - y||^2.
-
-    Args:
-      weights: (L_max, n, n).
-      xs: inputs (B, n); ys: targets (B, n).
-      activation, residual, depth: as in `forward`.
-
-    Returns:
-      (L_max, n, n); zero for layers past `depth`.
-    """
-
-    def loss(w):
-        def one(x, y):
-            return half_sq_error(forward(w, x, activation=activation, residual=residual, depth=depth)[-1], y)
-
-        return jnp.mean(jax.vmap(one)(xs, ys))
-
-    return jax.grad(loss)(weights)
+    grid = Grid(activation=list(names), init_scale=[float(s) for s in scales], depth=[int(d) for d in depths],
+                residual=[bool(r) for r in residuals])
+    flat = grid.flat()
+    cases = Cases(
+        activation=jnp.array([activations.NAMES.index(str(a)) for a in flat["activation"]]),
+        scale=jnp.array(flat["init_scale"]),
+        depth=jnp.array(flat["depth"]),
+        residual=jnp.array(flat["residual"].astype(float)),
+    )
+    return cases, [grid.coords(i) for i in range(grid.size)]
 
 
 def frobenius_norms(grads: jax.Array) -> jax.Array:
@@ -108,35 +54,13 @@ def frobenius_norms(grads: jax.Array) -> jax.Array:
     return safe[:, 0, 0] * jnp.sqrt(jnp.sum(jnp.square(grads / safe), axis=(1, 2)))
 
 
-def make_cases(names: list[str], scales: list[float], depths: list[int], residuals: list[bool]) -> tuple[Cases, list[dict]]:
-    """The full grid activation x scale x depth x residual, flat.
-
-    Returns:
-      (Cases of arrays for `sweep`, the same cases as a list of plain dicts in the same order).
-    """
-    rows = [
-        {"activation": a, "init_scale": float(s), "depth": int(d), "residual": bool(r)}
-        for a in names
-        for s in scales
-        for d in depths
-        for r in residuals
-    ]
-    cases = Cases(
-        activation=jnp.array([activations.NAMES.index(r["activation"]) for r in rows]),
-        scale=jnp.array([r["init_scale"] for r in rows]),
-        depth=jnp.array([r["depth"] for r in rows]),
-        residual=jnp.array([float(r["residual"]) for r in rows]),
-    )
-    return cases, rows
-
-
 def log10_gradient_bound(
     weights: jax.Array,
     spectral_norms: jax.Array,
     xs: jax.Array,
     ys: jax.Array,
     *,
-    activation: Fn,
+    activation: deep.Fn,
     residual: float | jax.Array = 0.0,
     depth: int | jax.Array | None = None,
 ) -> jax.Array:
@@ -149,8 +73,8 @@ def log10_gradient_bound(
 
     Args:
       weights: (L_max, n, n); spectral_norms: (L_max,) ||W^(l)||_2.
-      xs, ys: the batch (B, n) of `weight_grads`.
-      activation, residual, depth: as in `forward`.
+      xs, ys: the batch (B, n) of `nndl.models.deep.weight_grads`.
+      activation, residual, depth: as in `nndl.models.deep.forward`.
 
     Returns:
       (L_max,) log10 of the bound; -inf past `depth` (the gradient is exactly zero there).
@@ -160,7 +84,7 @@ def log10_gradient_bound(
     active = jnp.arange(n_layers) < depth
 
     def one(x, y):
-        hs = forward(weights, x, activation=activation, residual=residual, depth=depth)
+        hs = deep.forward(weights, x, activation=activation, residual=residual, depth=depth)
         zs = jnp.einsum("lij,lj->li", weights, hs[:-1])  # z^(l) = W^(l) x^(l-1)
         slopes = jax.jvp(activation, (zs,), (jnp.ones_like(zs),))[1]  # psi'(z) elementwise
         log_slope = jnp.log(jnp.max(jnp.abs(slopes), axis=1))
@@ -185,7 +109,7 @@ def _sweep_case(case: Cases, draws: jax.Array, spectral: jax.Array, xs: jax.Arra
     factor = jnp.sqrt(case.scale / width)
     kwargs = dict(activation=lambda z: activations.switch(case.activation, z),
                   residual=case.residual, depth=case.depth)
-    grads = weight_grads(factor * draws, xs, ys, **kwargs)
+    grads = deep.weight_grads(factor * draws, xs, ys, **kwargs)
     bounds = log10_gradient_bound(factor * draws, factor * spectral, xs, ys, **kwargs)
     return frobenius_norms(grads), bounds
 

@@ -1,11 +1,11 @@
-"""nndl.depth: the padded deep network against a plain loop, jax.grad, and the product-of-Jacobians bound."""
+"""nndl.models.deep: the padded deep network against a plain loop and jax.grad; the shifts that give dE/dx^(l)."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
-from nndl import activations, depth
+from nndl import activations
+from nndl.models import deep
 
 
 def _plain_net(weights, x, psi, residual):
@@ -34,15 +34,16 @@ def test_padded_network_gradients_equal_the_plain_network():
         out = []
         for name, residual in combos:
             psi = activations.get(name)
-            outs = jax.vmap(lambda x: depth.forward(weights, x, activation=psi, residual=residual,
-                                                    depth=depth_used))(xs)
-            grads = depth.weight_grads(weights, xs, ys, activation=psi, residual=residual, depth=depth_used)
+            outs = jax.vmap(lambda x, psi=psi, residual=residual: deep.forward(
+                weights, x, activation=psi, residual=residual, depth=depth_used))(xs)
+            grads = deep.weight_grads(weights, xs, ys, activation=psi, residual=residual, depth=depth_used)
 
             def reference(ws, psi=psi, residual=residual):
                 outputs = jax.vmap(lambda x: _plain_net(ws, x, psi, residual))(xs)
                 return jnp.mean(0.5 * jnp.sum((outputs - ys) ** 2, axis=1))
 
-            expected = jax.vmap(lambda x: _plain_net(weights[:depth_used], x, psi, residual))(xs)
+            expected = jax.vmap(lambda x, psi=psi, residual=residual: _plain_net(weights[:depth_used], x, psi,
+                                                                                 residual))(xs)
             out.append((outs, expected, grads, jax.grad(reference)(weights[:depth_used])))
         return out
 
@@ -56,10 +57,10 @@ def test_padded_network_gradients_equal_the_plain_network():
         assert not jnp.any(grads[depth_used:])
 
 
-def test_frobenius_norms_do_not_overflow():
-    g = np.random.default_rng(0).standard_normal((3, 4, 4))
-    norms = jax.jit(depth.frobenius_norms)  # one compilation for the three calls
-    np.testing.assert_allclose(norms(jnp.asarray(g, jnp.float32)), np.linalg.norm(g, axis=(1, 2)), rtol=1e-6)
-    huge = norms(jnp.asarray(g * 1e30, jnp.float32))  # squares would overflow float32
-    np.testing.assert_allclose(huge, 1e30 * np.linalg.norm(g, axis=(1, 2)), rtol=1e-5)
-    assert norms(jnp.zeros((3, 4, 4))).tolist() == [0.0, 0.0, 0.0]
+def test_zero_shifts_leave_the_plain_relu_network():
+    # experiments.init.propagation differentiates forward with respect to the shifts at zero
+    rng = np.random.default_rng(4)
+    ws = jnp.asarray(rng.standard_normal((3, 4, 4)), jnp.float32)
+    x = jnp.asarray(rng.standard_normal(4), jnp.float32)
+    hs = deep.forward(ws, x, activation=jax.nn.relu, shifts=jnp.zeros((3, 4)))
+    np.testing.assert_allclose(hs[-1], jax.nn.relu(ws[2] @ jax.nn.relu(ws[1] @ jax.nn.relu(ws[0] @ x))), rtol=1e-5)

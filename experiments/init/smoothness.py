@@ -16,6 +16,13 @@ import jax.numpy as jnp
 
 from nndl import rand
 
+# The activations compared in (e): tanh's shape depends on sigma^2, ReLU's does not (positive homogeneity).
+ACTIVATIONS = {"tanh": jnp.tanh, "relu": jax.nn.relu}
+# Taylor: the curved part of a tanh net's f grows like sigma^2 relative to the
+# linear part, so the unexplained share of its variance grows like (sigma^2)^2.
+TAYLOR_SLOPE = 2.0
+TAYLOR_SLOPE_TOL = 0.25  # the next Taylor order shifts the slope by O(sigma^2) at the smallest grid values
+
 
 class Shallow(NamedTuple):
     """One hidden layer, scalar in and out; every field (M,)."""

@@ -1,0 +1,5 @@
+"""`python -m experiments.init`."""
+
+from experiments.init import main
+
+raise SystemExit(main())
