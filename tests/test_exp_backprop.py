@@ -45,13 +45,10 @@ def test_flop_table_against_the_formulas_and_xla(metrics):
     sizes = [[int(v) for v in part.split(",")] for part in GRID.split(";")]
     assert [[r["I"], r["O"], r["K"], r["L"], r["batch"]] for r in m["flops"]] == sizes
     for r, (n_in, n_out, k, width, batch) in zip(m["flops"], sizes):
-        # closed forms written out here, independently of experiments.backprop.opcount
-        pairs = list(zip([n_in] + [width] * k, [width] * k + [n_out]))
-        forward = batch * (sum(2 * a * b + b for a, b in pairs) + k * width + 3 * n_out) + batch
-        backward = (batch * (n_out + sum(a * b for a, b in pairs) + sum(2 * a * b + 2 * a for a, b in pairs[1:]))
-                    + (batch - 1) * sum(a * b + b for a, b in pairs))
+        ref = _flop_references(r)  # closed forms written out in this file, independently of opcount
+        forward, backward = ref["forward"], ref["backward"]
         assert (r["forward_analytic"], r["backward_analytic"]) == (forward, backward)
-        assert r["forward_bigO_madds"] == batch * (n_in * width + (k - 1) * width**2 + width * n_out)
+        assert r["forward_bigO_madds"] == ref["fwd_madds"]
         # XLA: the same forward ops (B, O > 1); the backward within the elementwise terms
         assert r["forward_xla"] == forward
         assert abs(r["backward_xla"] - backward) <= rep.FLOP_RTOL * backward
