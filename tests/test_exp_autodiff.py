@@ -1,4 +1,4 @@
-"""Smoke test and number checks of experiments.autodiff; its user errors."""
+"""experiments.autodiff (package): smoke run, every reported number against independent references, user errors."""
 
 import csv
 import math
@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import pytest
 
 from experiments import autodiff
+from experiments.autodiff import report as rep
 from nndl.run import runio, templates
 from tests.helpers import calls_recorded, check_report_entries, run_module
 
@@ -34,7 +35,7 @@ def _central(f, v, h=1e-5):
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     out = tmp_path_factory.mktemp("autodiff")
-    listed = sorted({name for names in autodiff.CODE.values() for name in names})
+    listed = sorted({name for names in rep.CODE.values() for name in names})
     with calls_recorded(listed) as ran:
         assert autodiff.main([*TINY, "--out", str(out)]) == 0
     return out, set(ran)
@@ -105,7 +106,7 @@ def test_node_tables_and_figures(run_dir):
 
 # ----------------------------------------------------------------- independent references of every node
 # The sheets' graphs written again here as plain jax.numpy, each node with the primitive that makes it and
-# its inputs; nothing from nndl.autodiff. Tangents come from jax.jvp of all node values at once, adjoints
+# its inputs; nothing from experiments.autodiff. Tangents come from jax.jvp of all node values at once, adjoints
 # from jax.grad of the output as a function of one node's value (everything that does not depend on that
 # node held fixed), local partials from jax.grad of each primitive.
 Y_NODES = {"f1": (jnp.exp, ("x",)), "f2": (jnp.square, ("f1",)), "f3": (jnp.add, ("f1", "f2")),
@@ -199,7 +200,7 @@ CENTRAL_DIFFERENCE = {"exact_x0", "exact_dzda", "exact_dzdb"}  # h = 1e-5: ~1e-9
 def test_report_entries_complete_and_listed_code_ran(smoke):
     out, ran = smoke
     metrics = runio.read_json(out / "metrics.json")
-    entries = check_report_entries(autodiff, metrics, ran)
+    entries = check_report_entries(rep, metrics, ran)
     assert {i for e in entries for i in e["ids"]} == {"000 §1(a)", "000 §1(b)", "000 §1(c)", "001 M1(a)",
                                                       "001 M1(b)", "001 M1(c)", "001 M1(d)"}
     assert all(e["derivation"] for e in entries) and all((out / fig).exists() for e in entries for fig in e["figures"])
@@ -217,8 +218,8 @@ def test_report_entries_complete_and_listed_code_ran(smoke):
 
 def test_every_number_in_the_templates_against_an_independent_reference(run_dir):
     metrics = runio.read_json(run_dir / "metrics.json")
-    fields, refs = autodiff.report_fields(metrics), _all_references(metrics)
-    used = {path for key, body in autodiff.TEXT.items() if not key.startswith("cost_")
+    fields, refs = rep.report_fields(metrics), _all_references(metrics)
+    used = {path for key, body in rep.TEXT.items() if not key.startswith("cost_")
             for path in templates.field_names(body)} - NOT_DERIVED
     assert len(used) > 60  # the derivations name every node's value, tangent, adjoint and local partial
     for path in sorted(used):
@@ -234,36 +235,37 @@ def test_every_number_in_the_templates_against_an_independent_reference(run_dir)
 
 def test_wording_follows_the_numbers(run_dir):
     metrics = runio.read_json(run_dir / "metrics.json")
-    entries = autodiff.report(metrics)
-    z_text = entries[6]["text"]
-    assert "agree to" in entries[2]["text"] and "agree to" in z_text
+    entries = rep.report(metrics)
+    z_text = entries[6].text
+    assert "agree to" in entries[2].text and "agree to" in z_text
     assert "z decreases as a grows" in z_text and "z increases with b" in z_text  # dz/da < 0 < dz/db at (2, 3)
     wrong = dict(metrics, y=dict(metrics["y"], dydx=dict(metrics["y"]["dydx"], grad=0.0)),
-                 z=dict(metrics["z"], a=0.5, dzda={m: 0.0 for m in METHODS}))
-    entries = autodiff.report(wrong)
-    assert "one of the methods is wrong" in entries[2]["text"] and "z is stationary in a" in entries[6]["text"]
-    assert "exactly" not in entries[6]["derivation"]  # the exact form belongs to (a, b) = (2, 3) only
+                 z=dict(metrics["z"], a=0.5, dzda=dict.fromkeys(METHODS, 0.0)))
+    entries = rep.report(wrong)
+    assert "one of the methods is wrong" in entries[2].text and "z is stationary in a" in entries[6].text
+    assert "exactly" not in entries[6].derivation  # the exact form belongs to (a, b) = (2, 3) only
     moved = dict(metrics, y=dict(metrics["y"], x=0.5))
-    assert "3\\,(e^2" not in autodiff.report(moved)[1]["derivation"]
+    assert "3\\,(e^2" not in rep.report(moved)[1].derivation
     # Timing sentences follow the measured winner.
     rows = [dict(r) for r in metrics["jacobian_cost"]]
     rows[0].update(jacfwd_s=1.0, jacrev_s=3.0, faster="jacfwd")
-    text = autodiff.report(dict(metrics, jacobian_cost=rows))[-1]["text"]
+    text = rep.report(dict(metrics, jacobian_cost=rows))[-1].text
     assert "jacfwd is 3 times faster although it needs more passes (6 jvps against 1 vjp)" in text
 
 
 def test_report_and_checks(run_dir):
     metrics = runio.read_json(run_dir / "metrics.json")
-    sections = autodiff.report(metrics)
-    assert len(sections) == 8 and all(s["question"] and s["derivation"] for s in sections)
-    results = autodiff.checks(metrics)
-    derivative_checks = [c for c in results if "closed form" in c["check"]]
-    assert len(derivative_checks) == 15 and all(c["passed"] for c in derivative_checks)
+    sections = rep.report(metrics)
+    assert len(sections) == 8 and all(s.question and s.derivation for s in sections)
+    assert all(s.header for s in sections if s.table)  # every table declares its columns
+    results = rep.checks(metrics)
+    derivative_checks = [c for c in results if "closed form" in c.check]
+    assert len(derivative_checks) == 15 and all(c.passed for c in derivative_checks)
     # The timing checks are made for the non-square cases only, and say what was measured.
-    timing = [c for c in results if "faster" in c["check"]]
-    assert [c["measured"] for c in timing] == [r["faster"] for r in metrics["jacobian_cost"][:2]]
+    timing = [c for c in results if "faster" in c.check]
+    assert [c.measured for c in timing] == [r["faster"] for r in metrics["jacobian_cost"][:2]]
     bad = dict(metrics, y=dict(metrics["y"], dydx=dict(metrics["y"]["dydx"], grad=0.0)))
-    assert not all(c["passed"] for c in autodiff.checks(bad))
+    assert not all(c.passed for c in rep.checks(bad))
 
 
 @pytest.mark.parametrize("argv, needle", [

@@ -1,4 +1,4 @@
-"""experiments.backprop end to end: every number in metrics.json against an independent reference."""
+"""experiments.backprop (package) end to end: every number in metrics.json against an independent reference."""
 
 import re
 
@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from experiments import backprop as exp
-from nndl import activations, opcount
+from experiments.backprop import opcount
+from experiments.backprop import report as rep
+from nndl import activations
 from nndl.run import runio, templates
 from tests.helpers import calls_recorded, check_report_entries
 
@@ -18,7 +20,7 @@ GRID = "16,4,2,32,8"  # one size: each costs two XLA compilations
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     out = tmp_path_factory.mktemp("backprop")
-    listed = sorted({name for names in exp.CODE.values() for name in names})
+    listed = sorted({name for names in rep.CODE.values() for name in names})
     with calls_recorded(listed) as ran:
         assert exp.main(["--flop-grid", GRID, "--batch", "3", "--hidden", "5", "--steps", "30", "--lr", "0.01",
                          "--out", str(out)]) == 0
@@ -33,7 +35,7 @@ def metrics(smoke):
 def test_gradients_equal_jax_grad(metrics):
     m, _ = metrics
     assert m["grad_max_abs_err"] == max(c["max_abs_err"] for c in m["grad_cases"])
-    assert m["grad_max_rel_err"] <= exp.GRAD_RTOL  # float64: manual backward = jax.grad
+    assert m["grad_max_rel_err"] <= rep.GRAD_RTOL  # float64: manual backward = jax.grad
     assert {c["activation"] for c in m["grad_cases"]} == {"relu", "tanh", "sigmoid"}
     assert all(c["batch"] == 3 and c["loss_abs_err"] <= 1e-14 for c in m["grad_cases"])
 
@@ -43,16 +45,13 @@ def test_flop_table_against_the_formulas_and_xla(metrics):
     sizes = [[int(v) for v in part.split(",")] for part in GRID.split(";")]
     assert [[r["I"], r["O"], r["K"], r["L"], r["batch"]] for r in m["flops"]] == sizes
     for r, (n_in, n_out, k, width, batch) in zip(m["flops"], sizes):
-        # closed forms written out here, independently of nndl.opcount
-        pairs = list(zip([n_in] + [width] * k, [width] * k + [n_out]))
-        forward = batch * (sum(2 * a * b + b for a, b in pairs) + k * width + 3 * n_out) + batch
-        backward = (batch * (n_out + sum(a * b for a, b in pairs) + sum(2 * a * b + 2 * a for a, b in pairs[1:]))
-                    + (batch - 1) * sum(a * b + b for a, b in pairs))
+        ref = _flop_references(r)  # closed forms written out in this file, independently of opcount
+        forward, backward = ref["forward"], ref["backward"]
         assert (r["forward_analytic"], r["backward_analytic"]) == (forward, backward)
-        assert r["forward_bigO_madds"] == batch * (n_in * width + (k - 1) * width**2 + width * n_out)
+        assert r["forward_bigO_madds"] == ref["fwd_madds"]
         # XLA: the same forward ops (B, O > 1); the backward within the elementwise terms
         assert r["forward_xla"] == forward
-        assert abs(r["backward_xla"] - backward) <= exp.FLOP_RTOL * backward
+        assert abs(r["backward_xla"] - backward) <= rep.FLOP_RTOL * backward
         assert r["backward_autodiff_model"] == pytest.approx(r["backward_xla"], rel=0.01)
         assert r["ratio_analytic"] == pytest.approx(backward / forward)
         assert r["ratio_xla"] == pytest.approx(r["backward_xla"] / r["forward_xla"])
@@ -84,18 +83,19 @@ def test_seed002_numbers(metrics):
 
 def test_report_and_checks(metrics):
     m, _ = metrics
-    sections = exp.report(m)
-    assert len(sections) == 7 and all(s["text"] and s["derivation"] for s in sections if s["ids"] != ["002 P1.2"])
-    assert f"{m['seed002']['loss_last']:.4g}" in sections[3]["text"]
-    results = exp.checks(m)
-    assert results and all(c["passed"] for c in results), [c for c in results if not c["passed"]]
+    sections = rep.report(m)
+    assert len(sections) == 7 and all(s.text and s.derivation for s in sections if s.ids != ("002 P1.2",))
+    assert all(s.header for s in sections if s.table)  # every table declares its columns
+    assert f"{m['seed002']['loss_last']:.4g}" in sections[3].text
+    results = rep.checks(m)
+    assert results and all(c.passed for c in results), [c for c in results if not c.passed]
     bad = dict(m, seed002=dict(m["seed002"], db2_factor=5.0))
-    assert not all(c["passed"] for c in exp.checks(bad))
+    assert not all(c.passed for c in rep.checks(bad))
 
 
 def test_report_entries_complete_and_listed_code_ran(smoke):
     m, out, ran = smoke
-    entries = check_report_entries(exp, m, ran)
+    entries = check_report_entries(rep, m, ran)
     assert [e["ids"] for e in entries] == [["001 M2(a)"], ["001 M2(b)"], ["001 M2(c)"], ["002 P1.1"], ["002 P1.2"],
                                           ["002 P1.3"], ["002 P1.4"]]
     assert all(e["derivation"] for e in entries) and all((out / f).exists() for e in entries for f in e["figures"])
@@ -170,7 +170,7 @@ def _flop_references(row: dict) -> dict:
 
 def test_every_number_in_the_templates_against_an_independent_reference(metrics, x64):
     m, _ = metrics
-    f, s2 = exp.report_fields(m), m["seed002"]
+    f, s2 = rep.report_fields(m), m["seed002"]
     ref2 = _seed002_references(s2)
     (n_in, n_out, k, width, batch), = [[int(v) for v in GRID.split(",")]]
     big = _flop_references(m["flops"][0])
@@ -192,15 +192,15 @@ def test_every_number_in_the_templates_against_an_independent_reference(metrics,
         "s2.db2_factor": (float(ref2["s2.db2_factor"]), 1e-12),  # exactly 1: the sheet's 5 would fail this
     }
     bounded = {  # measured differences between two methods: 0 up to the stated tolerance
-        "grad_max_abs_err": 1e-12, "grad_max_rel_err": exp.GRAD_RTOL, "loss_err": exp.LOSS_TOL,
-        "jac_err": exp.JACOBIAN_TOL, "s2.grad_max_abs_err": exp.SEED002_GRAD_TOL,
-        "s2.sgd_step_max_abs_err": exp.SEED002_GRAD_TOL, "model_gap": 1e-3}
+        "grad_max_abs_err": 1e-12, "grad_max_rel_err": rep.GRAD_RTOL, "loss_err": rep.LOSS_TOL,
+        "jac_err": rep.JACOBIAN_TOL, "s2.grad_max_abs_err": rep.SEED002_GRAD_TOL,
+        "s2.sgd_step_max_abs_err": rep.SEED002_GRAD_TOL, "model_gap": 1e-3}
     settings = {"big.I": n_in, "big.O": n_out, "big.K": k, "big.L": width, "big.batch": batch, "l_small": width,
                 "l_large": width, "s2.sizes.n": 4, "s2.sizes.d": 5, "s2.sizes.K": 3, "s2.steps": 30, "s2.lr": 0.01,
-                "s2.n_points": 32, "grad_rtol": exp.GRAD_RTOL, "activations": "relu, sigmoid, tanh",
+                "s2.n_points": 32, "grad_rtol": rep.GRAD_RTOL, "activations": "relu, sigmoid, tanh",
                 "shapes": "dl/dyhat 1 x 3, dyhat/dz3 3 x 3, dz2/dz1 5 x 5"}
     sentences = {"forward_sentence", "model_sentence", "ratio_sentence", "sizes_phrase", "gap_phrase", "db2_sentence"}
-    used = {path for body in exp.TEXT.values() for path in templates.field_names(body)} - sentences
+    used = {path for body in rep.TEXT.values() for path in templates.field_names(body)} - sentences
     assert len(used) > 40
     for path in sorted(used):
         value = templates.lookup(f, path)
@@ -225,20 +225,20 @@ def test_wording_follows_the_numbers(metrics):
     m, _ = metrics
     s2 = m["seed002"]
     rising = dict(m, seed002=dict(s2, loss_last=2 * s2["loss_first"], grad_max_abs_err=1.0, db2_factor=5.0))
-    entries = exp.report(rising)
-    assert "this learning rate is too large" in entries[3]["text"]
-    assert "a gradient above is wrong" in entries[5]["text"] and "not 1 as derived" in entries[5]["text"]
+    entries = rep.report(rising)
+    assert "this learning rate is too large" in entries[3].text
+    assert "a gradient above is wrong" in entries[5].text and "not 1 as derived" in entries[5].text
     wrong = dict(m, grad_max_rel_err=1e-3, grad_cases=[dict(c, loss_abs_err=1e-6) for c in m["grad_cases"]])
-    entries = exp.report(wrong)
-    assert "the manual backward pass is wrong" in entries[1]["text"] and "forward pass is wrong" in entries[0]["text"]
-    text = exp.report(m)[2]["text"]
+    entries = rep.report(wrong)
+    assert "the manual backward pass is wrong" in entries[1].text and "forward pass is wrong" in entries[0].text
+    text = rep.report(m)[2].text
     assert "on one size" in text and "With a single size" in text
     row = m["flops"][0]
     wide = dict(row, L=2 * row["L"], forward_analytic=10 * row["forward_analytic"], ratio_xla=row["ratio_xla"] + 0.1)
-    text = exp.report(dict(m, flops=[row, wide]))[2]["text"]
+    text = rep.report(dict(m, flops=[row, wide]))[2].text
     assert f"grows from {row['ratio_xla']:.2f} at L = {row['L']} to {row['ratio_xla'] + 0.1:.2f}" in text
     flat = dict(wide, ratio_xla=row["ratio_xla"] - 0.1)
-    assert "does not grow with L" in exp.report(dict(m, flops=[row, flat]))[2]["text"]
+    assert "does not grow with L" in rep.report(dict(m, flops=[row, flat]))[2].text
 
 
 @pytest.mark.parametrize("argv, needle", [

@@ -1,4 +1,4 @@
-"""Hand-written forward-mode (tangents, input to output) and reverse-mode (adjoints, output to input) sweeps."""
+"""Hand-written forward-mode (tangents) and reverse-mode (adjoints) sweeps, and the local partials they chain."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nndl.autodiff.graph import PRIMITIVES, Graph, Node
+from experiments.autodiff.graph import PRIMITIVES, Graph, Node
 
 Values = dict[str, jax.Array]
 
@@ -145,3 +145,24 @@ def sweep_all(graph: Graph, inputs: Mapping[str, jax.Array]) -> Sweeps:
     values, adjoints = reverse_sweep(graph, inputs)
     tangents = {name: forward_sweep(graph, inputs, {name: 1.0})[1] for name in graph.inputs}
     return Sweeps(values, tangents, adjoints)
+
+
+def local_partials(graph: Graph, values: Values) -> dict[str, dict[str, float]]:
+    """{node: {input: d node / d input}} at the point of `values`: the local derivatives both sweeps chain."""
+    out = {}
+    for node in graph.nodes:
+        if node.parents:
+            out[node.name] = {}
+            for parent, d in zip(node.parents, _local_partials(node, values)):  # u * u: both slots add up
+                out[node.name][parent] = out[node.name].get(parent, 0.0) + float(d)
+    return out
+
+
+def contributions(graph: Graph, partials: Mapping[str, Mapping[str, float]],
+                  adjoints: Values) -> dict[str, dict[str, float]]:
+    """{node: {user: adjoint(user) * d user / d node}}: the terms reverse mode sums into each node's adjoint."""
+    out: dict[str, dict[str, float]] = {}
+    for node in graph.nodes:
+        for parent in dict.fromkeys(node.parents):
+            out.setdefault(parent, {})[node.name] = float(adjoints[node.name]) * partials[node.name][parent]
+    return out

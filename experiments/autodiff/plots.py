@@ -1,15 +1,18 @@
-"""Figures: a computational graph drawn by depth with each node's value/tangent/adjoint, and the Jacobian cost bars."""
+"""autodiff figures from metrics only: each graph drawn by depth with its nodes' numbers; the Jacobian cost bars."""
 
 from __future__ import annotations
 
+import itertools
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from matplotlib.path import Path
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from matplotlib.path import Path as ArrowPath
 
-from nndl.autodiff.graph import Graph, depths, expression
-from nndl.run.plotting import subplots
+from experiments.autodiff.cost import passes
+from experiments.autodiff.graph import Graph, depths, expression, y_graph, z_graph
+from nndl.run.plotting import save_figure, subplots
 
 # Layout in data units: column pitch, box width, text line height, vertical gap between items.
 DX, BOX_W, LINE_H, GAP = 2.7, 2.2, 0.27, 0.35
@@ -53,7 +56,7 @@ def layout(graph: Graph, *, iterations: int = 80) -> Layout:
                 column[lane], half[lane], links[lane] = k, LANE_H / 2, []
                 chain.append(lane)
             chain.append(node.name)
-            for u, v in zip(chain, chain[1:]):
+            for u, v in itertools.pairwise(chain):
                 links[u].append(v)
                 links[v].append(u)
             chains[parent, node.name] = chain[1:-1]
@@ -69,7 +72,7 @@ def layout(graph: Graph, *, iterations: int = 80) -> Layout:
             # ... then each column is spread top-down to keep its items apart, around its mean.
             ordered = sorted(items, key=lambda item: -y[item])
             mean = float(np.mean([y[item] for item in items]))
-            for above, below in zip(ordered, ordered[1:]):
+            for above, below in itertools.pairwise(ordered):
                 y[below] = min(y[below], y[above] - half[above] - half[below] - GAP)
             shift = mean - float(np.mean([y[item] for item in items]))
             for item in items:
@@ -80,22 +83,21 @@ def layout(graph: Graph, *, iterations: int = 80) -> Layout:
     return Layout(pos, lanes)
 
 
-def draw_graph(ax, graph: Graph, rows: list[dict], *, title: str) -> None:
-    """Draws the graph on `ax`: one box per node with its definition and the numbers of its table row.
+def draw_graph(ax, graph: Graph, nodes: dict[str, dict[str, float]], *, title: str) -> None:
+    """Draws the graph on `ax`: one box per node with its definition and its numbers.
 
     Args:
       ax: matplotlib axes.
       graph: the graph.
-      rows: `nndl.autodiff.table.node_rows` output (value, tangent_<input>..., adjoint per node).
+      nodes: {node: {"value", "tangent_<input>"..., "adjoint"}}, as in metrics.json.
       title: axes title.
     """
     pos, lanes = layout(graph)
     height = box_height(graph)
-    by_name = {row["name"]: row for row in rows}
-    tangent_keys = [k for k in rows[0] if k.startswith("tangent_")]
+    tangent_keys = [k for k in next(iter(nodes.values())) if k.startswith("tangent_")]
     for node in graph.nodes:
         cx, cy = pos[node.name]
-        row = by_name[node.name]
+        row = nodes[node.name]
         lines = [expression(node), f"val  {row['value']:.5g}"]
         lines += [f"d/d{k.removeprefix('tangent_')}  {row[k]:.5g}" for k in tangent_keys]
         lines.append(f"adj  {row['adjoint']:.5g}")
@@ -115,7 +117,7 @@ def draw_graph(ax, graph: Graph, rows: list[dict], *, title: str) -> None:
             for lx, ly in lanes[parent, node.name]:
                 points += [(lx - BOX_W / 2, ly), (lx + BOX_W / 2, ly)]
             points.append((cx - BOX_W / 2, cy))
-            ax.add_patch(FancyArrowPatch(path=Path(points), arrowstyle="-|>", mutation_scale=11,
+            ax.add_patch(FancyArrowPatch(path=ArrowPath(points), arrowstyle="-|>", mutation_scale=11,
                                          color="#555555", linewidth=1.0))
     xs = [p[0] for p in pos.values()]
     ys = [p[1] for p in pos.values()]
@@ -126,14 +128,14 @@ def draw_graph(ax, graph: Graph, rows: list[dict], *, title: str) -> None:
     ax.set_title(title, fontsize=10)
 
 
-def graph_figure(graph: Graph, rows: list[dict], *, title: str):
+def graph_figure(graph: Graph, nodes: dict[str, dict[str, float]], *, title: str):
     """A figure with the drawn graph, sized to it, and a caption explaining val / d/d<input> / adj."""
     pos = layout(graph).pos
     span_x = max(p[0] for p in pos.values()) - min(p[0] for p in pos.values()) + BOX_W + 0.4
     span_y = max(p[1] for p in pos.values()) - min(p[1] for p in pos.values()) + box_height(graph) + 0.9
     inches_per_unit = 0.5  # keeps the 7.5 pt box text inside 2.2-unit-wide boxes
     fig, axes = subplots(1, 1, width=span_x * inches_per_unit, height=span_y * inches_per_unit + 0.5)
-    draw_graph(axes[0, 0], graph, rows, title=title)
+    draw_graph(axes[0, 0], graph, nodes, title=title)
     tangents = ", ".join(f"d/d{name}" for name in graph.inputs)
     fig.text(0.5, 0.0, f"val: node value.   {tangents}: forward-mode tangent d(node)/d(input), swept input to output.\n"
              f"adj: reverse-mode adjoint d{graph.output}/d(node), swept output to input.",
@@ -146,14 +148,13 @@ def cost_figure(rows: list[dict]):
     fig, axes = subplots(1, 1, width=6.4, height=4.0)
     ax = axes[0, 0]
     where = np.arange(len(rows))
-    for offset, method, passes, kind, color in ((-0.2, "jacfwd", "jvp_passes", "jvp", "#4c72b0"),
-                                                (0.2, "jacrev", "vjp_passes", "vjp", "#dd8452")):
+    for offset, method, count, kind, color in ((-0.2, "jacfwd", "jvp_passes", "jvp", "#4c72b0"),
+                                               (0.2, "jacrev", "vjp_passes", "vjp", "#dd8452")):
         seconds = [r[f"{method}_s"] * 1e3 for r in rows]
         what = "forward: n jvps" if method == "jacfwd" else "reverse: m vjps"
         bars = ax.bar(where + offset, seconds, width=0.38, color=color, label=f"{method} ({what})")
         for bar, row in zip(bars, rows):
-            label = f"{row[passes]} {kind}{'s' if row[passes] != 1 else ''}"
-            ax.annotate(label, (bar.get_x() + bar.get_width() / 2, bar.get_height()), xytext=(0, 2),
+            ax.annotate(passes(row[count], kind), (bar.get_x() + bar.get_width() / 2, bar.get_height()), xytext=(0, 2),
                         textcoords="offset points", ha="center", va="bottom", fontsize=7.5)
     ax.set_yscale("log")
     ax.set_xticks(where, [f"n={r['n']}, m={r['m']}" for r in rows])
@@ -164,3 +165,12 @@ def cost_figure(rows: list[dict]):
     ax.set_ylim(top=top * 6)  # room for the pass labels and the legend above the bars
     ax.legend(loc="upper center", ncols=2, fontsize=8, frameon=False)
     return fig
+
+
+def plot(metrics: dict, out: Path) -> None:
+    """graph_y.png and graph_z.png (each node's value, tangents and adjoint) and jacobian_cost.png."""
+    for graph, part in ((y_graph(), metrics["y"]), (z_graph(), metrics["z"])):
+        point = ", ".join(f"{name} = {float(part[name]):g}" for name in graph.inputs)
+        save_figure(graph_figure(graph, part["nodes"], title=f"{graph.output}: forward and reverse sweeps at {point}"),
+                    out / f"graph_{graph.output}.png")
+    save_figure(cost_figure(metrics["jacobian_cost"]), out / "jacobian_cost.png")

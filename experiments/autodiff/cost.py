@@ -47,6 +47,11 @@ def make_problem(key: jax.Array, n: int, m: int, hidden: int) -> tuple[mlp.Param
     return params, x
 
 
+def passes(count: int, kind: str) -> str:
+    """A pass count in words: "1 vjp", "6 jvps"."""
+    return f"{count} {kind}{'s' if count != 1 else ''}"
+
+
 def median_time(fn: Callable[[], jax.Array], repeats: int) -> float:
     """Median wall time in seconds of `fn()` over `repeats` calls, each waited for (block_until_ready).
 
@@ -81,7 +86,7 @@ def jacobian_cost(key: jax.Array, n: int, m: int, *, hidden: int, repeats: int) 
         # Weights are arguments, not closed-over constants, so XLA does not fold them into the program.
         compiled = jax.jit(jac(dense_tanh, argnums=1))
         jax.block_until_ready(compiled(params, x))  # compile and warm up outside the timing
-        times[name] = median_time(lambda: compiled(params, x), repeats)
+        times[name] = median_time(partial(compiled, params, x), repeats)
     return {"n": n, "m": m, "jacfwd_s": times["jacfwd"], "jacrev_s": times["jacrev"],
             "jvp_passes": n, "vjp_passes": m,
             "faster": "jacfwd" if times["jacfwd"] < times["jacrev"] else "jacrev"}

@@ -4,12 +4,13 @@ Conventions (XLA's HloCostAnalysis, so that the numbers are comparable): a
 product of an (i x j) and a (j x k) matrix costs 2ijk FLOPs (ijk multiply-adds,
 2 FLOPs each), every elementwise add/sub/mul/div/max/compare costs 1 FLOP per
 element, a sum of n numbers costs n - 1, a type conversion or transpose is free.
-The counts are for `nndl.backprop` with psi = ReLU (max: 1 FLOP; psi': compare,
+The counts are for `experiments.backprop.passes` with psi = ReLU (max: 1 FLOP; psi': compare,
 then multiply) and the batch-mean MSE.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import jax
@@ -25,11 +26,11 @@ def layer_sizes(n_in: int, n_out: int, n_hidden: int, width: int) -> list[int]:
 
 
 def _pairs(sizes: list[int]) -> list[tuple[int, int]]:
-    return list(zip(sizes[:-1], sizes[1:]))
+    return list(itertools.pairwise(sizes))
 
 
 def forward_flops(n_in: int, n_out: int, n_hidden: int, width: int, batch: int) -> int:
-    """FLOPs of `backprop.batch_forward` (ReLU): the loss J from a batch (B, I).
+    """FLOPs of `passes.batch_forward` (ReLU): the loss J from a batch (B, I).
 
     Per example: a_k = W_k h + b_k is 2 n_{k-1} n_k + n_k, ReLU is n_k for each
     hidden layer, the MSE (subtract, square, sum, divide) is 3 O; the batch
@@ -41,7 +42,7 @@ def forward_flops(n_in: int, n_out: int, n_hidden: int, width: int, batch: int) 
 
 
 def backward_flops(n_in: int, n_out: int, n_hidden: int, width: int, batch: int) -> int:
-    """FLOPs of `backprop.batch_backward` (ReLU): dJ/dparams from the cached forward values.
+    """FLOPs of `passes.batch_backward` (ReLU): dJ/dparams from the cached forward values.
 
     Per example: delta = (2/(B O)) e is O; each layer's outer product
     delta h^T is n_{k-1} n_k; each layer but the first also propagates

@@ -1,9 +1,9 @@
-"""Tests of nndl.autodiff: the explicit graphs, the hand-written sweeps, tables, drawing layout and Jacobian cost."""
+"""experiments.autodiff sweeps, sheet functions and tables: hand-written forward/reverse mode against JAX and finite
+differences, the closed forms, the six-way comparison, the local partials and the node table."""
 
 import csv
 import io
 import math
-import time
 
 import jax
 import jax.numpy as jnp
@@ -11,11 +11,18 @@ import numpy as np
 import pytest
 from jax.test_util import check_grads
 
-from nndl.autodiff import compare, cost, functions
-from nndl.autodiff.draw import DX, box_height, columns, layout
-from nndl.autodiff.graph import Node, depths, expression, make_graph, y_graph, z_graph
-from nndl.autodiff.sweeps import as_function, evaluate, forward_sweep, reverse_sweep, sweep_all
-from nndl.autodiff.table import format_table, node_rows, to_csv
+from experiments.autodiff import compare, functions
+from experiments.autodiff.graph import Node, make_graph, y_graph, z_graph
+from experiments.autodiff.sweeps import (
+    as_function,
+    contributions,
+    evaluate,
+    forward_sweep,
+    local_partials,
+    reverse_sweep,
+    sweep_all,
+)
+from experiments.autodiff.table import format_table, node_rows, to_csv
 
 # Sweeps vs JAX: both are exact chain rules; they differ only in rounding order
 # (the graph squares e^x where jnp.exp(2x) is used). A relative rounding of a
@@ -42,30 +49,6 @@ def _central_difference(fn, args, k):
     down = tuple(v - FD_STEP if i == k else v for i, v in enumerate(args))
     return (fn(*up) - fn(*down)) / (2 * FD_STEP)
 
-
-# ------------------------------------------------------------------------------------------- graphs
-def test_y_graph_is_the_most_efficient_one():
-    graph = y_graph()
-    children = graph.children()
-    # Each primitive is evaluated once: e^x and f3 are shared, not recomputed.
-    assert [n.op for n in graph.nodes] == ["input", "exp", "square", "add", "exp", "sin", "add"]
-    assert children["f1"] == ["f2", "f3"] and children["f3"] == ["f4", "f5"]
-    assert [expression(n) for n in graph.nodes[1:]] == [
-        "f1 = exp(x)", "f2 = f1²", "f3 = f1 + f2", "f4 = exp(f3)", "f5 = sin(f3)", "y = f4 + f5"]
-    assert depths(graph) == {"x": 0, "f1": 1, "f2": 2, "f3": 3, "f4": 4, "f5": 4, "y": 5}
-
-
-@pytest.mark.parametrize("nodes, output, needle", [
-    ([Node("x", "input"), Node("y", "tan", ("x",))], "y", "unknown primitive"),
-    ([Node("x", "input"), Node("y", "add", ("x",))], "y", "takes 2 parents"),
-    ([Node("y", "exp", ("x",)), Node("x", "input")], "y", "not defined before"),
-    ([Node("x", "input"), Node("x", "exp", ("x",))], "x", "duplicate"),
-    ([Node("c", "const")], "c", "only a const node"),
-    ([Node("x", "input")], "y", "not a node"),
-])
-def test_make_graph_rejects_malformed_graphs(nodes, output, needle):
-    with pytest.raises(ValueError, match=needle):
-        make_graph(nodes, output)
 
 
 @pytest.mark.parametrize("graph, fn, names", [(y_graph(), functions.y, ("x",)),
@@ -137,7 +120,7 @@ def test_reverse_sweep_accumulates_over_fan_out(x64):
     graph = make_graph([Node("x", "input"), Node("u", "exp", ("x",)), Node("v", "mul", ("u", "u")),
                         Node("w", "sin", ("u",)), Node("out", "add", ("v", "w"))], "out")
     x = jnp.float64(0.4)
-    values, adjoints = reverse_sweep(graph, {"x": x})
+    _, adjoints = reverse_sweep(graph, {"x": x})
     u = math.exp(0.4)
     assert float(adjoints["u"]) == pytest.approx(2 * u + math.cos(u), rel=1e-14)
     assert float(adjoints["x"]) == pytest.approx(float(jax.grad(as_function(graph))(x)), rel=1e-14)
@@ -147,7 +130,7 @@ def test_reverse_sweep_accumulates_over_fan_out(x64):
 
 def test_y_adjoints_follow_the_sheet(x64):
     """Seed 000's reverse pass: adj f3 = e^f3 + cos f3, adj f1 = (2 f1 + 1) adj f3, dy/dx = adj f1 · e^x."""
-    values, adjoints = reverse_sweep(y_graph(), {"x": jnp.float64(0.0)})
+    _, adjoints = reverse_sweep(y_graph(), {"x": jnp.float64(0.0)})
     assert float(adjoints["f3"]) == pytest.approx(math.exp(2) + math.cos(2), rel=1e-14)
     assert float(adjoints["f1"]) == pytest.approx(3 * float(adjoints["f3"]), rel=1e-14)
     assert float(adjoints["x"]) == pytest.approx(float(adjoints["f1"]) * 1.0, rel=1e-14)
@@ -162,8 +145,8 @@ def test_forward_sweep_constants_have_zero_tangent(x64):
 # ----------------------------------------------------------------------------------- six ways, table
 def test_six_ways_agree_and_disagreement_is_the_largest_spread(x64):
     inputs = {"a": jnp.float64(2.0), "b": jnp.float64(3.0)}
-    sweeps, derivatives = compare.six_ways(z_graph(), functions.z,
-                                           {"a": functions.dzda, "b": functions.dzdb}, inputs)
+    _, derivatives = compare.six_ways(z_graph(), functions.z,
+                                      {"a": functions.dzda, "b": functions.dzdb}, inputs)
     assert set(derivatives) == {"a", "b"} and all(tuple(d) == compare.METHODS for d in derivatives.values())
     for name in ("a", "b"):
         reference = float(jax.grad(functions.z, argnums=("ab".index(name)))(inputs["a"], inputs["b"]))
@@ -192,78 +175,17 @@ def test_node_table_csv_round_trip(x64):
     assert len(text.splitlines()) == len(graph.nodes) + 1 and "g6 = log(b)" in text
 
 
-# ------------------------------------------------------------------------------------------- drawing
-@pytest.mark.parametrize("graph", [y_graph(), z_graph()])
-def test_layout_columns_by_depth_and_boxes_apart(graph):
-    pos, lanes = layout(graph)
-    height = box_height(graph)
-    column = columns(graph)
-    depth = depths(graph)
-    assert all(column[n.name] == depth[n.name] for n in graph.nodes if n.parents)
-    assert all(pos[name][0] == column[name] * DX for name in pos)
-    boxes_in = {k: [pos[name][1] for name in pos if column[name] == k] for k in set(column.values())}
-    for ys in boxes_in.values():
-        gaps = np.diff(sorted(ys))
-        assert np.all(gaps >= height)  # no two boxes of a column overlap
-    # An edge spanning columns has one lane in each column it crosses, clear of that column's boxes.
-    assert set(lanes) == {(p, n.name) for n in graph.nodes for p in n.parents}
-    for (parent, child), points in lanes.items():
-        assert [lx for lx, _ in points] == [k * DX for k in range(column[parent] + 1, column[child])]
-        for lx, ly in points:
-            assert all(abs(ly - by) > height / 2 for by in boxes_in[round(lx / DX)])
-
-
-# ------------------------------------------------------------------------------------------ jacobians
-def test_jacfwd_is_n_jvps_and_jacrev_is_m_vjps(x64):
-    n, m, hidden = 5, 3, 4
-    # Fixed, dense weights (no sampler to compile); the timed runs draw them from `make_problem`.
-    grid = jnp.arange(1.0, 1 + n * hidden + hidden * m)
-    params = [{"w": jnp.sin(grid[:n * hidden]).reshape(n, hidden), "b": jnp.cos(jnp.arange(hidden))},
-              {"w": jnp.sin(3 * grid[n * hidden:]).reshape(hidden, m), "b": jnp.zeros(m)}]
-    x = jnp.linspace(-1.0, 1.0, n)
-    f = lambda x: cost.dense_tanh(params, x)  # noqa: E731
-
-    @jax.jit  # one compiled program instead of hundreds of eager ops
-    def jacobians(x):
-        # One separate pass per basis vector: n jvps give the columns, m vjps the rows.
-        columns = jnp.stack([jax.jvp(f, (x,), (e,))[1] for e in jnp.eye(n)], axis=1)
-        _, pullback = jax.vjp(f, x)
-        rows = jnp.stack([pullback(e)[0] for e in jnp.eye(m)])
-        return jax.jacfwd(f)(x), jax.jacrev(f)(x), columns, rows
-
-    forward, reverse, columns, rows = jacobians(x)
-    assert forward.shape == (m, n)
-    # float64: only the summation order differs, entries are O(0.1-1) and sums have 4 terms.
-    np.testing.assert_allclose(forward, columns, rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(reverse, rows, rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(forward, reverse, rtol=1e-12, atol=1e-15)
-
-
-def test_make_problem_shapes_and_scale(key):
-    # The shapes of the timing test below, so the compiled sampler is shared.
-    params, x = cost.make_problem(key, 400, 1, 128)
-    assert [p["w"].shape for p in params] == [(400, 128), (128, 1)] and x.shape == (400,)
-    # LeCun scaling Var(W1) = 1/n; 51,200 draws give a 0.6 % relative std error of the variance.
-    np.testing.assert_allclose(jnp.var(params[0]["w"]) * 400, 1.0, rtol=0.03)
-    assert jnp.all(jnp.abs(cost.dense_tanh(params, x)) < 10)  # tanh layer keeps outputs O(1)
-
-
-def test_jacobian_cost_table_structure(key):
-    # Which mode wins is a timing, measured by the experiment, never asserted in a test.
-    tall = cost.jacobian_cost(key, 400, 1, hidden=128, repeats=5)
-    wide = cost.jacobian_cost(key, 1, 400, hidden=128, repeats=5)
-    assert (tall["jvp_passes"], tall["vjp_passes"], wide["jvp_passes"], wide["vjp_passes"]) == (400, 1, 1, 400)
-    assert set(tall) == {"n", "m", "jacfwd_s", "jacrev_s", "jvp_passes", "vjp_passes", "faster"}
-    for row in (tall, wide):
-        assert row["jacfwd_s"] > 0 and row["jacrev_s"] > 0
-        assert row["faster"] == ("jacrev" if row["jacrev_s"] < row["jacfwd_s"] else "jacfwd")
-
-
-def test_median_time_is_the_median():
-    delays, result = iter([0.0, 0.05, 0.0]), jnp.zeros(())
-
-    def sleepy():
-        time.sleep(next(delays))
-        return result
-
-    assert 0.0 <= cost.median_time(sleepy, 3) < 0.05  # the one slow call (>= 50 ms) is not the median
+def test_local_partials_add_both_slots_and_contributions_sum_to_the_adjoint(x64):
+    # v = u * u: the two parent slots are one parent, d v / d u = 2u; u's adjoint is the sum of its users' terms.
+    graph = make_graph([Node("x", "input"), Node("u", "exp", ("x",)), Node("v", "mul", ("u", "u")),
+                        Node("w", "sin", ("u",)), Node("out", "add", ("v", "w"))], "out")
+    values, adjoints = reverse_sweep(graph, {"x": jnp.float64(0.4)})
+    partials = local_partials(graph, values)
+    u = math.exp(0.4)
+    assert set(partials) == {"u", "v", "w", "out"} and partials["v"] == {"u": pytest.approx(2 * u, rel=1e-15)}
+    assert partials["w"]["u"] == pytest.approx(math.cos(u), rel=1e-15) and partials["out"] == {"v": 1.0, "w": 1.0}
+    terms = contributions(graph, partials, adjoints)
+    assert set(terms["u"]) == {"v", "w"}  # one term per user, not per slot
+    assert terms["u"]["v"] == pytest.approx(2 * u, rel=1e-15) and terms["u"]["w"] == pytest.approx(math.cos(u))
+    for node, by_user in terms.items():
+        assert sum(by_user.values()) == pytest.approx(float(adjoints[node]), rel=1e-14), node

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import optax
 
 from nndl import losses, rand
+from nndl.train import gradient_descent
 
 SLOPE = 5.0  # f(z) = 5 ReLU(z)
 
@@ -134,14 +135,11 @@ def sgd_step_optax(params: Params, xs: jax.Array, ys: jax.Array, lr: float) -> P
 
 
 def train(params: Params, xs: jax.Array, ys: jax.Array, *, lr: float, steps: int) -> tuple[Params, jax.Array]:
-    """Step (e): repeat (b)-(d) for `steps` full-batch steps.
+    """Step (e): repeat (b)-(d) for `steps` full-batch steps, with the hand-derived gradient `batch_grads`.
 
     Returns:
       (final params, losses (steps + 1,)): the loss before each step and after the last.
     """
-
-    def step(p, _):
-        return sgd_step(p, xs, ys, lr), batch_loss(p, xs, ys)
-
-    final, history = jax.lax.scan(step, params, length=steps)
+    final, history, _ = gradient_descent(lambda p: batch_loss(p, xs, ys), params, lr, steps,
+                                         grad_fn=lambda p: batch_grads(p, xs, ys))
     return final, jnp.append(history, batch_loss(final, xs, ys))

@@ -6,8 +6,8 @@ import csv
 import io
 from collections.abc import Mapping
 
-from nndl.autodiff.graph import PRIMITIVES, Graph, expression
-from nndl.autodiff.sweeps import Values
+from experiments.autodiff.graph import PRIMITIVES, Graph, expression
+from experiments.autodiff.sweeps import Values
 
 
 def tangent_column(input_name: str) -> str:

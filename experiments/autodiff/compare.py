@@ -7,8 +7,8 @@ from collections.abc import Callable, Mapping
 import jax
 import jax.numpy as jnp
 
-from nndl.autodiff.graph import Graph
-from nndl.autodiff.sweeps import Sweeps, sweep_all
+from experiments.autodiff.graph import Graph
+from experiments.autodiff.sweeps import Sweeps, sweep_all
 
 METHODS = ("forward", "reverse", "jvp", "vjp", "grad", "closed_form")
 

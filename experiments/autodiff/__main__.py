@@ -1,0 +1,5 @@
+"""`python -m experiments.autodiff`."""
+
+from experiments.autodiff import main
+
+raise SystemExit(main())

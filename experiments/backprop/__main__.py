@@ -1,0 +1,5 @@
+"""`python -m experiments.backprop`."""
+
+from experiments.backprop import main
+
+raise SystemExit(main())
