@@ -162,3 +162,20 @@ def test_numbers_in_the_proofs_texts(metrics, problem):
     assert f"$\\lambda_{{\\min}}$ = {lam[0]:.4g}" in text and f"$\\lambda_{{\\max}}$ = {lam[-1]:.4g}" in text
     b = rep.report(metrics)[2].text
     assert f"{lam[0] / 2:.4g}" in b
+
+
+def test_an_overflowed_gradient_descent_is_reported_not_a_crash(metrics):
+    """GD far beyond 2/λ_max (e.g. --gd-h 0.5,10) overflows: run writes its final error (and maybe ρ^k) as null."""
+    gd = metrics["full_rank"]["gd"]
+    blown = [*gd[:-1], {**gd[-1], "final_err": None, "bound_final": None, "converged": False}]
+    shifted = {**metrics, "full_rank": {**metrics["full_rank"], "gd": blown}}
+    entries = check_report_entries(rep, shifted, required=ENTRY_KEYS)
+    assert entries[3]["table"][-1][1].startswith("final error overflowed (diverged)")
+    by_name = {c.check: c for c in rep.checks(shifted)}
+    bound = by_name["GD error <= spectral radius^k"]
+    assert bound.passed and f"η = {gd[-1]['h']:g}/λ_max overflowed, not compared" in bound.tolerance
+    assert by_name["GD converges iff η < 2/λ_max"].passed  # 2.05 > 2: predicted unstable, and it did not converge
+    # a finite error above its bound still fails the check
+    worse = [{**gd[0], "final_err": 10 * gd[0]["bound_final"] + 1e-9}, *blown[1:]]
+    assert not {c.check: c for c in rep.checks({**shifted, "full_rank": {**shifted["full_rank"], "gd": worse}})}[
+        "GD error <= spectral radius^k"].passed
