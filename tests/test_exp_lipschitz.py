@@ -1,12 +1,16 @@
+"""experiments.lipschitz (package): smoke run, estimates against jacfwd/SVD and numpy, report entries, bad flags,
+a diverged pair search."""
+
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from experiments import lipschitz as E
-from tests.helpers import ENTRY_KEYS, calls_recorded, check_report_entries, check_template
+from experiments.lipschitz import report as rep
+from experiments.lipschitz import run as lip_run
 from nndl.models import resnet
 from nndl.run import runio
+from tests.helpers import ENTRY_KEYS, calls_recorded, check_report_entries, check_template
 
 SMALL = {"dim": 4, "hidden": 6, "depths": [1, 2, 3], "n_inputs": 8, "n_iter": 100, "sn_iter": 200, "n_pairs": 4,
          "pair_steps": 10, "bn_scales": [0.1, 1.0], "bn_batch": 8, "bn_batches": 60, "seed": 2}
@@ -24,11 +28,13 @@ def run_dir(tmp_path_factory):
     return out
 
 
-CODE = ["nndl.models.resnet.residual", "nndl.models.resnet.spectral_normalize", "nndl.lipschitz.jacobian_sigma_max",
-        "nndl.lipschitz.power_iteration_estimates", "nndl.lipschitz.pair_ratio", "nndl.lipschitz.pair_search",
-        "nndl.models.resnet.apply", "experiments.lipschitz.depth_estimates", "nndl.models.bn_block.apply",
+CODE = ["nndl.models.resnet.residual", "nndl.models.resnet.spectral_normalize",
+        "experiments.lipschitz.estimates.jacobian_sigma_max",
+        "experiments.lipschitz.estimates.power_iteration_estimates",
+        "experiments.lipschitz.estimates.pair_ratio", "experiments.lipschitz.estimates.pair_search",
+        "nndl.models.resnet.apply", "experiments.lipschitz.run.depth_estimates", "nndl.models.bn_block.apply",
         "nndl.models.bn_block.eval_scale", "nndl.models.bn_block.eval_lipschitz_bound",
-        "nndl.models.bn_block.collect_statistics", "experiments.lipschitz.batch_dependence"]
+        "nndl.models.bn_block.collect_statistics", "experiments.lipschitz.run.batch_dependence"]
 RAN: set = set()
 
 
@@ -42,7 +48,7 @@ def arrays():
     """The run's network and inputs, rebuilt from its seed as `run` does."""
     config = {**E.get_config(), **SMALL}
     key = jax.random.split(jax.random.key(config["seed"]), 3)[0]
-    out = E.draw(key, config["pair_delta"], dim=4, hidden=6, max_depth=3, n_inputs=8, n_pairs=4, sn_iter=200,
+    out = lip_run.draw(key, config["pair_delta"], dim=4, hidden=6, max_depth=3, n_inputs=8, n_pairs=4, sn_iter=200,
                  bn_batches=60, bn_batch=8)
     return config, jax.tree.map(np.asarray, out)
 
@@ -59,15 +65,19 @@ def test_run_folder_and_keys(run_dir, metrics):
 
 
 def test_every_check_passes_and_the_report_answers_a_b_c(metrics):
-    assert not [c["check"] for c in E.checks(metrics) if not c["passed"]]
-    assert [s["question"][:6] for s in E.report(metrics)] == ["§4 (a)", "§4 (b)", "§4 (c)"]
+    assert not [c.check for c in rep.checks(metrics) if not c.passed]
+    assert [s.question[:6] for s in rep.report(metrics)] == ["§4 (a)", "§4 (b)", "§4 (c)"]
+    assert not any(r["pair_search_diverged"] for r in metrics["per_depth"])
 
 
 @jax.jit
 def _references(params, depth, xs, pair_xs, pair_deltas):
     """Jacobians at xs (jacfwd) and outputs at both ends of each starting pair; depth traced, one compile."""
-    f = jax.vmap(lambda x: resnet.apply(params, x, depth=depth))
-    return jax.vmap(jax.jacfwd(lambda x: resnet.apply(params, x, depth=depth)))(xs), f(pair_xs), f(pair_xs + pair_deltas)
+    def one(x):
+        return resnet.apply(params, x, depth=depth)
+
+    f = jax.vmap(one)
+    return jax.vmap(jax.jacfwd(one))(xs), f(pair_xs), f(pair_xs + pair_deltas)
 
 
 def test_estimates_match_independent_references(metrics, arrays):
@@ -129,17 +139,17 @@ def test_bad_flags_exit_2_with_one_line(argv, needle, tmp_path, capsys):
 
 
 def test_report_entries_complete_and_listed_code_ran(metrics):
-    entries = check_report_entries(E, metrics, RAN, required=ENTRY_KEYS)
+    entries = check_report_entries(rep, metrics, RAN, required=ENTRY_KEYS)
     assert sorted({n for e in entries for n in e["code"]}) == sorted(CODE)
     assert [e["ids"] for e in entries] == [["000 §4(a)"], ["000 §4(b)"], ["000 §4(c)"]]
-    check_template({k: v for k, v in E.TEXT.items() if not k.startswith("c_above") and not k.startswith("c_below")},
-                   E.report_fields(metrics))
+    check_template({k: v for k, v in rep.TEXT.items() if not k.startswith("c_above") and not k.startswith("c_below")},
+                   rep.report_fields(metrics))
     a, b, c = (e["derivation"] for e in entries)
     assert "1 + L_F" in a and "(1 + L_F)^L = 2^L" in b and "\\hat\\sigma_j^2" in c
 
 
 def test_numbers_and_wording_of_the_texts(metrics):
-    f = E.report_fields(metrics)
+    f = rep.report_fields(metrics)
     rows, scales = metrics["per_depth"], metrics["batchnorm"]["by_data_scale"]
     # recomputed from the rows: estimates inside 2^L, BN factors of the smallest and largest data scale
     n_within = sum(max(r["estimate_power_iteration"], r["estimate_pair_search"]) <= 2.0 ** r["depth"] * (1 + 1e-4)
@@ -152,5 +162,31 @@ def test_numbers_and_wording_of_the_texts(metrics):
     for est, words in ((2.5, "exceeds the BN-free bound 2"), (1.5, "stays below the BN-free bound 2")):
         shifted = {**metrics, "batchnorm": {**metrics["batchnorm"],
                                             "by_data_scale": [{**r, "estimate_power_iteration": est} for r in scales]}}
-        text = E.report(shifted)[2]["text"]
+        text = rep.report(shifted)[2].text
         assert words in text and f"{est:.3g}" in text
+
+
+def test_a_diverged_pair_search_is_reported_as_null_with_a_flag(run_dir, metrics, tmp_path):
+    """--pair-lr 1e30 sends the pairs to inf/NaN: null estimates and a flag, a report and failing checks, no crash.
+
+    Same flags as the smoke run otherwise, so every jitted part (pair_lr is traced) reuses its compile.
+    """
+    assert E.main([*FLAGS, "--pair-lr", "1e30", "--out", str(tmp_path)]) == 0
+    m = runio.read_json(tmp_path / "metrics.json")
+    assert "nonfinite" not in m and (tmp_path / "bounds.png").stat().st_size > 0
+    for row, ok in zip(m["per_depth"], metrics["per_depth"]):
+        assert row["pair_search_diverged"] is True and row["estimate_pair_search"] is None
+        # the power iteration does not depend on the pair search: the smoke run's value, and the only estimate
+        assert row["estimate_power_iteration"] == ok["estimate_power_iteration"]
+        assert row["estimate_over_bound"] == pytest.approx(row["estimate_power_iteration"] / 2.0 ** row["depth"])
+    entries = check_report_entries(rep, m, required=ENTRY_KEYS)
+    assert "The pair search diverged at $L$ = 1, 2, 3" in entries[1]["text"]
+    assert "holds for 1 of 1" in entries[0]["text"]
+    assert [row[4] for row in entries[1]["table"][1:]] == ["diverged"] * 3
+    failed = [c.check for c in rep.checks(m) if not c.passed]
+    assert failed == [f"L = {d}: pair search stayed finite" for d in (1, 2, 3)]
+    # a single diverged depth is named alone; the others keep their pair-search estimates
+    one = {**metrics, "per_depth": [{**r, "estimate_pair_search": None, "pair_search_diverged": True} if i == 1 else r
+                                    for i, r in enumerate(metrics["per_depth"])]}
+    assert rep.report_fields(one)["diverged_depths"] == "2" and rep.report_fields(one)["one_n"] == 2
+    assert [c.check for c in rep.checks(one) if not c.passed] == ["L = 2: pair search stayed finite"]

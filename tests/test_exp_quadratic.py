@@ -1,8 +1,12 @@
+"""experiments.quadratic (package): smoke run, numbers against numpy closed forms, report entries and bad flags."""
+
 import jax
 import numpy as np
 import pytest
 
 from experiments import quadratic as E
+from experiments.quadratic import form
+from experiments.quadratic import report as rep
 from nndl.run import runio
 from tests.helpers import ENTRY_KEYS, calls_recorded, check_report_entries, check_template
 
@@ -21,11 +25,14 @@ def run_dir(tmp_path_factory):
 
 # the code the report lists (read from a report of the real run in test_report_entries..., fixed here so the
 # recording can start before the run)
-CODE = ["nndl.quadratic.gram", "experiments.quadratic.psd_arrays", "nndl.quadratic.spectrum",
-        "experiments.quadratic.span_arrays", "nndl.quadratic.objective", "nndl.quadratic.minimiser",
-        "nndl.quadratic.flow_exact", "nndl.quadratic.flow_expm", "nndl.quadratic.flow_rk4",
-        "nndl.quadratic.gradient_descent", "nndl.quadratic.decay_fit", "nndl.quadratic.null_projector",
-        "nndl.quadratic.flow_limit", "experiments.quadratic.rank_deficient_arrays"]
+CODE = ["experiments.quadratic.form.gram", "experiments.quadratic.run.psd_arrays",
+        "experiments.quadratic.form.spectrum", "experiments.quadratic.run.span_arrays",
+        "experiments.quadratic.form.objective", "experiments.quadratic.form.minimiser",
+        "experiments.quadratic.flow.flow_exact", "experiments.quadratic.flow.flow_expm",
+        "experiments.quadratic.flow.flow_rk4", "experiments.quadratic.flow.gd_iterates",
+        "nndl.train.gd.gradient_descent",
+        "experiments.quadratic.flow.decay_fit", "experiments.quadratic.form.null_projector",
+        "experiments.quadratic.flow.flow_limit", "experiments.quadratic.run.rank_deficient_arrays"]
 RAN: set = set()
 
 
@@ -39,7 +46,7 @@ def problem():
     """The run's random draws, rebuilt from its seed; everything below recomputes from them with numpy."""
     config = {**E.get_config(), "n": 4, "N": 9, "rank_deficient_N": 2, "n_times": 60, "n_directions": 50}
     with jax.enable_x64(True):
-        prob = E.draw_problem(jax.random.key(3), n=4, N=9, rank_deficient_N=2, n_directions=50)
+        prob = form.draw_problem(jax.random.key(3), n=4, N=9, rank_deficient_N=2, n_directions=50)
     return config, jax.tree.map(np.asarray, prob)
 
 
@@ -54,11 +61,11 @@ def test_run_folder_contents(run_dir, metrics):
 
 
 def test_every_check_passes_and_report_quotes_the_sheet(metrics):
-    failed = [c["check"] for c in E.checks(metrics) if not c["passed"]]
+    failed = [c.check for c in rep.checks(metrics) if not c.passed]
     assert not failed
-    sections = E.report(metrics)
-    assert [s["question"][:11] for s in sections[:4]] == ["ex. 4.2 (a."] * 2 + ["ex. 4.2 (b)", "ex. 4.2 (c)"]
-    assert all(s["text"] for s in sections)
+    sections = rep.report(metrics)
+    assert [s.question[:11] for s in sections[:4]] == ["ex. 4.2 (a."] * 2 + ["ex. 4.2 (b)", "ex. 4.2 (c)"]
+    assert all(s.text for s in sections)
 
 
 def test_spectrum_and_minimiser_match_numpy(metrics, problem):
@@ -131,11 +138,11 @@ def test_bad_flags_exit_2_with_one_line(argv, needle, tmp_path, capsys):
 
 
 def test_report_entries_complete_and_listed_code_ran(metrics):
-    entries = check_report_entries(E, metrics, RAN, required=ENTRY_KEYS)
+    entries = check_report_entries(rep, metrics, RAN, required=ENTRY_KEYS)
     assert sorted({n for e in entries for n in e["code"]}) == sorted(CODE)
     assert [e["ids"] for e in entries] == [["003 4.2(a.1)"], ["003 4.2(a.2)"], ["003 4.2(b)"], ["003 4.2(c)"],
                                            ["003 4.2(a.2)", "003 4.2(c)"]]
-    check_template(E.TEXT, E.report_fields(metrics))
+    check_template(rep.TEXT, rep.report_fields(metrics))
     # each proof in steps, with display mathematics, then its numerical check
     for e in entries[:4]:
         assert e["derivation"].count("\n$") >= 1 and "$\\blacksquare$" in e["derivation"], e["ids"]
@@ -144,14 +151,31 @@ def test_report_entries_complete_and_listed_code_ran(metrics):
 
 def test_numbers_in_the_proofs_texts(metrics, problem):
     config, prob = problem
-    f = E.report_fields(metrics)
+    f = rep.report_fields(metrics)
     assert f["first_pd"] == 4  # the span of Gaussian vectors reaches R^4 with the 4th vector
     assert f["horizon"] == pytest.approx(config["horizon"], rel=1e-12)
     assert f["rk4_lam_dt"] == pytest.approx(config["rk4_h"], rel=1e-12)
     assert f["converged"] == "0.5, 1, 1.9" and f["diverged"] == "2.05"  # |1 - h| < 1 iff h < 2
     M = prob.xs.T @ prob.xs
     lam = np.linalg.eigvalsh(M)
-    text = E.report(metrics)[3]["text"]
+    text = rep.report(metrics)[3].text
     assert f"$\\lambda_{{\\min}}$ = {lam[0]:.4g}" in text and f"$\\lambda_{{\\max}}$ = {lam[-1]:.4g}" in text
-    b = E.report(metrics)[2]["text"]
+    b = rep.report(metrics)[2].text
     assert f"{lam[0] / 2:.4g}" in b
+
+
+def test_an_overflowed_gradient_descent_is_reported_not_a_crash(metrics):
+    """GD far beyond 2/λ_max (e.g. --gd-h 0.5,10) overflows: run writes its final error (and maybe ρ^k) as null."""
+    gd = metrics["full_rank"]["gd"]
+    blown = [*gd[:-1], {**gd[-1], "final_err": None, "bound_final": None, "converged": False}]
+    shifted = {**metrics, "full_rank": {**metrics["full_rank"], "gd": blown}}
+    entries = check_report_entries(rep, shifted, required=ENTRY_KEYS)
+    assert entries[3]["table"][-1][1].startswith("final error overflowed (diverged)")
+    by_name = {c.check: c for c in rep.checks(shifted)}
+    bound = by_name["GD error <= spectral radius^k"]
+    assert bound.passed and f"η = {gd[-1]['h']:g}/λ_max overflowed, not compared" in bound.tolerance
+    assert by_name["GD converges iff η < 2/λ_max"].passed  # 2.05 > 2: predicted unstable, and it did not converge
+    # a finite error above its bound still fails the check
+    worse = [{**gd[0], "final_err": 10 * gd[0]["bound_final"] + 1e-9}, *blown[1:]]
+    assert not {c.check: c for c in rep.checks({**shifted, "full_rank": {**shifted["full_rank"], "gd": worse}})}[
+        "GD error <= spectral radius^k"].passed

@@ -1,9 +1,11 @@
+"""experiments.lipschitz.estimates: power iteration with jvp/vjp and the pair search, against SVD and closed forms."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nndl import lipschitz as lip
+from experiments.lipschitz import estimates as lip
 from nndl.models import resnet
 
 pytestmark = pytest.mark.usefixtures("x64")
@@ -24,7 +26,9 @@ def net():
 
 @jax.jit
 def _power_vs_svd(params, xs, key):
-    f = lambda x: resnet.apply(params, x)
+    def f(x):
+        return resnet.apply(params, x)
+
     sigmas, vs = lip.power_iteration_estimates(f, xs, key=key, n_iter=300)
     svd = jax.vmap(lambda x: jnp.linalg.svd(jax.jacfwd(f)(x), compute_uv=False))(xs)
     # a pair along the top right singular vector, very close: its ratio is the directional derivative
@@ -49,7 +53,9 @@ def test_power_iteration_equals_the_jacobian_svd_and_a_close_aligned_pair(net, k
 def _segment_check(params, x, y):
     """A far pair's ratio, the largest σ_max(J) on a 1000-point grid of the segment, and the
     midpoint-rule integral ∫₀¹ J(x + s(y - x))(y - x) ds (= f(y) - f(x))."""
-    f = lambda z: resnet.apply(params, z, activation=jnp.tanh)  # smooth, so the midpoint rule is O(1/K²)
+    def f(z):  # smooth, so the midpoint rule is O(1/K²)
+        return resnet.apply(params, z, activation=jnp.tanh)
+
     s = (jnp.arange(1000) + 0.5) / 1000
     zs = x[None, :] + s[:, None] * (y - x)[None, :]
     jacs = jax.vmap(jax.jacfwd(f))(zs)
@@ -70,7 +76,9 @@ def test_a_pair_ratio_never_exceeds_the_largest_jacobian_on_its_segment(net):
 
 @jax.jit
 def _linear_map_checks(a, xs, deltas, key):
-    f = lambda x: a @ x
+    def f(x):
+        return a @ x
+
     best, history = lip.pair_search(f, xs, deltas, n_steps=300, learning_rate=0.05)
     sigmas, _ = lip.power_iteration_estimates(f, xs, key=key, n_iter=200)
     start = jax.vmap(lambda x, d: lip.pair_ratio(f, x, x + d))(xs, deltas)

@@ -1,66 +1,18 @@
-"""Quadratic f(x) = ½xᵀMx + mᵀx + c with M = Σ xᵢxᵢᵀ: spectrum, minimiser, exact gradient flow, GD."""
+"""Gradient flow ẋ = -∇f(x) = -Mx - m of the quadratic: exact, by matrix exponential, RK4, gradient descent."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import jax
 import jax.numpy as jnp
-import optax
 from jax.scipy.linalg import expm
 
+from experiments.quadratic.form import null_projector, objective, spectrum
 from nndl.numerics import ode
+from nndl.train import gradient_descent
 
-
-def gram(xs: jax.Array) -> jax.Array:
-    """M = Σᵢ xᵢ xᵢᵀ, summed as outer products so that M is exactly symmetric in floating point.
-
-    Args:
-      xs: the vectors xᵢ as rows, shape (N, n).
-
-    Returns:
-      M, shape (n, n).
-    """
-    return jnp.sum(jax.vmap(jnp.outer)(xs, xs), axis=0)
-
-
-def objective(x: jax.Array, M: jax.Array, m: jax.Array, c: jax.Array | float = 0.0) -> jax.Array:
-    """f(x) = ½ xᵀMx + mᵀx + c. Shapes x, m: (n,), M: (n, n) -> ()."""
-    return 0.5 * x @ M @ x + m @ x + c
-
-
-def minimiser(M: jax.Array, m: jax.Array) -> jax.Array:
-    """The unique minimiser x* = -M⁻¹m of f for positive-definite M (solves ∇f = Mx + m = 0). Shape (n,)."""
-    return -jnp.linalg.solve(M, m)
-
-
-class Spectrum(NamedTuple):
-    """Eigendecomposition M = Q diag(eigenvalues) Qᵀ split at a numerical-zero tolerance."""
-
-    eigenvalues: jax.Array  # (n,), ascending
-    eigenvectors: jax.Array  # (n, n), columns
-    tol: jax.Array  # eigenvalues <= tol count as zero
-    rank: jax.Array  # number of eigenvalues > tol
-
-
-def spectrum(M: jax.Array) -> Spectrum:
-    """Eigendecomposition of a symmetric PSD M with the usual rank tolerance n·eps·λ_max.
-
-    Args:
-      M: symmetric matrix, shape (n, n).
-
-    Returns:
-      A `Spectrum`; `rank` agrees with `jnp.linalg.matrix_rank(M)` up to ties at the tolerance.
-    """
-    eigenvalues, eigenvectors = jnp.linalg.eigh(M)
-    tol = M.shape[0] * jnp.finfo(M.dtype).eps * jnp.max(jnp.abs(eigenvalues))
-    return Spectrum(eigenvalues, eigenvectors, tol, jnp.sum(eigenvalues > tol))
-
-
-def null_projector(spec: Spectrum) -> jax.Array:
-    """Orthogonal projector onto the null space of M (eigenvalues <= tol), shape (n, n)."""
-    q = spec.eigenvectors * (spec.eigenvalues <= spec.tol)[None, :]
-    return q @ q.T
+# RK4 error per step and eigenmode <= (λ dt)^5 / 120 (Taylor remainder of e^z after the
+# degree-4 RK4 polynomial), relative to ‖x0 - x*‖, largest at λ = λ_max.
+RK4_CONSTANT = 1 / 120
 
 
 def flow_exact(M: jax.Array, m: jax.Array, x0: jax.Array, t: jax.Array | float) -> jax.Array:
@@ -158,8 +110,8 @@ def flow_rk4(M: jax.Array, m: jax.Array, x0: jax.Array, dt: jax.Array | float, n
     return ode.rk4(lambda x: -(M @ x) - m, x0, dt, n_steps)
 
 
-def gradient_descent(M: jax.Array, m: jax.Array, x0: jax.Array, lr: jax.Array | float, n_steps: int) -> jax.Array:
-    """Gradient descent on f with `optax.sgd` (x ← x - lr ∇f(x)), the explicit Euler scheme of the flow.
+def gd_iterates(M: jax.Array, m: jax.Array, x0: jax.Array, lr: jax.Array | float, n_steps: int) -> jax.Array:
+    """Gradient descent on f (x ← x - lr ∇f(x), `nndl.train.gradient_descent`), the explicit Euler scheme of the flow.
 
     Args:
       M: shape (n, n).
@@ -171,17 +123,8 @@ def gradient_descent(M: jax.Array, m: jax.Array, x0: jax.Array, lr: jax.Array | 
     Returns:
       The iterates x_0..x_{n_steps}, shape (n_steps + 1, n).
     """
-    opt = optax.sgd(lr)
-    grad = jax.grad(objective)
-
-    def step(state, _):
-        x, opt_state = state
-        updates, opt_state = opt.update(grad(x, M, m), opt_state)
-        x = optax.apply_updates(x, updates)
-        return (x, opt_state), x
-
-    _, xs = jax.lax.scan(step, (x0, opt.init(x0)), None, length=n_steps)
-    return jnp.concatenate([x0[None], xs])
+    last, _, xs = gradient_descent(lambda x: objective(x, M, m), x0, lr, n_steps, record=lambda x: x)
+    return jnp.concatenate([xs, last[None]])
 
 
 def flow_limit(M: jax.Array, m: jax.Array, x0: jax.Array) -> jax.Array:

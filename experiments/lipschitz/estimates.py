@@ -36,7 +36,8 @@ def jacobian_sigma_max(f: Function, x: jax.Array, v0: jax.Array, n_iter: int) ->
     return power_iteration(lambda v: jax.jvp(f, (x,), (v,))[1], lambda u: pullback(u)[0], v0, n_iter)
 
 
-def power_iteration_estimates(f: Function, xs: jax.Array, *, key: jax.Array, n_iter: int) -> tuple[jax.Array, jax.Array]:
+def power_iteration_estimates(f: Function, xs: jax.Array, *, key: jax.Array,
+                              n_iter: int) -> tuple[jax.Array, jax.Array]:
     """`jacobian_sigma_max` at many inputs (random start vectors); their max is a lower bound on Lip(f).
 
     Args:

@@ -1,0 +1,5 @@
+"""`python -m experiments.lipschitz`."""
+
+from experiments.lipschitz import main
+
+raise SystemExit(main())

@@ -1,0 +1,5 @@
+"""`python -m experiments.quadratic`."""
+
+from experiments.quadratic import main
+
+raise SystemExit(main())
