@@ -29,3 +29,25 @@ def test_readme_sweep_example_runs(tmp_path, monkeypatch, capsys):
     assert final[2] < final[0]
     assert np.isfinite(final).all()
     assert not (tmp_path / "runs/mine/ckpt.npz").exists()  # removed once the sweep completed
+
+
+def test_readme_accelerator_and_multihost_commands_parse():
+    """Every `python -m experiments.<name> ...` line of the GPU/TPU/hosts section is a valid command line, and
+    every `pip install -e ".[extra]"` names an extra of pyproject.toml."""
+    import importlib
+    import tomllib
+
+    from nndl.run import cli
+    from nndl.run.flags import add_config_flags
+
+    section = _readme().split("## GPU, TPU and several hosts", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"python -m (experiments\.\w+) ([^#\n]*)", section)
+    assert len(commands) >= 3
+    for module, args in commands:
+        experiment = importlib.import_module(module)
+        parser = cli.make_parser(experiment.NAME, experiment.__doc__)
+        add_config_flags(parser, experiment.get_config(False), experiment.get_config(True), experiment.KEYS)
+        parser.parse_args(args.split())  # raises UserError for an unknown or malformed flag
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    named = re.findall(r'pip install -e "\.\[(\w+)\]"', section)
+    assert {"cuda12", "tpu"} <= set(named) <= set(extras)

@@ -1,5 +1,5 @@
-"""Models as pure init/apply functions on pytrees."""
+"""Models as pure init/apply functions on pytrees, for ONE example (vmap over the batch)."""
 
-from nndl.models import mlp
+from nndl.models import bn_block, deep, mlp, padded_mlp, resnet
 
-__all__ = ["mlp"]
+__all__ = ["bn_block", "deep", "mlp", "padded_mlp", "resnet"]

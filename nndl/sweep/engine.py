@@ -244,7 +244,8 @@ class Sweep:
         device = None  # unsliced mode: the carries stay on the devices between chunks
         for call, ghp in zip(calls, call_hps):
             tasks = tuple(self.tasks[b] for b, _, _ in call)
-            states = jitted("init")(tasks, ghp)
+            # laid out like the chunk program's carry (XLA may return some leaves replicated): one layout, one compile
+            states = jax.device_put(jitted("init")(tasks, ghp), sharding)
             carries = tuple(Carry(state, hosts.to_global(new_track(e - s, jax.tree.leaves(state)[0].dtype,
                                                                    len(self.tolerances), len(self.record),
                                                                    len(self.metric_names)), sharding))

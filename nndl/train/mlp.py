@@ -18,12 +18,12 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from nndl import losses
+from nndl import activations, losses
 from nndl.models import padded_mlp
 from nndl.sweep.engine import SharedInit, Task
 
 PER_EXAMPLE_LOSS = {"mse": losses.mse, "half_mse": lambda p, y: 0.5 * losses.mse(p, y)}
-ACTIVATIONS = {"relu": jax.nn.relu, "tanh": jnp.tanh}
+ACTIVATIONS = activations.NAMES  # the hidden activations a spec may name (nndl.activations)
 
 
 class Spec(NamedTuple):
@@ -40,7 +40,7 @@ class Spec(NamedTuple):
       optimizer: "adam" or "sgd" (both with coupled weight decay, as PyTorch's weight_decay).
       loss: "mse" (mean over outputs) or "half_mse" (0.5 * mse, the sheets' linear models).
       decay_biases: whether weight decay also applies to biases.
-      activation: "relu" or "tanh".
+      activation: a name of `nndl.activations` ("relu", "tanh", "sigmoid").
       dtype: parameter dtype ("float64" needs jax_enable_x64).
       init_width: width at which the initial weights are drawn before slicing to max_width
         (0: max_width). Buckets of one sweep share it, so their inits compile as ONE program;
@@ -95,7 +95,7 @@ def select_data(spec: Spec, data: dict, hp: dict) -> dict:
 
 def predict(spec: Spec, params, x: jax.Array, width) -> jax.Array:
     """Predictions for a batch x: (n, d_in) -> (n, d_out)."""
-    act = ACTIVATIONS[spec.activation]
+    act = activations.get(spec.activation)
     return jax.vmap(lambda xi: padded_mlp.apply(params, xi, width, act))(x)
 
 
@@ -208,7 +208,7 @@ def evaluate(spec: Spec, state: TrainState, hp: dict, data: dict) -> dict[str, j
 METRICS = ("train_loss", "test_loss")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def make_task(spec: Spec) -> Task:
     """The sweep Task of an MLP regression run with this static spec (one object per spec, so
     the engine's compiled programs are reused)."""
