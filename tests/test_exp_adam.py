@@ -9,6 +9,7 @@ import pytest
 from experiments import adam
 from experiments.adam import decay, linear
 from experiments.adam import report as rep
+from experiments.adam import run as adam_run
 from experiments.adam.config import OPTIMISERS, TASKS, VARIANTS
 from nndl.run import runio
 from nndl.train.mlp import epoch_permutation
@@ -273,6 +274,26 @@ def test_sgd_vs_adam_against_an_optax_loop(smoke):
             if task == "classification":  # a share of 80 or 20 points: equal unless a point sits on the boundary
                 assert row["train_accuracy"] == pytest.approx(ref["train_acc"][-1], abs=1e-6)
                 assert row["test_accuracy"] == pytest.approx(ref["test_acc"][-1], abs=1e-6)
+
+
+def test_a_diverged_run_reads_nan_and_is_named(smoke, tmp_path, capsys):
+    m, _, config, _, _ = smoke
+    # SGD at lr 1e30 overflows float32 in its first epoch on the regression tasks (the logistic gradient is bounded:
+    # classification stays finite); the smoke's shapes and spec, so the compiled sweep is reused
+    table, curves = adam_run.sgd_vs_adam({**config, "sgd_lr": 1e30}, tmp_path)
+    assert "SGD vs Adam: configs [0, 2] diverged" in capsys.readouterr().err  # (one_var, sgd), (two_var, sgd)
+    for task in TASKS:
+        sgd = table[task]["sgd"]
+        if task == "classification":
+            assert np.isfinite(sgd["train_loss"]) and np.isfinite(curves[f"{task}_sgd_train"]).all()
+        else:
+            assert np.isnan(sgd["train_loss"]) and np.isnan(sgd["w"]).all() and np.isnan(sgd["b"])
+            assert sgd["epochs_to_tolerance"] is None and sgd["epochs_to_stay"] is None
+            assert np.isnan(curves[f"{task}_sgd_train"]).all() and np.isnan(curves[f"{task}_sgd_test"]).all()
+        # the Adam configs of the same program are untouched by their diverging neighbours
+        assert table[task]["adam"]["train_loss"] == pytest.approx(m["sgd_vs_adam"][task]["adam"]["train_loss"],
+                                                                  rel=1e-6)
+    assert not list(tmp_path.iterdir())  # the checkpoint is removed after the sweep
 
 
 @pytest.mark.parametrize("args, needle", [
