@@ -1,0 +1,5 @@
+"""`python -m experiments.adam`."""
+
+from experiments.adam import main
+
+raise SystemExit(main())
