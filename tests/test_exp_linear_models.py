@@ -1,4 +1,7 @@
-"""experiments.linear_models: a shrunk end-to-end run with every reported number recomputed independently; bad input."""
+"""experiments.linear_models (package): a shrunk end-to-end run with every reported number recomputed independently;
+the report's entries, templates and listed code; bad flags and files."""
+
+import copy
 
 import jax
 import jax.numpy as jnp
@@ -6,13 +9,23 @@ import numpy as np
 import pytest
 
 from experiments import linear_models as lm
-from nndl import data, mae, max_margin, regression
+from experiments.linear_models import mae, max_margin
+from experiments.linear_models import report as rep
+from experiments.linear_models.config import AXES
+from experiments.linear_models.xor import XOR_X, XOR_Y
+from nndl import data
+from nndl.report import Check
 from nndl.run import runio
-from tests.helpers import ENTRY_KEYS, check_report_entries, check_template, run_module
-from tests.test_linear import brute_force_direction, numpy_sgd
+from tests.helpers import ENTRY_KEYS, calls_recorded, check_report_entries, check_template, run_module
+from tests.test_linear import numpy_sgd
+from tests.test_linear_models_age_data import BAD_FILES, write_age_files
+from tests.test_linear_models_max_margin import brute_force_direction
 
 SMOKE = {"rows": 250, "test_rows": 100, "side": 6, "batch_sizes": [16, 200], "lrs": [0.003, 30.0], "epochs": [1, 3],
          "alphas": [0.01, 1.0], "mae_steps": 300, "mle_steps": 300, "logistic_steps": 2000}
+CODE = ["nndl.models.linear.ridge_value_and_grad", "nndl.train.ridge.sgd_step",
+        "experiments.linear_models.mae.updated_b", "experiments.linear_models.mae.mae_grad",
+        "experiments.linear_models.gaussian.mle", "experiments.linear_models.max_margin.risk"]
 
 
 def smoke_argv(out):
@@ -29,14 +42,15 @@ def smoke_argv(out):
 def smoke(tmp_path_factory):
     out = tmp_path_factory.mktemp("linear_models")
     (out / "empty").mkdir()
-    assert lm.main(smoke_argv(out)) == 0
-    return out, runio.read_json(out / "metrics.json"), runio.load_curves(out / "curves.npz")
+    with calls_recorded(CODE) as ran:
+        assert lm.main(smoke_argv(out)) == 0
+    return out, runio.read_json(out / "metrics.json"), runio.load_curves(out / "curves.npz"), set(ran)
 
 
 def reference_splits():
     """The stand-in data split 80/20 and standardised in float64 numpy, as the module docstring documents."""
     raw = data.make_age_regression(0, SMOKE["rows"], SMOKE["test_rows"], SMOKE["side"])
-    tr, va = regression.split_indices(jax.random.fold_in(jax.random.key(0), 1), SMOKE["rows"], 0.8)
+    tr, va = data.split_indices(jax.random.fold_in(jax.random.key(0), 1), SMOKE["rows"], 0.8)
     x = raw["x_train"].astype(np.float64)
     mean, std = x[tr].mean(0), x[tr].std(0)
     y_mean = raw["y_train"][tr].mean()
@@ -60,41 +74,58 @@ def mse(x, y, w, b):
 
 
 def test_smoke_files_report_checks(smoke):
-    out, m, _ = smoke
+    out, m, _, _ = smoke
     assert set(m) >= {"xor", "grid_search", "mae", "mle", "separable_logistic"}
     for name in ("xor.png", "grid_search.png", "mae.png", "mle.png", "separable_logistic.png"):
         assert (out / name).stat().st_size > 10_000
     assert (out / "config.json").exists() and not (out / "checkpoint.npz").exists()
-    sections = lm.report(m)
-    assert len(sections) == 5 and all(s["text"] and s["figures"] for s in sections)
-    rows = lm.checks(m)
-    assert all(set(r) == {"check", "reference", "measured", "tolerance", "passed"} for r in rows)
+    sections = rep.report(m)
+    assert len(sections) == 5 and all(s.text and s.figures for s in sections)
+    rows = rep.checks(m)
+    assert rows and all(isinstance(r, Check) for r in rows)
     # the shrunk grid has 2 values per axis, which the ">= 4 values" check reports as failing
-    assert [r["passed"] for r in rows if r["check"].startswith("grid: >= 4")] == [False]
+    assert [r.passed for r in rows if r.check.startswith("grid: >= 4")] == [False]
 
 
 def test_report_entries_and_templates(smoke):
-    m = smoke[1]
-    entries = check_report_entries(lm, m, required=ENTRY_KEYS)
+    m, ran = smoke[1], smoke[3]
+    entries = check_report_entries(rep, m, ran, required=ENTRY_KEYS)
+    assert sorted({name for e in entries for name in e["code"]}) == sorted(CODE)
     assert [e["ids"] for e in entries] == [["004 Q2"], ["004 Q3"], ["004 Q4(a)", "004 Q4(b)", "004 Q4(c)"],
                                            ["004 Q5"], ["002 logistic"]]
     pos = m["grid_search"]["position"]
     neighbour = next(n for p in pos.values() for n in (p["lower"], p["upper"]) if n is not None)
-    check_template(lm.TEXT, lm.report_fields(m), {"axis_": lm.axis_fields("lr", pos["lr"]), "neighbour_": neighbour})
+    check_template(rep.TEXT, rep.report_fields(m),
+                   {"axis_": rep.axis_fields("lr", pos["lr"]), "neighbour_": neighbour})
     q3 = entries[1]
     # the worked answer's bug is flagged with the error the transcribed code raised on these data
-    assert "np.dot(X.T, yhat - y)" in q3["derivation"] and m["grid_search"]["worked_answer"]["error"] in q3["derivation"]
+    assert "np.dot(X.T, yhat - y)" in q3["derivation"]
+    assert m["grid_search"]["worked_answer"]["error"] in q3["derivation"]
     # the smoke grid's chosen config is on an edge of some axis (2 values each), and the text says so
-    assert lm.grid_edges(m["grid_search"]) and "has to be extended" in q3["text"]
+    assert rep.grid_edges(m["grid_search"]) and "has to be extended" in q3["text"]
+
+
+def test_report_when_the_grid_ran_in_one_chunk(smoke):
+    # e.g. --epochs 2 with --chunk-epochs 4: one call, whose time includes compiling (null in metrics.json)
+    m = copy.deepcopy(smoke[1])
+    g = m["grid_search"]
+    g["one_call_compile_s"] = None
+    for extrapolated in (False, True):
+        g["loop_extrapolated"] = extrapolated
+        text = rep.report(m)[1].text
+        assert "compiling included (it ran as a single chunk" in text and "s compiling)" not in text
+        assert ("extrapolated from" in text) == extrapolated
+    g["one_call_compile_s"] = 1.25
+    assert "(plus 1.25 s compiling)" in rep.report(m)[1].text
 
 
 def test_grid_positions_and_paired_differences(smoke):
-    _, m, c = smoke
+    _, m, c, _ = smoke
     g = m["grid_search"]
     shape = tuple(len(SMOKE[k]) for k in ("batch_sizes", "lrs", "epochs", "alphas"))
     at = np.unravel_index(g["best"]["index"], shape)
     val = np.where(c["grid_diverged"], np.nan, c["grid_val_mse"]).reshape(shape)
-    for axis, name in enumerate(lm.AXES):
+    for axis, name in enumerate(AXES):
         p = g["position"][name]
         assert p["index"] == at[axis] and p["where"] == ("lowest" if at[axis] == 0 else "highest")
         line = [val[tuple(j if a == axis else at[a] for a in range(4))] for j in range(shape[axis])]
@@ -106,52 +137,22 @@ def test_grid_positions_and_paired_differences(smoke):
                 assert n["diff"] >= 0 and n["diff_se"] > 0
 
 
-def test_axis_positions_natural_bound_and_interior():
-    config = {"batch_sizes": [1, 2], "lrs": [0.1, 0.2, 0.3], "epochs": [5], "alphas": [0.0, 0.5]}
-    grid = lm.grid_of(config)
-    # one feature, validation x = (1, 2), y = 0: MSE = 2.5 w^2 with b = 0; the best w sits at lr 0.2, alpha 0
-    w = np.abs(grid["lr"] - 0.2) + grid["alpha"] + 0.1 * (grid["batch_size"] == 2) + 0.01
-    x_val, y_val = np.array([[1.0], [2.0]]), np.zeros(2)
-    val = 2.5 * w ** 2
-    best = int(np.argmin(val))
-    pos = lm.axis_positions(config, best, val, np.zeros(len(w), bool), w[:, None], np.zeros(len(w)), x_val, y_val)
-    assert pos["lr"]["where"] == "interior" and pos["lr"]["value"] == 0.2
-    assert pos["alpha"]["at_natural_bound"] and pos["alpha"]["where"] == "lowest"
-    assert pos["batch_size"]["where"] == "lowest" and not pos["batch_size"]["at_natural_bound"]
-    assert pos["lr"]["upper"]["diff"] == pytest.approx(val[best + 2] - val[best])  # lr is the 2nd axis: stride 2
-    m = {"position": pos}
-    assert lm.grid_edges(m) == ["batch size", "epochs"]  # a one-value axis is its own edge
-    assert "cannot be extended" in lm.axis_sentence("alpha", pos["alpha"])
-
-
-def test_worked_answer_bug_and_fix():
-    rng = np.random.default_rng(0)
-    x, y, w = rng.standard_normal((7, 3)), rng.standard_normal(7), rng.standard_normal(3)
-    with pytest.raises(ValueError, match="not aligned"):
-        lm.linear.worked_answer_grad_f_mse(w, 0.2, x, y, 0.1)
-    square = rng.standard_normal((3, 3))
-    wrong, _ = lm.linear.worked_answer_grad_f_mse(w, 0.2, square, y[:3], 0.1)
-    right = square.T @ (square @ w + 0.2 - y[:3]) / 3 + 0.1 * w
-    assert not np.allclose(wrong, right)  # n = d: no error, a wrong gradient
-    out = lm.worked_answer_bug({"x_train": x.astype(np.float32), "y_train": y.astype(np.float32)}, 0.1)
-    assert out["raises"] and out["fixed_vs_autodiff_rel_err"] < 1e-5
-
-
 def test_xor_numbers(smoke):
     xor = smoke[1]["xor"]
-    a = np.c_[lm.linear.XOR_X, np.ones(4)]
-    theta = np.linalg.lstsq(a, lm.linear.XOR_Y, rcond=None)[0]
+    a = np.c_[XOR_X, np.ones(4)]
+    theta = np.linalg.lstsq(a, XOR_Y, rcond=None)[0]
     np.testing.assert_allclose(xor["w"] + [xor["b"]], theta, atol=1e-12)
-    assert xor["J"] == pytest.approx(np.mean((a @ theta - lm.linear.XOR_Y) ** 2))
+    assert xor["J"] == pytest.approx(np.mean((a @ theta - XOR_Y) ** 2))
     assert (xor["w"], xor["b"], xor["J"]) == (pytest.approx([0, 0], abs=1e-12), pytest.approx(0.5), pytest.approx(0.25))
     np.testing.assert_allclose(xor["gd"]["w"] + [xor["gd"]["b"]], theta, atol=1e-5)  # 200 float32 GD steps
     # the hand-derived Hessian of J in (w1, w2, b): rows (1, 1/2, 1), (1/2, 1, 1), (1, 1, 2)
     np.testing.assert_allclose(xor["hessian"], [[1, 0.5, 1], [0.5, 1, 1], [1, 1, 2]], atol=1e-6)
-    assert np.prod(xor["hessian_eigenvalues"]) == pytest.approx(0.5, rel=1e-5) and xor["grad_at_solution_max_abs"] < 1e-6
+    assert np.prod(xor["hessian_eigenvalues"]) == pytest.approx(0.5, rel=1e-5)
+    assert xor["grad_at_solution_max_abs"] < 1e-6
 
 
 def test_grid_search_numbers(smoke):
-    _, m, c = smoke
+    _, m, c, _ = smoke
     g, s = m["grid_search"], reference_splits()
     n_configs = int(np.prod([len(SMOKE[k]) for k in ("batch_sizes", "lrs", "epochs", "alphas")]))
     assert g["data"] == "synthetic" and g["n_configs"] == n_configs == len(c["grid_val_mse"])
@@ -171,7 +172,7 @@ def test_grid_search_numbers(smoke):
     np.testing.assert_allclose(c["grid_val_mse"][~diverged], ref_val[~diverged], rtol=1e-3)  # float32 vs float64
     best = int(np.argmin(np.where(diverged, np.inf, ref_val)))
     assert g["best"]["index"] == best and g["val_mse"] == pytest.approx(ref_val[best], rel=1e-3)
-    assert {k: g["best"][k] for k in lm.AXES} == {k: pytest.approx(c[f"grid_{k}"][best]) for k in lm.AXES}
+    assert {k: g["best"][k] for k in AXES} == {k: pytest.approx(c[f"grid_{k}"][best]) for k in AXES}
     w, b = numpy_sgd(s, g["best"]["batch_size"], g["best"]["epochs"], g["best"]["lr"], g["best"]["alpha"], 0)
     assert g["test_mse_unregularised"] == pytest.approx(mse(s["x_test"], s["y_test"], w, b), rel=1e-3)
     assert g["test_target_variance"] == pytest.approx(np.var(s["y_test"]), rel=1e-5)
@@ -245,7 +246,7 @@ def test_mle_numbers(smoke):
 
 
 def test_separable_logistic_numbers(smoke):
-    _, m, c = smoke
+    m = smoke[1]
     s = m["separable_logistic"]
     x, y = max_margin.make_separable(3, 40, [1.0, 0.5], 0.3)
     # gradient descent on the mean logistic loss written out in numpy (float64)
@@ -274,70 +275,14 @@ def test_separable_logistic_numbers(smoke):
     assert s["loss_vs_c"]["decreasing"] and np.all(np.diff(ref) < 0)
     # dL/dc by central finite differences of the numpy loss, against the reported jax.grad values
     h = 1e-6
-    fd = [(np.mean(np.log1p(np.exp(-(cv + h) * y * (x @ unit)))) - np.mean(np.log1p(np.exp(-(cv - h) * y * (x @ unit)))))
-          / (2 * h) for cv in c_values]
+
+    def loss(cv):
+        return np.mean(np.log1p(np.exp(-cv * y * (x @ unit))))
+
+    fd = [(loss(cv + h) - loss(cv - h)) / (2 * h) for cv in c_values]
     np.testing.assert_allclose(s["loss_vs_c"]["dloss_dc"], fd, rtol=1e-5, atol=1e-10)
     assert s["loss_vs_c"]["dloss_dc_max"] == pytest.approx(max(fd), rel=1e-5) and max(fd) < 0
     assert s["loss_vs_c"]["min_unit_margin"] == pytest.approx(np.min(y * (x @ unit)), rel=1e-9)
-
-
-def test_select_skips_diverged_and_nonfinite():
-    val = np.array([5.0, 1.0, np.nan, 3.0, 2.0])
-    assert lm.select(val, np.array([False, True, False, False, False])) == 4
-    with pytest.raises(lm.cli.UserError, match="every configuration of the grid diverged"):
-        lm.select(val, np.ones(5, bool))
-
-
-def write_age_files(folder, n=20, m=10, side=4, **override):
-    raw = data.make_age_regression(0, n, m, side)
-    arrays = {"age_regression_Xtr.npy": raw["x_train"].reshape(n, side, side),
-              "age_regression_ytr.npy": raw["y_train"][:, None],
-              "age_regression_Xte.npy": raw["x_test"], "age_regression_yte.npy": raw["y_test"]}
-    arrays.update(override)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, value in arrays.items():
-        if isinstance(value, bytes):
-            (folder / name).write_bytes(value)
-        elif value is not None:
-            np.save(folder / name, value)
-    return folder
-
-
-def test_real_data_files_are_used_when_present(tmp_path):
-    folder = write_age_files(tmp_path / "real")
-    raw, source = lm.load_age_data({**lm.get_config(), "data_dir": folder})
-    assert source == "real"
-    assert raw["x_train"].shape == (20, 16) and raw["y_train"].shape == (20,) and raw["x_test"].shape == (10, 16)
-    expect = data.make_age_regression(0, 20, 10, 4)
-    np.testing.assert_allclose(raw["x_train"], expect["x_train"], rtol=1e-7)
-    small = {"synthetic_train_rows": 30, "synthetic_test_rows": 6, "synthetic_side": 3}
-    raw, source = lm.load_age_data({**lm.get_config(), **small, "data_dir": tmp_path})  # a folder without the files
-    assert source == "synthetic" and raw["x_train"].shape == (30, 9) and raw["y_test"].shape == (6,)
-
-
-BAD_FILES = {
-    "missing": ({"age_regression_yte.npy": None}, "but not age_regression_yte.npy"),
-    "junk": ({"age_regression_Xtr.npy": b"not numpy"}, "age_regression_Xtr.npy: not a .npy file"),
-    "pickled": ({"age_regression_Xte.npy": np.array([object()] * 10)}, "age_regression_Xte.npy: not a readable"),
-    "text": ({"age_regression_ytr.npy": np.array(["a"] * 20)}, "age_regression_ytr.npy: dtype <U1 is not numeric"),
-    "nan": ({"age_regression_Xte.npy": np.full((10, 16), np.nan)}, "age_regression_Xte.npy: 160 non-finite"),
-    "inf_age": ({"age_regression_yte.npy": np.r_[np.ones(9), np.inf]}, "age_regression_yte.npy: 1 non-finite"),
-    "rank": ({"age_regression_Xtr.npy": np.ones(20)}, "age_regression_Xtr.npy: expected a 2-D or 3-D array"),
-    "targets": ({"age_regression_ytr.npy": np.ones((20, 2))}, "age_regression_ytr.npy: expected one target per row"),
-    "rows": ({"age_regression_ytr.npy": np.ones(19)}, "age_regression_ytr.npy: 19 targets for the 20 rows"),
-    "features": ({"age_regression_Xte.npy": np.ones((10, 17))}, "age_regression_Xte.npy: 17 features per row"),
-    "few_rows": ({"age_regression_Xte.npy": np.ones((2, 16)), "age_regression_yte.npy": np.ones(2)},
-                 "age_regression_Xte.npy: 2 rows, need at least 5"),
-}
-
-
-@pytest.mark.parametrize("case", sorted(BAD_FILES))
-def test_bad_data_files_exit_2(tmp_path, capsys, case):
-    override, message = BAD_FILES[case]
-    folder = write_age_files(tmp_path / "data", **override)
-    assert lm.main(["--data-dir", str(folder), "--out", str(tmp_path / "out")]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and message in err and "Traceback" not in err, err
 
 
 @pytest.mark.parametrize("args, message", [

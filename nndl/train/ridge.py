@@ -23,10 +23,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nndl import linear
-from nndl.train import mlp as train_mlp
-from nndl.models import padded_mlp
+from nndl.models import linear, padded_mlp
 from nndl.sweep import Sweep, Task, scatter
+from nndl.train import mlp as train_mlp
 
 METRICS = ("train_mse", "val_mse")
 HP_KEYS = ("seed", "epochs", "lr", "alpha")

@@ -15,7 +15,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from nndl import linear, losses
+from nndl import losses
+from nndl.models import linear
 
 
 def mae(params: linear.Params, x: jax.Array, y: jax.Array) -> jax.Array:
