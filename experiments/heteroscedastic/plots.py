@@ -36,12 +36,12 @@ def _hline(ax, y, log: bool, **kw) -> None:
         ax.axhline(y, **kw)
 
 
-def _log_y(ax, *data) -> bool:
-    """Log-scales the y axis if any of `data` (arrays or numbers) is finite and positive; otherwise leaves it
-    linear with a note. Returns whether it is logarithmic."""
+def _log_axes(ax, *data) -> bool:
+    """Log-scales both axes if any of the y `data` (arrays) is finite and positive; otherwise leaves them linear
+    with a note (a log axis with nothing to show cannot be drawn). Returns whether they are logarithmic."""
     values = np.concatenate([np.ravel(np.asarray(d, np.float64)) for d in data])
     if np.any(np.isfinite(values) & (values > 0)):
-        ax.set_yscale("log")
+        ax.set(xscale="log", yscale="log")
         return True
     ax.text(0.5, 0.5, "no finite positive values\n(diverged or overflowing)", ha="center", va="center",
             transform=ax.transAxes, fontsize=8, color="0.4")
@@ -65,18 +65,18 @@ def _plot_lr(curves: dict, metrics: dict, out: Path) -> None:
         axes[0, 1].plot(steps, curves["lr_tables"][lr[name]["row"]], color=f"C{i}", label=label)
     ref = sw["truth_val_mse"] if sw["truth_val_mse"] is not None else metrics["noise_floor"]
     ref_label = "true model, validation" if sw["truth_val_mse"] is not None else "noise floor (Rice estimate)"
-    log = _log_y(axes[0, 0], *(curves[f"{name}_{k}"] for name in REGIMES for k in ("loss", "val")))
+    log = _log_axes(axes[0, 0], *(curves[f"{name}_{k}"] for name in REGIMES for k in ("loss", "val")))
     _hline(axes[0, 0], ref, log, color="k", lw=0.8, ls=":")
-    axes[0, 0].set(xscale="log", xlabel="step", ylabel="MSE", title="(d) train (solid) / validation (dashed) MSE")
+    axes[0, 0].set(xlabel="step", ylabel="MSE", title="(d) train (solid) / validation (dashed) MSE")
     axes[0, 1].set(xscale="log", yscale="log", xlabel="step", ylabel="learning rate", title="(d) learning rates")
     val, tr, se = _values(sw["val_mse"]), _values(sw["train_mse"]), _values(sw["val_se"])
     ax = axes[0, 2]
     ax.errorbar(sw["lrs"], val, yerr=2 * se, marker="o", color="C0", label="validation (+- 2 s.e.)")
     ax.plot(sw["lrs"], tr, marker="s", color="C1", label="train")
-    log = _log_y(ax, val, tr)
+    log = _log_axes(ax, val, tr)
     _hline(ax, ref, log, color="k", lw=0.8, ls=":", label=ref_label)
     _hline(ax, lr["warmup_cosine"]["final_val"], log, color="C2", lw=1, ls="--", label="warm-up + cosine, validation")
-    ax.set(xscale="log", xlabel="constant learning rate", ylabel="final MSE",
+    ax.set(xlabel="constant learning rate", ylabel="final MSE",
            title=f"(d) sweep, {sw['seeds']} seed(s), {curves['fit_loss'].size} Adam steps")
     ax.legend(fontsize=7)
     styles = [plt.Line2D([], [], color=f"C{i}", label=r.replace("_", " ")) for i, r in enumerate(REGIMES)]
