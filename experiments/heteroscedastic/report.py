@@ -66,8 +66,8 @@ def report_fields(metrics: dict) -> dict:
 
 
 def _answer_c(metrics: dict, fields: dict) -> Answer:
-    h, o, truth, hidden = metrics["homoscedastic"], metrics.get("oracle", {}), bool(metrics["truth_known"]), \
-        fields["hidden"]
+    h, o, hidden = metrics["homoscedastic"], metrics.get("oracle", {}), fields["hidden"]
+    truth = bool(metrics["truth_known"])
     text = templates.render(TEXT, "fit_c_text" if truth else "fit_c_text_no_truth",
                             {**fields, "verdict": verdict_text(h["assessment"], "MSE", "test", truth)})
     table = [["MSE, 1-" + hidden + "-1 net", h["train_mse"], h["test_mse"]]]
@@ -138,8 +138,8 @@ def _answer_arch(metrics: dict, fields: dict) -> Answer:
 
 
 def _answer_f(metrics: dict, fields: dict) -> Answer:
-    h, het, o, truth = metrics["homoscedastic"], metrics["heteroscedastic"], metrics.get("oracle", {}), \
-        bool(metrics["truth_known"])
+    h, het, o = metrics["homoscedastic"], metrics["heteroscedastic"], metrics.get("oracle", {})
+    truth = bool(metrics["truth_known"])
     f_fields = {**fields, "low_cov": het["coverage_2sigma_halves"][0], "high_cov": het["coverage_2sigma_halves"][1],
                 "mse_verdict": verdict_text(het["assessment"], "MSE", "test", truth),
                 "nll_verdict": verdict_text(het.get("nll_assessment"), "NLL", "test")}
