@@ -1,18 +1,17 @@
-"""experiments.heteroscedastic: smoke run, every reported number recomputed, regimes vs standalone optax runs."""
+"""experiments.heteroscedastic (package): smoke run, every reported number recomputed, diverged fits reported as
+diverged, user errors."""
 
 import json
-import math
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 from experiments import heteroscedastic as het
-from nndl import data, losses, regression
+from experiments.heteroscedastic import diagnostics
+from experiments.heteroscedastic import report as rep
+from experiments.heteroscedastic import run as het_run
+from nndl import data
 from nndl.run import runio
-from nndl.models import mlp
 from tests.helpers import calls_recorded, check_report_entries
 
 
@@ -28,7 +27,7 @@ SMALL = ["--steps", "40", "--hidden", "8,8", "--lr-grid", "1e-4,0.03,3", "--arch
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     out = tmp_path_factory.mktemp("heteroscedastic")
-    listed = sorted({name for names in het.CODE.values() for name in names})
+    listed = sorted({name for names in rep.CODE.values() for name in names})
     with calls_recorded(listed) as ran:
         assert het.main([*SMALL, "--out", str(out)]) == 0
     return runio.read_json(out / "metrics.json"), runio.load_curves(out / "curves.npz"), out, set(ran)
@@ -49,7 +48,7 @@ def check_assessment(block, loss_tr, ref_tr, loss_ho, ref_ho):
     assert block["train"]["se"] == pytest.approx(se_tr, rel=1e-4, abs=1e-7)
     assert block["heldout"]["excess"] == pytest.approx(m_ho, rel=1e-4, abs=1e-6)
     assert block["heldout"]["se"] == pytest.approx(se_ho, rel=1e-4, abs=1e-7)
-    assert block["verdict"] == regression.fit_verdict(m_tr, se_tr, m_ho, se_ho)["verdict"]
+    assert block["verdict"] == diagnostics.fit_verdict(m_tr, se_tr, m_ho, se_ho)["verdict"]
 
 
 def test_smoke_every_number_recomputed(smoke):
@@ -172,7 +171,7 @@ def test_architectures_recomputed(smoke):
 
 def test_report_entries_complete_and_listed_code_ran(smoke):
     m, _, _, ran = smoke
-    entries = check_report_entries(het, m, ran)
+    entries = check_report_entries(rep, m, ran)
     ids = [i for e in entries for i in e["ids"]]
     assert set(ids) == {f"000 §3({p})" for p in "abcdef"}
     derivations = {e["ids"][0]: e.get("derivation", "") for e in entries}
@@ -182,17 +181,63 @@ def test_report_entries_complete_and_listed_code_ran(smoke):
         assert needle in derivations["000 §3(e)"]
     texts = " ".join(e.get("text", "") for e in entries)
     assert "nan" not in texts.replace("nanoseconds", "")
-    assert all(row["passed"] in (True, False) for row in het.checks(m))
+    assert all(row.passed in (True, False) for row in rep.checks(m))
 
 
 def test_report_says_diverged_for_nan(smoke):
     m, *_ = smoke
     bad = json_roundtrip(m)
-    block = regression.fit_verdict(float("nan"), float("nan"), 0.01, 0.001)
+    block = diagnostics.fit_verdict(float("nan"), float("nan"), 0.01, 0.001)
     bad["homoscedastic"]["assessment"] = json_roundtrip(block)
     bad["homoscedastic"]["verdict"] = block["verdict"]
-    text = next(e for e in het.report(bad) if e["ids"] == ["000 §3(c)"])["text"]
+    text = next(e for e in rep.report(bad) if e.ids == ("000 §3(c)",)).text
     assert 'Verdict "diverged"' in text and "good fit" not in text
+
+
+def test_lr_1e30_is_reported_diverged_never_a_good_fit(smoke, tmp_path):
+    out = tmp_path / "lr1e30"
+    # SMALL's shapes (4 rates + the schedule, 2 seeds): the smoke run's compiled programs serve this run
+    assert het.main([*SMALL, "--lr", "1e30", "--out", str(out)]) == 0
+    m = runio.read_json(out / "metrics.json")
+    h = m["homoscedastic"]
+    assert h["diverged"] is True and h["verdict"] == "diverged" and h["assessment"]["train"]["vs_truth"] == "diverged"
+    assert all(h[k] is None for k in ("train_mse", "test_mse", "sigma", "test_nll", "train_nll", "coverage_2sigma"))
+    sw, lr = m["lr_sweep"], m["lr_regimes"]
+    i = sw["lrs"].index(1e30)
+    assert sw["diverged"][i] and sw["val_mse"][i] is None and sw["fails"][i]
+    assert not any(sw["diverged"][:i])  # the other rates trained as usual
+    assert lr["constant"]["diverged"] and lr["warmup_cosine"]["diverged"]  # both peak at --lr
+    assert lr["constant"]["final_val"] is None and lr["constant"]["assessment"]["verdict"] == "diverged"
+    assert sw["schedule_vs_constant"]["verdict"] == "diverged"
+    s = m["architectures"]["selected"]  # every architecture trains at --lr as well
+    assert s["diverged"] and s["test_mse"] is None and s["test_assessment"]["verdict"] == "diverged"
+    answers = {a.question: a.text for a in rep.report(m)}
+    c_text = next(t for q, t in answers.items() if q.startswith("(c)"))
+    arch_text = next(t for q, t in answers.items() if q.startswith("(d) architecture"))
+    for text in (c_text, arch_text):
+        assert 'Verdict "diverged"' in text and "good fit" not in text
+    assert not next(row for row in rep.checks(m) if row.check.startswith("homoscedastic training NLL")).passed
+
+
+def test_data_of_1e30_values_diverge_and_still_plot(smoke, tmp_path):
+    columns = data.load_csv(data.X_Y_PATH, ("x", "y"))
+    y = columns["y"].copy()
+    y[::50] = 1e30  # squared errors overflow float32: every fit diverges at its first step
+    path = tmp_path / "huge.csv"
+    path.write_text(data.format_csv({"x": columns["x"], "y": y}))
+    out = tmp_path / "run"
+    assert het.main([*SMALL, "--data", str(path), "--out", str(out)]) == 0  # 1,000 rows: the smoke run's shapes
+    for name in ("lr_regimes.png", "heteroscedastic.png", "architectures.png"):
+        assert (out / name).stat().st_size > 0
+    m = runio.read_json(out / "metrics.json")
+    assert m["truth_known"] is False and m["noise_floor"] > 1e50  # Rice's estimate, float64: finite
+    assert m["homoscedastic"]["verdict"] == m["heteroscedastic"]["verdict"] == "diverged"
+    assert all(m["lr_sweep"]["diverged"]) and m["lr_sweep"]["best_lr"] is None
+    c = runio.load_curves(out / "curves.npz")
+    assert np.all(np.isnan(c["sweep_loss"])) and np.all(np.isnan(c["fit_loss"]))
+    texts = " ".join(a.text for a in rep.report(m))
+    assert "good fit" not in texts and texts.count('Verdict "diverged"') >= 3
+    assert not any(row.passed for row in rep.checks(m) if "coverage" in row.check)
 
 
 def json_roundtrip(obj):
@@ -204,105 +249,12 @@ def point_nll(mean, sigma, y):
     return 0.5 * np.log(2 * np.pi * sigma**2) + (y - mean) ** 2 / (2 * sigma**2)
 
 
-def test_gaussian_nll_against_scipy_and_its_gradients_against_the_derivation():
-    from scipy import stats as st
-    rng = np.random.default_rng(0)
-    mean, var, y = rng.normal(size=50), rng.uniform(0.05, 2.0, 50), rng.normal(size=50)
-    nll = np.asarray(jax.vmap(losses.gaussian_nll)(*(jnp.asarray(a[:, None], jnp.float32) for a in (mean, var, y))))
-    np.testing.assert_allclose(nll, -st.norm.logpdf(y, mean, np.sqrt(var)), rtol=2e-5, atol=2e-6)
-    assert float(het.mean_nll(jnp.asarray(mean), jnp.asarray(var), jnp.asarray(y))) == pytest.approx(
-        -st.norm.logpdf(y, mean, np.sqrt(var)).mean(), rel=2e-5)
-    # (e): d/dmu = -(y - mu)/var, d/dvar = 1/(2 var) - (y - mu)^2/(2 var^2)
-    g_mu, g_var = jax.vmap(jax.grad(lambda m_, v_, y_: losses.gaussian_nll(m_[None], v_[None], y_[None]),
-                                    argnums=(0, 1)))(*(jnp.asarray(a, jnp.float32) for a in (mean, var, y)))
-    np.testing.assert_allclose(g_mu, -(y - mean) / var, rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(g_var, 1 / (2 * var) - (y - mean) ** 2 / (2 * var**2), rtol=1e-4, atol=1e-5)
-    # the head: variance = softplus(a) + floor > 0 for any a, and the NLL of the head equals scipy's
-    out = jnp.asarray(np.stack([mean, rng.normal(scale=5, size=50)], 1), jnp.float32)
-    mu, v = jax.vmap(regression.gaussian_head, in_axes=(0, None))(out, 1e-4)
-    np.testing.assert_allclose(v, np.log1p(np.exp(np.asarray(out[:, 1], np.float64))) + 1e-4, rtol=1e-5)
-
-
-def test_choose_lrs_picks_the_nearest_clear_failures():
-    rng = np.random.default_rng(1)
-    noise = rng.exponential(0.1, size=(1, 200))
-    levels = [3.0, 1.5, 1.05, 1.0, 1.02, 1.3, 2.0]  # multiples of the best's loss, ascending rates
-    sq = np.stack([lvl * noise for lvl in levels])  # (7 rates, 1 seed, 200 points)
-    out = het.choose_lrs(list(range(7)), sq, fail_ratio=1.2)
-    assert out["best"] == 3 and out["too_small"] == 1 and out["too_large"] == 5  # 1.05, 1.02: not clear failures
-    sq[6] = np.nan  # a diverged rate fails; it does not change the nearest
-    out = het.choose_lrs(list(range(7)), sq, fail_ratio=1.2)
-    assert out["fails"][6] and out["too_large"] == 5 and math.isnan(out["val_mse"][6])
-    sq[5] = sq[4]
-    assert het.choose_lrs(list(range(7)), sq, fail_ratio=1.2)["too_large"] == 6
-
-
-def test_warmup_cosine_table_matches_closed_form():
-    config = {**het.get_config(), "steps": 200, "lr": 0.02, "end_lr": 1e-4, "warmup_fraction": 0.1}
-    tables = het.regime_schedules(config)
-    t, w, T = np.arange(200), 20, 200
-    ramp = 1e-4 + (0.02 - 1e-4) * t / w
-    cosine = 1e-4 + (0.02 - 1e-4) * 0.5 * (1 + np.cos(np.pi * (t - w) / (T - w)))
-    np.testing.assert_allclose(tables[-1], np.where(t < w, ramp, cosine), rtol=1e-5)
-    assert het.sweep_lrs(config) == sorted({*config["lr_grid"], 0.02})
-    for row, lr in zip(tables[:-1], het.sweep_lrs(config)):
-        np.testing.assert_array_equal(row, np.float32(lr))
-
-
-def test_vmapped_regimes_equal_standalone_optax_runs():
-    x, y = (jnp.asarray(a.astype(np.float32)[:, None]) for a in data.make_x_y(seed=5, n=48))
-    config = {**het.get_config(), "steps": 30, "lr": 0.02, "lr_grid": [0.05, 1e-3]}
-    tables = het.regime_schedules(config)
-    assert tables.shape == (4, 30)  # 1e-3, 0.02 (the rate of (c)), 0.05, the schedule
-    # rows 0-3 train on the first 32 points; row 4 (like (c)'s model) on all 48, from another init
-    tables = np.concatenate([tables, tables[1:2]])
-    fit_w = np.concatenate([np.tile(np.r_[np.ones(32), np.zeros(16)], (4, 1)), np.ones((1, 48))]).astype(np.float32)
-    val_w = np.r_[np.zeros(32), np.ones(16)].astype(np.float32)
-    keys = jax.vmap(lambda s: jax.random.fold_in(jax.random.key(0), s))(jnp.array([0, 0, 0, 0, 1]))
-    stacked, curves = het.train_regimes(keys, (1, 8, 8, 1), x, y, fit_w, val_w, tables)
-
-    @jax.jit
-    def reference(lr_row, key, n_fit):  # one compile serves every row
-        params = mlp.init(key, (1, 8, 8, 1))
-        tx = optax.adam(lambda count: lr_row[count])
-        mask = (jnp.arange(48) < n_fit).astype(jnp.float32)
-
-        def loss(p):  # plain means over the two subsets, written without het's helpers
-            sq = (jax.vmap(lambda xi: mlp.apply(p, xi))(x)[:, 0] - y[:, 0]) ** 2
-            return jnp.sum(mask * sq) / jnp.sum(mask), jnp.mean(sq[32:])
-
-        def step(carry, _):
-            p, s = carry
-            (l, v), g = jax.value_and_grad(loss, has_aux=True)(p)
-            u, s = tx.update(g, s, p)
-            return (optax.apply_updates(p, u), s), (l, v)
-
-        (p_ref, _), (loss_ref, val_ref) = jax.lax.scan(step, (params, tx.init(params)), None, length=30)
-        return p_ref, loss_ref, val_ref
-
-    for i in range(5):
-        p_ref, loss_ref, val_ref = reference(jnp.asarray(tables[i]), keys[i], 32 if i < 4 else 48)
-        # batched (vmapped) and unbatched matmuls may round differently in float32
-        np.testing.assert_allclose(curves["loss"][i], loss_ref, rtol=1e-4)
-        np.testing.assert_allclose(curves["val"][i], val_ref, rtol=1e-4)
-        # Adam divides by sqrt(v): a weight whose gradient is near zero turns float32 rounding
-        # differences into O(1e-5) parameter differences over 30 steps (seen: 6.6e-6 on an AVX2
-        # EPYC); a wrong schedule or mask moves parameters by O(lr) = O(1e-2).
-        for a, b in zip(jax.tree.leaves(jax.tree.map(lambda l: l[i], stacked)), jax.tree.leaves(p_ref)):
-            np.testing.assert_allclose(a, b, rtol=1e-4, atol=5e-5)
-        # the reported final_train / final_val: MSE of the final parameters on each split
-        final_fit, final_val = het.final_losses(stacked, x[:32], y[:32], x[32:], y[32:])
-        assert final_fit[i] == pytest.approx(float(het.mse_loss(p_ref, x[:32], y[:32])), rel=1e-4)
-        assert final_val[i] == pytest.approx(float(het.mse_loss(p_ref, x[32:], y[32:])), rel=1e-4)
-    assert not np.allclose(curves["loss"][4], curves["loss"][1])  # another init and more points
-
-
 def test_load_data_custom_file_has_no_truth(tmp_path):
     path = tmp_path / "mine.csv"
     path.write_text(data.format_csv({"x": np.linspace(0, 1, 12), "y": np.linspace(1, 2, 12)}))
-    x, y, truth = het.load_data({"data": str(path)})
+    x, y, truth = het_run.load_data({"data": str(path)})
     assert truth is False and x.shape == y.shape == (12,)
-    assert het.load_data({"data": None})[2] is True
+    assert het_run.load_data({"data": None})[2] is True
 
 
 @pytest.mark.parametrize("args, needle", [

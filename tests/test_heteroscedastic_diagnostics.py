@@ -1,27 +1,11 @@
-"""nndl.regression: splits, the noise-floor estimate, coverage, the verdict rule, the Gaussian head."""
+"""experiments.heteroscedastic.diagnostics: the noise-floor estimate, coverage, the verdict rule, the rate choice."""
 
-import jax
-import jax.numpy as jnp
+import math
+
 import numpy as np
 import pytest
 
-from nndl import regression
-
-
-def test_split_indices_is_a_seeded_partition(key):
-    first, rest = regression.split_indices(key, 1000, 0.66)
-    assert (first.size, rest.size) == (660, 340)
-    np.testing.assert_array_equal(np.sort(np.concatenate([first, rest])), np.arange(1000))
-    again, _ = regression.split_indices(key, 1000, 0.66)
-    np.testing.assert_array_equal(first, again)
-    other, _ = regression.split_indices(jax.random.key(1), 1000, 0.66)
-    assert not np.array_equal(first, other)
-
-
-@pytest.mark.parametrize("n, fraction", [(10, 0.0), (10, 1.0), (3, 0.1), (3, 0.9)])
-def test_split_indices_rejects_empty_parts(key, n, fraction):
-    with pytest.raises(ValueError):
-        regression.split_indices(key, n, fraction)
+from experiments.heteroscedastic import diagnostics
 
 
 def test_noise_variance_estimates_the_mean_noise_variance():
@@ -33,8 +17,8 @@ def test_noise_variance_estimates_the_mean_noise_variance():
     truth = 0.01 + 0.04 + 0.16 / 3
     # the estimate is a mean of n weakly dependent terms of relative spread ~1.5: SE ~ 1.5/sqrt(n) = 0.3 %;
     # the neighbours' mean difference adds (3 * dx)^2 / 2 ~ 1e-10. 2 % is > 5 SE.
-    assert regression.noise_variance(x, y) == pytest.approx(truth, rel=0.02)
-    assert regression.noise_variance(x[::-1], y[::-1]) == pytest.approx(regression.noise_variance(x, y))
+    assert diagnostics.noise_variance(x, y) == pytest.approx(truth, rel=0.02)
+    assert diagnostics.noise_variance(x[::-1], y[::-1]) == pytest.approx(diagnostics.noise_variance(x, y))
 
 
 def test_coverage_of_calibrated_gaussians():
@@ -43,8 +27,8 @@ def test_coverage_of_calibrated_gaussians():
     mean, std = rng.normal(size=n), rng.uniform(0.1, 2.0, n)
     y = mean + std * rng.standard_normal(n)
     for k, p in [(1, 0.682689492), (2, 0.954499736)]:
-        assert abs(regression.coverage(mean, std, y, k) - p) < 4 * np.sqrt(p * (1 - p) / n)
-    assert regression.coverage(mean, 0.5 * std, y, 2) < 0.7  # too narrow: under-covers
+        assert abs(diagnostics.coverage(mean, std, y, k) - p) < 4 * np.sqrt(p * (1 - p) / n)
+    assert diagnostics.coverage(mean, 0.5 * std, y, 2) < 0.7  # too narrow: under-covers
 
 
 @pytest.mark.parametrize("train, train_se, held, held_se, expected", [
@@ -59,7 +43,7 @@ def test_coverage_of_calibrated_gaussians():
     (0.001, 0.002, float("inf"), float("nan"), "diverged"),
 ])
 def test_fit_verdict_wordings(train, train_se, held, held_se, expected):
-    out = regression.fit_verdict(train, train_se, held, held_se)
+    out = diagnostics.fit_verdict(train, train_se, held, held_se)
     assert out["verdict"] == expected
     if expected != "diverged":
         assert out["gap"]["difference"] == pytest.approx(held - train)
@@ -70,32 +54,56 @@ def test_excess_is_paired_and_nan_is_never_averaged_away():
     rng = np.random.default_rng(0)
     ref = rng.exponential(size=500)
     loss = ref + 0.01 + 0.001 * rng.standard_normal(500)  # correlated with ref: paired s.e. is tiny
-    mean, se = regression.excess(loss, ref)
+    mean, se = diagnostics.excess(loss, ref)
     d = loss - ref
     assert mean == pytest.approx(d.mean()) and se == pytest.approx(d.std(ddof=1) / np.sqrt(d.size))
     assert se < 0.1 * np.hypot(loss.std(), ref.std()) / np.sqrt(500)
     two = np.stack([loss, loss + 0.002])  # two seeds: the spread of the seed means adds in quadrature
-    mean2, se2 = regression.excess(two, ref)
+    mean2, se2 = diagnostics.excess(two, ref)
     seed_means = (two - ref).mean(axis=1)
     assert mean2 == pytest.approx(d.mean() + 0.001)
     assert se2 == pytest.approx(np.hypot((two - ref).mean(0).std(ddof=1) / np.sqrt(500),
                                          seed_means.std(ddof=1) / np.sqrt(2)))
     loss[3] = np.nan
-    assert all(np.isnan(regression.excess(loss, ref)))
+    assert all(np.isnan(diagnostics.excess(loss, ref)))
 
 
 def test_noise_variance_se_matches_disjoint_pairs():
     rng = np.random.default_rng(2)
     x = rng.uniform(size=4001)
     y = 0.3 * rng.standard_normal(4001)
-    est, se = regression.noise_variance_se(x, y)
-    assert est == pytest.approx(regression.noise_variance(x, y))
+    est, se = diagnostics.noise_variance_se(x, y)
+    assert est == pytest.approx(diagnostics.noise_variance(x, y))
     assert abs(est - 0.09) < 4 * se  # within 4 s.e. of the true variance
     assert se == pytest.approx(0.09 * np.sqrt(2 / 2000), rel=0.15)  # var(d^2/2) = 2 s^4 for Gaussian d/sqrt2
 
 
-def test_gaussian_head_floor_and_softplus():
-    mean, var = regression.gaussian_head(jnp.array([1.5, -50.0]), 1e-3)
-    assert mean == 1.5 and var == pytest.approx(1e-3, rel=1e-6)  # softplus(-50) ~ 2e-22
-    _, var = regression.gaussian_head(jnp.array([0.0, 2.0]), 0.0)
-    assert var == pytest.approx(np.log1p(np.exp(2.0)), rel=1e-6)
+@pytest.mark.parametrize("numbers", [
+    (0.001, float("nan"), 0.002, 0.002),       # a finite excess with an unknown s.e. is not "no difference"
+    (0.001, 0.002, 0.002, float("inf")),
+])
+def test_fit_verdict_never_judges_non_finite_numbers(numbers):
+    out = diagnostics.fit_verdict(*numbers)
+    assert out["verdict"] == "diverged"
+    assert "diverged" in (out["train"]["vs_truth"], out["heldout"]["vs_truth"]) and out["gap"]["verdict"] == "diverged"
+
+
+def test_coverage_of_a_diverged_fit_is_nan_not_zero():
+    y = np.zeros(4)
+    assert math.isnan(diagnostics.coverage(np.array([0.0, np.nan, 0.0, 0.0]), np.ones(4), y, 2))
+    assert math.isnan(diagnostics.coverage(np.zeros(4), np.array([1.0, np.inf, 1.0, 1.0]), y, 2))
+    assert diagnostics.coverage(np.zeros(4), np.ones(4), y, 2) == 1.0
+
+
+def test_choose_lrs_picks_the_nearest_clear_failures():
+    rng = np.random.default_rng(1)
+    noise = rng.exponential(0.1, size=(1, 200))
+    levels = [3.0, 1.5, 1.05, 1.0, 1.02, 1.3, 2.0]  # multiples of the best's loss, ascending rates
+    sq = np.stack([lvl * noise for lvl in levels])  # (7 rates, 1 seed, 200 points)
+    out = diagnostics.choose_lrs(list(range(7)), sq, fail_ratio=1.2)
+    assert out["best"] == 3 and out["too_small"] == 1 and out["too_large"] == 5  # 1.05, 1.02: not clear failures
+    sq[6] = np.nan  # a diverged rate fails; it does not change the nearest
+    out = diagnostics.choose_lrs(list(range(7)), sq, fail_ratio=1.2)
+    assert out["fails"][6] and out["too_large"] == 5 and math.isnan(out["val_mse"][6])
+    sq[5] = sq[4]
+    assert diagnostics.choose_lrs(list(range(7)), sq, fail_ratio=1.2)["too_large"] == 6

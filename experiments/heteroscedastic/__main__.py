@@ -1,0 +1,5 @@
+"""`python -m experiments.heteroscedastic`."""
+
+from experiments.heteroscedastic import main
+
+raise SystemExit(main())
