@@ -68,7 +68,7 @@ def report(metrics: dict) -> list[Answer]:
                header=["task", "optimiser", "train loss", "test loss", "first within tol", "stays within from",
                        "final loss/opt - 1", "train acc", "test acc"], table=rows,
                text=templates.render(TEXT, "sgd_vs_adam_text", {**fields, "verdicts": verdicts}),
-               code=["experiments.adam.training.linear_epoch", "experiments.adam.training.minibatch_epoch",
+               code=["experiments.adam.training.linear_epoch", "nndl.train.mlp.minibatch_epoch",
                      "experiments.adam.linear.optimizer", "experiments.adam.linear.epochs_to_stay"]),
     ]
 

@@ -20,7 +20,7 @@ import optax
 
 from experiments.adam import decay, linear
 from nndl.sweep import Task
-from nndl.train.mlp import TrainState, epoch_permutation
+from nndl.train.mlp import TrainState, minibatch_epoch
 
 DECAY_METRICS = ("train_loss", "test_loss", "weight_norm")
 LINEAR_METRICS = ("train", "test", "train_acc", "test_acc")
@@ -32,33 +32,6 @@ def gradient_step(tx: optax.GradientTransformation, state: TrainState,
     loss, grads = jax.value_and_grad(loss_fn)(state.params)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     return TrainState(optax.apply_updates(state.params, updates), opt_state), loss
-
-
-def minibatch_epoch(update: Callable, state, seed, epoch, n: int, batch: int):
-    """One epoch by the library's minibatch rule, as `nndl.train.mlp.train_epoch` takes it.
-
-    The order is `epoch_permutation(seed, epoch, n)`; step s takes perm[s*B:(s+1)*B],
-    the last step the remaining n - (ceil(n/B) - 1) B examples (its slots past n weigh 0).
-
-    Args:
-      update: (state, idx (B,), weights (B,)) -> (state, the batch's weighted mean loss).
-      seed, epoch: the config's seed and the epoch index (traced).
-      n, batch: examples and batch size B (static, B <= n).
-
-    Returns:
-      (state, mean training loss over the epoch's n examples).
-    """
-    perm = epoch_permutation(seed, epoch, n)
-    slot = jnp.arange(batch)
-
-    def step(st, s):
-        pos = s * batch + slot
-        weights = (pos < n).astype(jnp.float32)
-        st, loss = update(st, perm[jnp.minimum(pos, n - 1)], weights)
-        return st, loss * jnp.sum(weights)
-
-    state, weighted = jax.lax.scan(step, state, jnp.arange(-(-n // batch)))
-    return state, jnp.sum(weighted) / n
 
 
 # ----------------------------------------------------------- AdamW vs L2

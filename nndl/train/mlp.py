@@ -12,6 +12,7 @@ partial, as PyTorch's DataLoader with drop_last=False), gathered into a fixed
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -172,27 +173,56 @@ def train_epoch(spec: Spec, state: TrainState, hp: dict, data: dict, epoch) -> t
     if spec.full_batch:
         return update(state, x, y, jnp.ones((spec.n_train,), x.dtype))
 
-    n, batch = spec.n_train, jnp.minimum(hp["batch_size"], spec.n_train)
-    perm = epoch_permutation(hp["seed"], epoch, n)
-    n_steps = -(-n // batch)
-    slot = jnp.arange(spec.max_batch)
+    def update_rows(st: TrainState, idx, w):
+        return update(st, x[idx], y[idx], w)
 
-    # every config takes all steps_per_epoch steps when no batch size needs fewer: no select then
-    every_step = -(-n // spec.max_batch) == spec.steps_per_epoch
+    return minibatch_epoch(update_rows, state, hp["seed"], epoch, spec.n_train,
+                           jnp.minimum(hp["batch_size"], spec.n_train), max_batch=spec.max_batch,
+                           steps=spec.steps_per_epoch, dtype=x.dtype)
+
+
+def minibatch_epoch(update: Callable, state, seed, epoch, n: int, batch, *, max_batch: int | None = None,
+                    steps: int | None = None, dtype=jnp.float32):
+    """One epoch by THE minibatch rule of nndl: the order is `epoch_permutation(seed, epoch, n)` and step s takes
+    perm[s*B:(s+1)*B], the last step the remaining examples (as PyTorch's DataLoader with drop_last=False).
+
+    The batch size B may be traced (one program for several batch sizes): every step gathers a fixed slot of
+    `max_batch` rows whose weights are 1 for the step's examples and 0 for the padding, and the scan runs
+    `steps` (= ceil(n / smallest B)) steps, of which a config with a larger B takes only its first ceil(n / B).
+
+    Args:
+      update: (state, idx (max_batch,), weights (max_batch,)) -> (state, the batch's weighted mean loss).
+      state: the training state.
+      seed, epoch: the config's seed and the epoch index (traced).
+      n: examples (static).
+      batch: B <= n, a Python int or traced.
+      max_batch: the slot size (static; default B, which must then be an int).
+      steps: scan length (static; default ceil(n / max_batch)).
+      dtype: dtype of the weights.
+
+    Returns:
+      (state, the epoch's mean training loss over its n examples).
+    """
+    max_batch = batch if max_batch is None else max_batch
+    steps = -(-n // max_batch) if steps is None else steps
+    perm = epoch_permutation(seed, epoch, n)
+    n_steps = -(-n // batch)
+    slot = jnp.arange(max_batch)
+    # every config takes all `steps` steps when no batch size needs fewer: no select then
+    every_step = -(-n // max_batch) == steps
 
     def step(st, s):
         pos = s * batch + slot
-        w = ((slot < batch) & (pos < n)).astype(x.dtype)
-        idx = perm[jnp.minimum(pos, n - 1)]
-        new, loss = update(st, x[idx], y[idx], w)
+        w = ((slot < batch) & (pos < n)).astype(dtype)
+        new, loss = update(st, perm[jnp.minimum(pos, n - 1)], w)
         if every_step:
             return new, loss * jnp.sum(w)
         active = s < n_steps
         st = jax.tree.map(lambda a, b: jnp.where(active, a, b), new, st)
         return st, jnp.where(active, loss * jnp.sum(w), 0.0)
 
-    # not unrolled: measured, unroll=5 compiled 1 s longer at the same run time (bench/NOTES.md)
-    state, weighted = jax.lax.scan(step, state, jnp.arange(spec.steps_per_epoch))
+    # not unrolled: unrolling compiled longer at the same run time (bench/NOTES.md)
+    state, weighted = jax.lax.scan(step, state, jnp.arange(steps))
     return state, jnp.sum(weighted) / n
 
 

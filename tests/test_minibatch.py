@@ -1,12 +1,12 @@
-"""experiments.adam.training: the library's minibatch rule inside the SGD-vs-Adam Task (the tasks' training is
-checked against optax loops in test_exp_adam)."""
+"""nndl.train.mlp.minibatch_epoch: THE minibatch rule (the MLP task and adam's SGD-vs-Adam task both take it;
+their training is checked against optax loops in test_sweep and test_exp_adam)."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments.adam import training
+from nndl.train import mlp
 from nndl.train.mlp import epoch_permutation
 
 
@@ -20,7 +20,7 @@ def test_minibatch_epoch_takes_perm_slices_last_one_partial(n, batch):
         return (order, s + 1), jnp.sum(weights * idx) / jnp.sum(weights)
 
     start = (jnp.full((steps, batch), -1), jnp.int32(0))
-    (order, taken), loss = jax.jit(training.minibatch_epoch, static_argnums=(0, 4, 5))(update, start, 3, 5, n, batch)
+    (order, taken), loss = jax.jit(mlp.minibatch_epoch, static_argnums=(0, 4, 5))(update, start, 3, 5, n, batch)
     perm = np.asarray(epoch_permutation(3, 5, n))
     expected = np.full((steps, batch), -1)
     for s in range(steps):  # perm[s*B:(s+1)*B]; the last batch holds the n - (steps - 1) B remaining examples
