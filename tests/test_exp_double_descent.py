@@ -1,22 +1,26 @@
-import copy
-import math
+"""experiments.double_descent (package): smoke run, its numbers against numpy, report wording, checks, flags."""
 
+import copy
+
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
 from experiments import double_descent
-from nndl.run import runio
+from experiments.double_descent import plots
+from experiments.double_descent import report as rep
 from nndl import stats
 from nndl.data import teacher
 from nndl.models import padded_mlp
+from nndl.run import runio
 from tests.helpers import calls_recorded, check_report_entries, run_module
 
 SMALL = ["--widths", "2,10,16", "--epochs", "40", "--n-train", "16", "--n-train-large", "32", "--lr", "0.01",
          "--buckets", "1", "--seeds", "2", "--data-draws", "2"]
 CODE = ["nndl.data.teacher.g", "nndl.data.teacher.draws", "nndl.train.mlp.train_epoch", "nndl.models.padded_mlp.apply",
-        "experiments.double_descent.threshold", "experiments.double_descent.settling",
-        "experiments.double_descent.counting_width", "experiments.double_descent.pick_widths",
-        "nndl.stats.compare_paired"]
+        "experiments.double_descent.interpolation.threshold", "experiments.double_descent.interpolation.settling",
+        "experiments.double_descent.interpolation.counting_width",
+        "experiments.double_descent.interpolation.pick_widths", "nndl.stats.compare_paired"]
 
 
 @pytest.fixture(scope="module")
@@ -66,41 +70,54 @@ def test_smoke_double_descent(smoke):
         np.testing.assert_allclose([diff, se], [delta.mean(), delta.std(ddof=1) / 2], rtol=1e-9)
 
 
+def test_convergence_against_numpy(smoke):
+    """The settling window, the relative change averaged over the runs that have not interpolated, the settled
+    fractions and the interpolated widths, recomputed from the per-run training curves of curves.npz."""
+    m, curves, _, _ = smoke
+    conv, epochs = m["convergence"], curves["epochs"]
+    runs = curves["train_curve_runs"].astype(np.float64)  # (size, width, run, record)
+    assert m["diverged"] == 0  # (a diverged run is NaN in the saved curves)
+    np.testing.assert_allclose(np.nanmean(runs, axis=2)[0], curves["train"], rtol=1e-12)
+    j = max(i for i, e in enumerate(epochs) if e <= 0.9 * epochs[-1])  # the last record in the first 90 %
+    assert conv["window"] == [int(epochs[j]), int(epochs[-1])] and conv["floor"] == 1e-3
+    start, end = runs[..., j], runs[..., -1]
+    rel = (start - end) / end
+    live = end >= 1e-3  # not interpolated
+    expect = [[rel[s, w][live[s, w]].mean() if live[s, w].any() else np.nan for w in range(len(m["widths"]))]
+              for s in range(2)]
+    # the experiment divides in float32 (the curves' dtype): 2 roundings of 6e-8 each
+    np.testing.assert_allclose(np.asarray(conv["rel_change"], float), expect, rtol=1e-6)
+    settled = ((np.abs(rel) < conv["settle_tol"]) | ~live).mean(axis=2)
+    np.testing.assert_allclose(conv["settled_fraction"], settled)
+    assert conv["unsettled_widths"] == [[w for w, f in zip(m["widths"], row) if f < 1] for row in settled]
+    interpolated = (~live).mean(axis=2)
+    np.testing.assert_allclose(conv["interpolated_fraction"], interpolated)
+    assert conv["interpolated_widths"] == [[w for w, f in zip(m["widths"], row) if f == 1] for row in interpolated]
+
+
+def test_convergence_figure_marks_interpolated_widths(smoke, monkeypatch):
+    m, curves, out, _ = smoke
+    m = copy.deepcopy(m)
+    conv = m["convergence"]
+    conv["rel_change"] = [[None] * len(m["widths"]), [0.1] * (len(m["widths"]) - 1) + [None]]
+    conv["interpolated_widths"] = [m["widths"], [m["widths"][-1]]]
+    drawn = []
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: drawn.append(fig))
+    plots.convergence(m, curves, out)
+    lines = {line.get_label(): line for line in drawn[0].axes[0].get_lines()}
+    assert list(lines[f"N = {curves['sizes'][0]}: every run interpolated (train MSE < 0.001)"].get_xdata()) == \
+        m["widths"]
+    assert list(lines[f"N = {curves['sizes'][1]}: every run interpolated (train MSE < 0.001)"].get_xdata()) == \
+        [m["widths"][-1]]
+    plt.close(drawn[0])
+
+
 def test_report_entries_complete_and_listed_code_ran(smoke):
     m, _, _, ran = smoke
-    entries = check_report_entries(double_descent, m, ran)
+    entries = check_report_entries(rep, m, ran)
     assert {i for e in entries for i in e["ids"]} == {
         "001 CA1(a)", "001 CA1(b.1)", "001 CA1(b.2)", "001 CA1(b.3)", "001 CA1(c.1)", "001 CA1(c.2)", "001 CA1(d)"}
     assert sorted({c for e in entries for c in e.get("code", [])}) == sorted(CODE)
-
-
-def test_counting_width_solves_p_equals_n_o():
-    for n in (100, 200, 37):
-        w = double_descent.counting_width(n * 8)
-        np.testing.assert_allclose(w, -9 + math.sqrt(73 + 8 * n), rtol=1e-12)
-        np.testing.assert_allclose(w * w + 18 * w + 8, n * 8, rtol=1e-12)  # P(M) = M^2 + 18M + 8
-
-
-def test_thresholds_budgets_and_settling():
-    assert double_descent.threshold([2, 4, 8, 16], np.array([0.3, 0.2, 0.005, 0.001]), 1e-2) == 8
-    assert double_descent.threshold([2, 4], np.array([0.3, 0.2]), 1e-2) is None
-    record = np.array([1, 2, 4, 8, 16, 30, 60, 100])
-    assert double_descent.budgets(record, 3) == [30, 60, 100]
-    epochs = np.arange(1, 101)
-    curves = np.stack([np.full(100, 0.2),                 # flat: settled
-                       0.2 * np.exp(-epochs / 20.0),      # falls 40 % per 10 epochs, still above floor
-                       np.full(100, 1e-6)])               # interpolated: below the floor
-    rel, settled, start = double_descent.settling(epochs, curves, 0.05, 1e-3)
-    assert start == 90
-    np.testing.assert_allclose(rel[1], np.exp(10 / 20.0) - 1, rtol=1e-9)
-    assert settled.tolist() == [True, False, True]
-
-
-def test_pick_widths_from_measured_thresholds():
-    assert double_descent.pick_widths([2, 20, 34, 200], [20, 34]) == [
-        (20, "small_threshold"), (34, "large_threshold"), (200, "far_beyond")]
-    assert double_descent.pick_widths([2, 20, 200], [20, None]) == [(20, "small_threshold"), (200, "far_beyond")]
-    assert double_descent.pick_widths([2, 20], [None, None]) == [(20, "far_beyond")]
 
 
 def _with_d(m, diff, se):
@@ -113,7 +130,7 @@ def _with_d(m, diff, se):
 
 def test_more_data_wording_follows_the_uncertainty(smoke):
     m = smoke[0]
-    text = lambda mm: double_descent.report(mm)[3]["text"]  # noqa: E731
+    text = lambda mm: rep.report(mm)[3].text  # noqa: E731
     inside = text(_with_d(m, 0.05, 0.04))  # a "hurts" inside 2 s.e. is no finding
     assert "no significant difference" in inside and "more data hurts" not in inside
     assert "more data hurts" in text(_with_d(m, 0.05, 0.01))
@@ -127,29 +144,29 @@ def test_more_data_wording_follows_the_uncertainty(smoke):
 
 
 def test_speed_and_peak_wording():
-    fast = double_descent.speed_sentence({"10": {"mean": None, "se": None}, "50": {"mean": 1600.0, "se": 100.0},
+    fast = rep.speed_sentence({"10": {"mean": None, "se": None}, "50": {"mean": 1600.0, "se": 100.0},
                                           "100": {"mean": 700.0, "se": 50.0}})
     assert fast.startswith("Larger models train faster")
-    tie = double_descent.speed_sentence({"50": {"mean": 800.0, "se": 100.0}, "100": {"mean": 700.0, "se": 50.0}})
+    tie = rep.speed_sentence({"50": {"mean": 800.0, "se": 100.0}, "100": {"mean": 700.0, "se": 50.0}})
     assert "no significant difference" in tie
-    assert "Only M = 100" in double_descent.speed_sentence({"10": {"mean": None, "se": None},
+    assert "Only M = 100" in rep.speed_sentence({"10": {"mean": None, "se": None},
                                                             "100": {"mean": 700.0, "se": 50.0}})
     m = {"peak_test_loss": 1.4, "peak_test_loss_se": 0.05, "test_loss_at_max_width": 0.58,
          "test_loss_at_max_width_se": 0.01}
-    assert double_descent.peak_key(m) == "peak_descent"
-    assert double_descent.peak_key({**m, "test_loss_at_max_width": 1.35}) == "peak_no_descent"
+    assert rep.peak_key(m) == "peak_descent"
+    assert rep.peak_key({**m, "test_loss_at_max_width": 1.35}) == "peak_no_descent"
 
 
 def test_checks_can_fail(smoke):
     m = copy.deepcopy(smoke[0])
     m["test_loss"] = [0.2] + m["test_loss"][1:]  # below R_t beyond sampling error: test data leaked
-    assert not double_descent.checks(m)[0]["passed"]
+    assert not rep.checks(m)[0].passed
     m = copy.deepcopy(smoke[0])
     m.update(peak_test_loss=1.0, peak_test_loss_se=0.1, test_loss_at_max_width=0.95, test_loss_at_max_width_se=0.1,
              peak_width=10)
-    assert not next(c for c in double_descent.checks(m) if "peak" in c["check"])["passed"]
+    assert not next(c for c in rep.checks(m) if "peak" in c.check).passed
     m.update(threshold_width=4, counting_width=20.5)
-    assert not next(c for c in double_descent.checks(m) if "counting" in c["check"])["passed"]
+    assert not next(c for c in rep.checks(m) if "counting" in c.check).passed
 
 
 def test_all_diverged_writes_null_metrics_and_exits_0(tmp_path, capsys):
@@ -159,7 +176,7 @@ def test_all_diverged_writes_null_metrics_and_exits_0(tmp_path, capsys):
     assert "every config diverged" in capsys.readouterr().err
     m = runio.read_json(tmp_path / "metrics.json")
     assert m["diverged"] == 4 and m["test_loss"] == [None, None] and m["peak_width"] is None
-    assert len(double_descent.report(m)) == 4
+    assert len(rep.report(m)) == 4
 
 
 def test_teacher_optimal_error_is_noise_variance():

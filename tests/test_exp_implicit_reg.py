@@ -1,22 +1,22 @@
-import copy
-import math
+"""experiments.implicit_reg (package): smoke run, per-lr numbers against numpy, report wording, checks, flags."""
 
-import jax
+import copy
+
 import numpy as np
 import pytest
-from scipy import stats as sps
 
 from experiments import implicit_reg
-from nndl.train import gradnoise
+from experiments.implicit_reg import report as rep
+from experiments.implicit_reg import summary
 from nndl.run import runio
-from nndl import sweep, train
-from nndl.data import teacher
+from nndl.sweep import Grid
 from tests.helpers import calls_recorded, check_report_entries
 
 SMALL = ["--lrs", "0.05,0.1", "--seeds", "2", "--data-draws", "2", "--epochs", "30", "--wd-epochs", "20",
          "--width", "8", "--depth", "2", "--batch-size", "25", "--weight-decays", "0.001,0.01,0.1",
          "--stop-loss", "0.6"]
-CODE = ["nndl.train.mlp.train_epoch", "nndl.train.gradnoise.gradient_noise", "experiments.implicit_reg.weight_decay_summary"]
+CODE = ["nndl.train.mlp.train_epoch", "nndl.train.gradnoise.gradient_noise",
+        "experiments.implicit_reg.summary.weight_decay_summary"]
 
 
 @pytest.fixture(scope="module")
@@ -60,44 +60,10 @@ def test_smoke_implicit_reg(smoke):
 
 def test_report_entries_complete_and_listed_code_ran(smoke):
     m, _, _, ran = smoke
-    entries = check_report_entries(implicit_reg, m, ran)
+    entries = check_report_entries(rep, m, ran)
     assert {i for e in entries for i in e["ids"]} == {"001 CA2(a)", "001 CA2(b)", "001 CA2(c.1)", "001 CA2(c.2)",
                                                       "001 CA2(c.3)", "001 CA2(c.4)", "001 CA2(d)"}
     assert sorted({c for e in entries for c in e.get("code", [])}) == sorted(CODE)
-
-
-def test_gradient_measures_and_held_out_mse_use_each_configs_own_draw():
-    data = teacher.draws(5, 2, 24, 10)
-    grid = {"width": [6, 6], "lr": [0.05, 0.05], "epochs": [5, 5], "seed": [1, 1], "data": [0, 1],
-            "batch_size": [8, 8]}
-    res = train.run_mlp_sweep(grid, data, depth=2, optimizer="sgd", n_buckets=1, chunk_epochs=5)
-    gsq, var = implicit_reg.gradient_measures(res, data, 8)
-    mse = implicit_reg.held_out_mse(res, data["x_test"], data["y_test"])
-    spec = res.specs[0]
-    for i in range(2):
-        params, hp = res.params(i), {k: v[i] for k, v in res.grid.items()}
-        x, y = (jax.numpy.asarray(data[k][i], jax.numpy.float32) for k in ("x_train", "y_train"))
-        perm = train.epoch_permutation(hp["seed"], hp["epochs"], 24)
-        ref = gradnoise.gradient_noise(lambda p, xb, yb, w: train.weighted_loss(spec, p, xb, yb, w, 6),
-                                       params, x, y, perm, 8)
-        np.testing.assert_allclose([gsq[i], var[i]], [float(ref[0]), float(ref[1])], rtol=1e-4)
-        # the held-out MSE of draw i equals the engine's own test-loss evaluation on that draw
-        np.testing.assert_allclose(mse[i], res.final["test_loss"][i], rtol=1e-5)
-    assert abs(gsq[0] - gsq[1]) > 1e-6 * max(gsq)  # different draws, different gradients
-
-
-def test_slope_and_correlation_match_scipy():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=30)
-    y = -0.7 * x + 0.3 * rng.normal(size=30)
-    ref = sps.linregress(x, y)
-    b, se = implicit_reg.slope(x, y)
-    np.testing.assert_allclose([b, se], [ref.slope, ref.stderr], rtol=1e-10)
-    r, lo, hi = implicit_reg.correlation(x, y)
-    np.testing.assert_allclose(r, sps.pearsonr(x, y)[0], rtol=1e-10)
-    ci = sps.pearsonr(x, y).confidence_interval(0.95)
-    np.testing.assert_allclose([lo, hi], [ci.low, ci.high], rtol=1e-2)
-    assert all(math.isnan(v) for v in implicit_reg.slope(x[:2], y[:2]))
 
 
 def _reg(val):
@@ -108,11 +74,13 @@ def _reg(val):
 
 def test_weight_decay_choice_on_validation_interior_and_edge():
     wds, lrs, runs = [1e-4, 1e-3, 1e-2], [0.1, 0.2], 3
-    imp = {"val": np.full(6, 0.5), "test": np.full(6, 0.5) + np.array([0, 0.01, -0.01, 0.02, 0, 0.01])}
-    conv = np.ones((2, 3), bool)
+    grid = Grid(weight_decay=wds, lr=lrs, data=[0], seed=range(runs))  # flat order: (wd, lr, run)
+    imp_grid = Grid(lr=lrs, data=[0], seed=range(runs))
+    imp = {"val": np.full(6, 0.5), "test": np.full(6, 0.5) + np.array([0, 0.01, -0.01, 0.02, 0, 0.01]),
+           "converged": np.ones(6, bool)}
     inner = np.full((3, 2, runs), 0.4)
     inner[1, 1] = [0.30, 0.31, 0.29]
-    s = implicit_reg.weight_decay_summary(_reg(inner), imp, lrs, wds, runs, [0, 1], conv)
+    s = summary.weight_decay_summary(_reg(inner), grid, imp, imp_grid, [0, 1])
     assert s["best"]["weight_decay"] == 1e-3 and s["best"]["lr"] == 0.2 and s["interior"]
     # compared with the implicit runs paired by run: test 0.31 vs 0.5 + offsets
     np.testing.assert_allclose(s["comparison"]["difference"], np.mean([0.31, 0.32, 0.30]) - np.mean(imp["test"][:3]),
@@ -120,9 +88,9 @@ def test_weight_decay_choice_on_validation_interior_and_edge():
     assert s["comparison"]["verdict"] == "lower" and s["beats_implicit"]
     edge = np.full((3, 2, runs), 0.4)
     edge[2, 0] = 0.2
-    s = implicit_reg.weight_decay_summary(_reg(edge), imp, lrs, wds, runs, [0, 1], conv)
+    s = summary.weight_decay_summary(_reg(edge), grid, imp, imp_grid, [0, 1])
     assert not s["interior"] and s["edge"] == "largest"
-    assert "should be extended" in implicit_reg.report(_metrics_with_wd(s))[2]["text"]
+    assert "should be extended" in rep.report(_metrics_with_wd(s))[2].text
 
 
 def _metrics_with_wd(wd):
@@ -147,26 +115,26 @@ FAKE = {"lrs": [0.02, 0.16], "kept_lrs": [0.02, 0.16], "excluded_lrs": [], "widt
 
 
 def test_trend_wording_follows_the_uncertainty():
-    text = implicit_reg.report(FAKE)[1]["text"]
+    text = rep.report(FAKE)[1].text
     assert "no significant trend" in text and "no significant correlation" in text
     assert "The test MSE falls from μ = 0.02 to μ = 0.16 by 0.09 " in text
     m = copy.deepcopy(FAKE)
     m["trend"].update(var_slope=-0.9, var_slope_se=0.1, corr_low=0.2, corr_high=0.8, corr_log_var_test=0.6)
     m["trend"]["test_change"].update(difference=0.01, difference_se=0.01, verdict="no significant difference")
-    text = implicit_reg.report(m)[1]["text"]
+    text = rep.report(m)[1].text
     assert "falls with μ" in text and "positively correlated" in text and "no significant difference" in text
     m = copy.deepcopy(FAKE)
     m.update(kept_lrs=[0.16], excluded_lrs=[{"lr": 0.02, "reason": "2 of 6 runs reached MSE 1e-05"}])
-    texts = implicit_reg.report(m)
-    assert "μ = 0.02 is excluded (2 of 6 runs" in texts[0]["text"] and "no trend" in texts[1]["text"]
+    texts = rep.report(m)
+    assert "μ = 0.02 is excluded (2 of 6 runs" in texts[0].text and "no trend" in texts[1].text
 
 
 def test_checks_can_fail(smoke):
     m = copy.deepcopy(smoke[0])
     m["final_train_loss"] = [10 * m["stop_loss"]] * len(m["lrs"])
-    assert not next(c for c in implicit_reg.checks(m) if "stop point" in c["check"])["passed"]
+    assert not next(c for c in rep.checks(m) if "stop point" in c.check).passed
     m["minibatch_grad_var"] = [-1.0] * len(m["lrs"])
-    assert not implicit_reg.checks(m)[0]["passed"]
+    assert not rep.checks(m)[0].passed
 
 
 def test_bad_flags_exit_2(tmp_path, capsys):
@@ -175,7 +143,6 @@ def test_bad_flags_exit_2(tmp_path, capsys):
         assert implicit_reg.main([*args, "--out", str(tmp_path)]) == 2, args
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("experiments.implicit_reg: error: "), err
-
 
 
 def test_a_diverged_learning_rate_is_flagged_and_excluded(tmp_path):
@@ -190,4 +157,4 @@ def test_a_diverged_learning_rate_is_flagged_and_excluded(tmp_path):
     assert m["grad_norm_sq"][1] is None and m["test_loss"][1] is None  # never numbers of a rolled-back state
     rows = [r for r in m["weight_decay"]["grid"] if r["lr"] == 1000]
     assert all(r["test_loss"] is None for r in rows) and m["weight_decay"]["best"]["lr"] == 0.05
-    assert "μ = 1000 is excluded (diverged)" in implicit_reg.report(m)[0]["text"]
+    assert "μ = 1000 is excluded (diverged)" in rep.report(m)[0].text

@@ -1,3 +1,5 @@
+"""nndl.train.gradnoise: the full-data gradient norm and the minibatch gradient variance against an explicit loop."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np

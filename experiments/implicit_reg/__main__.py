@@ -1,0 +1,5 @@
+"""`python -m experiments.implicit_reg`."""
+
+from experiments.implicit_reg import main
+
+raise SystemExit(main())
