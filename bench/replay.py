@@ -17,6 +17,7 @@ timed configs' mean times its size. PyTorch's start-up (interpreter + `import to
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -56,7 +57,7 @@ def record_epochs(n_epochs: int, n_points: int) -> set[int]:
     sys.path.insert(0, str(ROOT))
     from nndl.sweep.engine import record_epochs as nndl_record
 
-    return set(int(e) for e in np.asarray(nndl_record(n_epochs, n_points)))
+    return {int(e) for e in np.asarray(nndl_record(n_epochs, n_points))}
 
 
 def torch_replay(block: dict, sample: int, threads: int, seed: int = 0) -> dict:
@@ -76,7 +77,7 @@ def torch_replay(block: dict, sample: int, threads: int, seed: int = 0) -> dict:
     def net(width):
         sizes = [block["d_in"]] + [width] * block["depth"] + [block["d_out"]]
         layers = []
-        for a, b in zip(sizes[:-1], sizes[1:]):
+        for a, b in itertools.pairwise(sizes):
             layers += [torch.nn.Linear(a, b), act()]
         return torch.nn.Sequential(*layers[:-1])
 

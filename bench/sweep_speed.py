@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import itertools
 import os
 import platform
 import subprocess
@@ -36,7 +37,7 @@ LR = {"lrs": [0.02, 0.04, 0.08, 0.16], "seeds": 8, "epochs": 2000, "n": 100, "de
 # ----------------------------------------------------------------- FLOPs
 def matmul_flops_per_example(sizes: list[int]) -> int:
     """Forward matmul FLOPs of one example (2 per multiply-add)."""
-    return sum(2 * a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    return sum(2 * a * b for a, b in itertools.pairwise(sizes))
 
 
 def train_flops(sizes: list[int], n: int, epochs: int) -> float:
@@ -127,7 +128,7 @@ def case_torch(problem: str, threads: int, sample: int) -> dict:
 
     def net(sizes):
         layers = []
-        for a, b in zip(sizes[:-1], sizes[1:]):
+        for a, b in itertools.pairwise(sizes):
             layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
         return torch.nn.Sequential(*layers[:-1])
 
@@ -317,7 +318,7 @@ def markdown(results: dict, roof: dict, sample: int, devices: int) -> str:
                       f"{gflops:.1f} GFLOP/s useful ({100 * gflops / roof['jax_gflops']:.0f} % of the JAX roofline), "
                       f"{nd['executed_flops'] / nd['run_s'] / 1e9:.1f} GFLOP/s executed",
                   f"- padding: {100 * nd['padding_waste']:.0f} % of executed FLOPs (buckets {nd['buckets']})",
-                  f"- PyTorch 1 thread vs 2 threads: " + ", ".join(f"{t['extrapolated_s']:.0f} s" for t in r["torch_all"]),
+                  "- PyTorch 1 thread vs 2 threads: " + ", ".join(f"{t['extrapolated_s']:.0f} s" for t in r["torch_all"]),
                   ""]
     return "\n".join(lines)
 

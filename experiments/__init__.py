@@ -4,7 +4,8 @@ import importlib
 import importlib.util
 from types import ModuleType
 
-# SPEC order. A name appears in listings and `all` once its module exists.
+# The order of the experiments (as the sheets introduce them); a name appears in listings and `all` once its
+# package exists.
 ORDER = (
     "autodiff",
     "backprop",
@@ -22,7 +23,7 @@ ORDER = (
 
 
 def available() -> list[str]:
-    """Experiment names (SPEC order) whose module is present."""
+    """Experiment names, in ORDER, whose package is present."""
     return [name for name in ORDER if importlib.util.find_spec(f"experiments.{name}") is not None]
 
 

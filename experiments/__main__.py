@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 import experiments
-from nndl.run import runio
-from nndl.run.cli import EXIT_USER_ERROR, UserError, _Parser, print_error
 from nndl.report import RUN_SUMMARY, write_report
+from nndl.run import runio
+from nndl.run.cli import EXIT_USER_ERROR, Parser, UserError, print_error
 
 
 def list_experiments() -> None:
@@ -68,7 +68,7 @@ def build_report(root: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog="python -m experiments", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m experiments", description=__doc__.splitlines()[0])
     parser.add_argument("command", nargs="?", default="list", help="list (default), all or report")
     parser.add_argument("--out", type=Path, default=Path("runs"), help="root folder of run folders (default runs/)")
     parser.add_argument("--seed", type=int, default=0)

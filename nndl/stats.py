@@ -66,8 +66,5 @@ def verdict(diff: float, se: float, z_threshold: float = Z_SIGNIFICANT) -> Compa
         z = math.inf if (math.isfinite(diff) and se == 0.0 and diff != 0.0) else math.nan
     else:
         z = diff / se
-    if math.isnan(z) or abs(z) <= z_threshold:
-        word = "no significant difference"
-    else:
-        word = "higher" if diff > 0 else "lower"
+    word = "no significant difference" if math.isnan(z) or abs(z) <= z_threshold else "higher" if diff > 0 else "lower"
     return Comparison(diff, se, z, word)

@@ -7,8 +7,8 @@ os.environ.setdefault("NNDL_PROGRESS", "0")
 # no persistent compilation cache in tests (tests/test_distributed.py turns it on in a folder of its own)
 os.environ.setdefault("NNDL_COMPILATION_CACHE", "0")
 
-import jax  # noqa: E402
-import pytest  # noqa: E402
+import jax
+import pytest
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 

@@ -16,7 +16,9 @@ def test_jacfwd_is_n_jvps_and_jacrev_is_m_vjps(x64):
     params = [{"w": jnp.sin(grid[:n * hidden]).reshape(n, hidden), "b": jnp.cos(jnp.arange(hidden))},
               {"w": jnp.sin(3 * grid[n * hidden:]).reshape(hidden, m), "b": jnp.zeros(m)}]
     x = jnp.linspace(-1.0, 1.0, n)
-    f = lambda x: cost.dense_tanh(params, x)  # noqa: E731
+
+    def f(x):
+        return cost.dense_tanh(params, x)
 
     @jax.jit  # one compiled program instead of hundreds of eager ops
     def jacobians(x):

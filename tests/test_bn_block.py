@@ -44,7 +44,8 @@ def test_eval_and_train_modes_match_the_formulas(setup):
     mean, var = h.mean(0), h.var(0)  # flax normalises with the biased batch variance
     ys, stats = run(graphdef, block, xs, train=True)
     np.testing.assert_allclose(ys, _by_hand(block, xs, mean, var), rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(stats["var"], MOMENTUM * np.asarray(block.stats["var"]) + (1 - MOMENTUM) * var, rtol=1e-5)
+    np.testing.assert_allclose(stats["var"], MOMENTUM * np.asarray(block.stats["var"]) + (1 - MOMENTUM) * var,
+                               rtol=1e-5)
     np.testing.assert_allclose(stats["mean"], MOMENTUM * np.asarray(block.stats["mean"]) + (1 - MOMENTUM) * mean,
                                rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(jax.jit(bn_block.eval_scale, static_argnums=0)(graphdef, block),

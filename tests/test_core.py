@@ -6,7 +6,6 @@ import pytest
 
 from nndl import losses, tree
 from nndl.models import mlp
-from nndl.run.progress import chunk_lengths, scan_chunked
 
 
 def test_mlp_shapes_and_he_variance(key):
@@ -56,18 +55,3 @@ def test_tree_helpers(key):
     np.testing.assert_allclose(tree.sq_norm(params), optax.tree.norm(params) ** 2, rtol=1e-5)
 
 
-def test_chunk_lengths():
-    assert chunk_lengths(10, 4) == [4, 4, 2]
-    assert chunk_lengths(8, 4) == [4, 4]
-    assert chunk_lengths(0, 4) == []
-
-
-def test_scan_chunked_equals_one_scan():
-    def step(c, t):
-        c = c * 0.9 + t
-        return c, c
-
-    ref_c, ref_out = jax.lax.scan(step, jnp.float32(1.0), jnp.arange(23))
-    c, out = scan_chunked(step, jnp.float32(1.0), 23, chunk_size=5, loss_of=lambda o: o[-1])
-    np.testing.assert_allclose(c, ref_c, rtol=1e-6)
-    np.testing.assert_allclose(out, ref_out, rtol=1e-6)

@@ -130,7 +130,10 @@ def _with_d(m, diff, se):
 
 def test_more_data_wording_follows_the_uncertainty(smoke):
     m = smoke[0]
-    text = lambda mm: rep.report(mm)[3].text  # noqa: E731
+
+    def text(mm):
+        return rep.report(mm)[3].text
+
     inside = text(_with_d(m, 0.05, 0.04))  # a "hurts" inside 2 s.e. is no finding
     assert "no significant difference" in inside and "more data hurts" not in inside
     assert "more data hurts" in text(_with_d(m, 0.05, 0.01))

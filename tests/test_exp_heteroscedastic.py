@@ -90,8 +90,13 @@ def test_smoke_every_number_recomputed(smoke):
 
     # verdicts: per-point errors in excess of the true model's on the same points, recomputed in numpy
     x_te = c["x_test"]
-    true_sq = lambda x, yy: (yy - data.x_y_mean(x)) ** 2  # noqa: E731
-    true_nll = lambda x, yy: point_nll(data.x_y_mean(x), data.x_y_std(x), yy)  # noqa: E731
+
+    def true_sq(x, yy):
+        return (yy - data.x_y_mean(x)) ** 2
+
+    def true_nll(x, yy):
+        return point_nll(data.x_y_mean(x), data.x_y_std(x), yy)
+
     check_assessment(h["assessment"], (c["mse_mean_train"] - y_tr) ** 2, true_sq(x_tr, y_tr),
                      (c["mse_mean"] - y) ** 2, true_sq(x_te, y))
     check_assessment(f["assessment"], (c["nll_mean_train"] - y_tr) ** 2, true_sq(x_tr, y_tr),

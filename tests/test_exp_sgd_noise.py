@@ -1,4 +1,5 @@
-"""experiments.sgd_noise (package): smoke run, numbers against closed forms, an independent gradient computation and MC bounds."""
+"""experiments.sgd_noise: smoke run, numbers against closed forms, an independent gradient computation and
+Monte Carlo bounds."""
 
 import math
 
@@ -11,8 +12,8 @@ from experiments import sgd_noise
 from experiments.sgd_noise import report as rep
 from experiments.sgd_noise import run as sgd_run
 from nndl import data
-from nndl.run import runio
 from nndl.models import mlp
+from nndl.run import runio
 from tests.helpers import ENTRY_KEYS, check_report_entries, check_template
 
 SMALL = ["--trials", "3000", "--grad-trials", "400", "--hidden", "8,8", "--ns", "10,100,1000"]
@@ -91,7 +92,7 @@ def test_p_never_against_formula(smoke):
     for r in m["p_never"]:
         assert r["formula"] == pytest.approx((1 - 1 / r["n"]) ** r["n"], rel=1e-12)
         assert r["stderr"] == pytest.approx(math.sqrt(r["simulated"] * (1 - r["simulated"]) / config["trials"]))
-        assert abs(r["simulated"] - r["formula"]) <= 4 * r["stderr"]  # the issue's bar
+        assert abs(r["simulated"] - r["formula"]) <= 4 * r["stderr"]  # 4 binomial standard errors: a wrong formula is off by far more
         assert r["z"] == pytest.approx((r["simulated"] - r["formula"]) / r["stderr"])
     # the finite-n formula approaches 1/e from below, by ~1/(2en) for large n
     assert m["p_never"][-1]["formula"] == pytest.approx(1 / math.e - 1 / (2 * math.e * 1000), rel=1e-4)

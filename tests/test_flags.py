@@ -5,8 +5,20 @@ import re
 
 import pytest
 
-from experiments import (adam, autodiff, backprop, double_descent, gradients_depth, heteroscedastic, implicit_reg, init,
-                         linear_models, lipschitz, quadratic, sgd_noise)
+from experiments import (
+    adam,
+    autodiff,
+    backprop,
+    double_descent,
+    gradients_depth,
+    heteroscedastic,
+    implicit_reg,
+    init,
+    linear_models,
+    lipschitz,
+    quadratic,
+    sgd_noise,
+)
 from nndl.run import cli
 from nndl.run.flags import INT32_MAX, NONE, Key, add_config_flags, rows_parser
 

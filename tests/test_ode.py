@@ -29,7 +29,8 @@ def test_rk4_is_fourth_order(x64):
 
 def test_rk4_step_is_exact_for_cubic_time_polynomials(x64):
     # dx/dt = [1, x0, x1, x2] has x3(t) = t^3/6 + ...: RK4 (order 4) integrates it without error
-    v = lambda x: jnp.concatenate([jnp.ones(1), x[:3]])
+    def v(x):
+        return jnp.concatenate([jnp.ones(1), x[:3]])
     x = ode.rk4_step(v, jnp.zeros(4), 0.7)
     t = 0.7
     np.testing.assert_allclose(x, [t, t**2 / 2, t**3 / 6, t**4 / 24], rtol=1e-12)

@@ -27,15 +27,16 @@ def normalised(raw_and_normalised):
 def _explicit(params, x, depth):
     """The composition written out block by block in numpy."""
     h = np.asarray(x)
-    for l in range(depth):
-        z = np.maximum(h @ np.asarray(params["w1"][l]) + np.asarray(params["b1"][l]), 0)
-        h = h + z @ np.asarray(params["w2"][l]) + np.asarray(params["b2"][l])
+    for k in range(depth):
+        z = np.maximum(h @ np.asarray(params["w1"][k]) + np.asarray(params["b1"][k]), 0)
+        h = h + z @ np.asarray(params["w2"][k]) + np.asarray(params["b2"][k])
     return h
 
 
 def test_init_shapes_variances_and_rejects_bad_sizes():
     params = jax.jit(lambda k: resnet.init(k, 40, 50, 3))(jax.random.key(0))
-    assert {k: v.shape for k, v in params.items()} == {"w1": (3, 40, 50), "b1": (3, 50), "w2": (3, 50, 40), "b2": (3, 40)}
+    shapes = {k: v.shape for k, v in params.items()}
+    assert shapes == {"w1": (3, 40, 50), "b1": (3, 50), "w2": (3, 50, 40), "b2": (3, 40)}
     # 6000 draws each: the sample variance is within 4 std errors (sqrt(2/6000) = 1.8 %) of 1/fan_in
     np.testing.assert_allclose([np.var(params["w1"]) * 40, np.var(params["w2"]) * 50], 1.0, rtol=0.08)
     assert not np.any(params["b1"]) and not np.any(params["b2"])

@@ -56,7 +56,7 @@ def test_config_records_versions_and_device(tmp_path):
 
 
 def test_figure_is_png(tmp_path):
-    from nndl.run.plotting import subplots, save_figure
+    from nndl.run.plotting import save_figure, subplots
 
     fig, ax = subplots()
     ax[0, 0].plot([0, 1], [0, 1])

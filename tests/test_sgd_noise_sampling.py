@@ -1,4 +1,5 @@
-"""experiments.sgd_noise.sampling: never-sampled simulation, per-example gradients, minibatch variance without replacement."""
+"""experiments.sgd_noise.sampling: never-sampled simulation, per-example gradients, minibatch variance without
+replacement."""
 
 import jax
 import jax.numpy as jnp
@@ -24,7 +25,10 @@ def test_per_example_grads_equal_jacobian_of_the_loss_vector(key):
     params = jax.jit(mlp.init, static_argnums=1)(key, (2, 3, 1))
     rng = np.random.default_rng(2)
     x, y = (jnp.asarray(rng.standard_normal(s), jnp.float32) for s in ((5, 2), (5, 1)))
-    loss = lambda p, xi, yi: jnp.sum((mlp.apply(p, xi) - yi) ** 2)  # noqa: E731
+
+    def loss(p, xi, yi):
+        return jnp.sum((mlp.apply(p, xi) - yi) ** 2)
+
     grads = jax.jit(lambda p: sampling.per_example_grads(loss, p, x, y))(params)
     jac = jax.jit(jax.jacrev(lambda p: jax.vmap(loss, in_axes=(None, 0, 0))(p, x, y)))(params)
     flat = np.concatenate([np.asarray(leaf).reshape(5, -1) for leaf in jax.tree.leaves(jac)], axis=1)

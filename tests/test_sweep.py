@@ -264,7 +264,7 @@ def test_bucket_plan_is_optimal(seed):
 def _splits(values, k):
     for cuts in itertools.chain.from_iterable(itertools.combinations(range(1, len(values)), c) for c in range(k)):
         bounds = [0, *cuts, len(values)]
-        yield [values[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+        yield [values[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def test_record_epochs_log_spaced():

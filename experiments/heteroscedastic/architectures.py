@@ -49,7 +49,7 @@ def explore_architectures(config: dict, x_fit, y_fit, x_val, y_val, x_eval, *, c
             for b, (spec, state) in enumerate(zip(res.specs, res.states)):
                 members = np.flatnonzero(res.location[:, 0] == b)
                 order = res.location[members, 1]
-                fn = jax.jit(jax.vmap(lambda p, w: nn_train.predict(spec, p, x_eval, w)[:, 0]))  # noqa: B023
+                fn = jax.jit(jax.vmap(lambda p, w, spec=spec: nn_train.predict(spec, p, x_eval, w)[:, 0]))
                 preds[members] = np.asarray(fn(state.params, jnp.asarray(res.grid["width"][members])))[order]
             per_seed = {"train_mse": res.final["train_loss"], "val_mse": res.final["test_loss"],
                         "diverged": res.diverged, "pred": preds}

@@ -147,7 +147,10 @@ def run(config: dict, out: Path) -> dict:
     train_idx, test_idx = data.split_indices(split_key, x_all.size, config["train_fraction"])
     fit_local, val_local = data.split_indices(val_key, train_idx.size, 1 - config["val_fraction"])
     idx = {"train": train_idx, "test": test_idx, "fit": train_idx[fit_local], "val": train_idx[val_local]}
-    col = lambda a: jnp.asarray(np.asarray(a, np.float32)[:, None])  # noqa: E731 - (n,) -> (n, 1), no device cast
+
+    def col(a):  # (n,) -> (n, 1) float32
+        return jnp.asarray(np.asarray(a, np.float32)[:, None])
+
     x_tr, y_tr, x_te, y_te = (col(a[idx[part]]) for part in ("train", "test") for a in (x_all, y_all))
     x_test, y_test, y_train = x_all[test_idx], y_all[test_idx], y_all[train_idx]
     noise_floor, noise_floor_se = noise_variance_se(x_all[train_idx], y_all[train_idx])
@@ -156,10 +159,11 @@ def run(config: dict, out: Path) -> dict:
     if truth_known:
         mu, sd = data.x_y_mean(x_all), data.x_y_std(x_all)
         ref_sq, ref_nll = (y_all - mu) ** 2, point_nll(mu, sd**2, y_all)
-        sq_ref = lambda i: ref_sq[i]  # noqa: E731
-        nll_ref = lambda i: ref_nll[i]  # noqa: E731
+        sq_ref, nll_ref = ref_sq.__getitem__, ref_nll.__getitem__
     else:
-        sq_ref = lambda i: (noise_floor, noise_floor_se)  # noqa: E731
+        def sq_ref(i):
+            return noise_floor, noise_floor_se
+
         nll_ref = None
 
     # (c) and (d) in ONE engine run: rates x seeds and the schedule on the fit points, plus (c)'s model (last)

@@ -51,7 +51,10 @@ def run_sweep(config: dict, configs: dict, data: dict, val: dict, out: Path, tag
                               progress=progress.bar)
     gsq, var = gradient_measures(res, data, config["batch_size"])
     bad = res.diverged
-    nan = lambda v: np.where(bad, np.nan, v)  # noqa: E731 - a diverged config reports nothing
+
+    def nan(v):  # a diverged config reports nothing
+        return np.where(bad, np.nan, v)
+
     return {"res": res, "train": nan(res.final["train_loss"]), "test": nan(res.final["test_loss"]),
             "val": nan(held_out_mse(res, val["x"], val["y"])), "gsq": nan(gsq), "var": nan(var),
             "converged": (res.stopped_epoch >= 0) & ~bad, "stop": np.where(res.stopped_epoch >= 0,

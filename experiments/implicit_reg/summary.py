@@ -73,7 +73,10 @@ def learning_rates(imp: dict, grid: Grid, stop_loss: float, epochs: int) -> tupl
     # trend over the kept lrs, converged runs only: log var = a + b log lr
     lr_runs = np.asarray(grid.flat()["lr"], float)
     mask = imp["converged"] & np.isin(lr_runs, [lrs[i] for i in kept])
-    sel = lambda v: np.where(mask, v, np.nan)  # noqa: E731
+
+    def sel(v):
+        return np.where(mask, v, np.nan)
+
     with np.errstate(divide="ignore", invalid="ignore"):
         var_slope = slope(np.log(sel(lr_runs)), np.log(sel(imp["var"])))
         gsq_slope = slope(np.log(sel(lr_runs)), np.log(sel(imp["gsq"])))

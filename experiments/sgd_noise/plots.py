@@ -42,7 +42,7 @@ def plot(metrics: dict, out: Path) -> None:
     ax.plot(k, [r["var_sqrt"] for r in ls], "s", color="C0", label="measured, lr x sqrt(k)")
     ax.plot(k, [r["theory_sqrt"] for r in ls], color="C0", label="eps^2 sigma^2 / b x FPC")
     ax.set(xscale="log", yscale="log",
-           xlabel="k (batch b = k x %d; FPC = (N - kb)/(N - 1))" % metrics["lr_scaling_setup"]["base_batch"],
+           xlabel=f"k (batch b = k x {metrics['lr_scaling_setup']['base_batch']}; FPC = (N - kb)/(N - 1))",
            ylabel="Var of one SGD step", title="(f) learning-rate scaling")
     ax.legend(fontsize=7)
     save_figure(fig, out / "sgd_noise.png")

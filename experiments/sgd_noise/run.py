@@ -52,7 +52,10 @@ def model_gradients(config: dict) -> jax.Array:
     columns = data.load_csv(data.X_Y_PATH)
     x = jnp.asarray(columns["x"], jnp.float32)[:, None]
     y = jnp.asarray(columns["y"], jnp.float32)[:, None]
-    loss = lambda p, xi, yi: losses.mse(mlp.apply(p, xi), yi)  # noqa: E731 - one example
+
+    def loss(p, xi, yi):  # one example
+        return losses.mse(mlp.apply(p, xi), yi)
+
     return jax.jit(lambda p: sampling.per_example_grads(loss, p, x, y))(model_params(config))
 
 

@@ -19,7 +19,7 @@ def split_indices(key: jax.Array, n: int, fraction: float) -> tuple[np.ndarray, 
     """
     if not 0 < fraction < 1:
         raise ValueError(f"fraction must be in (0, 1), got {fraction}")
-    k = int(round(fraction * n))
+    k = round(fraction * n)
     if not 0 < k < n:
         raise ValueError(f"splitting {n} examples {fraction:g}/{1 - fraction:g} leaves an empty part")
     perm = np.asarray(jax.random.permutation(key, n))

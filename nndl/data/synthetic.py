@@ -108,6 +108,6 @@ def add_outliers(seed: int, y: np.ndarray, fraction: float, low: float, high: fl
     rng = np.random.default_rng(seed)
     y = np.array(y, np.float64)
     mask = np.zeros(len(y), bool)
-    mask[rng.choice(len(y), int(round(fraction * len(y))), replace=False)] = True
+    mask[rng.choice(len(y), round(fraction * len(y)), replace=False)] = True
     y[mask] += rng.uniform(low, high, int(mask.sum()))
     return y, mask

@@ -11,6 +11,7 @@ SGD and Adam) zero optimiser state.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import jax
@@ -32,7 +33,10 @@ def _column_normals(key: jax.Array, n_rows: int, columns: list[tuple[int, int]],
     """
     layers = jnp.asarray([c[0] for c in columns], jnp.uint32)
     index = jnp.asarray([c[1] for c in columns], jnp.uint32)
-    draw = lambda l, j: jax.random.normal(jax.random.fold_in(jax.random.fold_in(key, l), j), (n_rows,), dtype)
+
+    def draw(layer, j):
+        return jax.random.normal(jax.random.fold_in(jax.random.fold_in(key, layer), j), (n_rows,), dtype)
+
     return jax.vmap(draw)(layers, index)
 
 
@@ -90,10 +94,10 @@ def apply(params: Params, x: jax.Array, width, activation: Callable = jax.nn.rel
 def param_count(width: int, *, d_in: int, d_out: int, depth: int) -> int:
     """Number of parameters (weights + biases) of the unpadded width-`width` net."""
     sizes = layer_sizes(d_in, d_out, depth, width)
-    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    return sum(a * b + b for a, b in itertools.pairwise(sizes))
 
 
 def flops_per_example(width: int, *, d_in: int, d_out: int, depth: int) -> int:
     """Matmul FLOPs (2 per multiply-add) of one forward pass at this width."""
     sizes = layer_sizes(d_in, d_out, depth, width)
-    return sum(2 * a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    return sum(2 * a * b for a, b in itertools.pairwise(sizes))

@@ -30,7 +30,7 @@ class UserError(ConfigError):
     """A mistake in the user's input; reported as one line with exit status 2 (as is any `NndlError`)."""
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
     """argparse that raises UserError instead of printing usage and exiting."""
 
     def error(self, message: str):
@@ -114,7 +114,7 @@ def float_list(item: Callable[[str], float] = positive_float) -> Callable[[str],
 def make_parser(name: str, doc: str | None) -> argparse.ArgumentParser:
     """Parser with the flags every experiment has: --out, --seed, --quick/--full."""
     summary = (doc or name).strip().splitlines()[0]
-    parser = _Parser(prog=f"python -m experiments.{name}", description=summary)
+    parser = Parser(prog=f"python -m experiments.{name}", description=summary)
     parser.add_argument("--out", type=Path, default=None, help=f"run folder (default runs/{name}/)")
     parser.add_argument("--seed", type=nonneg_int, default=0, help="PRNG seed (default 0)")
     mode = parser.add_mutually_exclusive_group()

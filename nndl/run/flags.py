@@ -18,6 +18,7 @@ A value outside its bounds is a user error: argparse reports "argument --epochs:
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -200,7 +201,7 @@ def _show(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         v = list(value)
         if len(v) > 4 and all(isinstance(x, int) for x in v):
-            steps = {b - a for a, b in zip(v, v[1:])}
+            steps = {b - a for a, b in itertools.pairwise(v)}
             if len(steps) == 1:
                 return f"{v[0]}:{v[-1]}:{steps.pop()}"
         text = ",".join(f"{x:g}" if isinstance(x, float) else str(x) for x in v)

@@ -6,11 +6,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from nndl.run.runio import save_figure  # noqa: E402
+from nndl.run.runio import save_figure
 
-__all__ = ["plt", "subplots", "save_figure"]
+__all__ = ["plt", "save_figure", "subplots"]
 
 
 def subplots(nrows: int = 1, ncols: int = 1, *, width: float = 5.0, height: float = 3.8, **kwargs):

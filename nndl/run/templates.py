@@ -46,7 +46,7 @@ def parse(text: str) -> dict[str, str]:
     return {k: "\n".join(v).strip() for k, v in sections.items()}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load(path: str, mtime: float) -> dict[str, str]:
     del mtime  # part of the cache key only: an edited file is read again
     return parse(Path(path).read_text(encoding="utf-8"))

@@ -189,9 +189,8 @@ def _chunk_all(tasks: tuple[Task, ...], metric_names: tuple[str, ...], sharding,
 def jitted(kind: str):
     """The jitted init/chunk programs, compiled with XLA's backend optimisation level 1 on CPU.
 
-    Measured (bench/NOTES.md): on CPU, level 1 instead of the default 2 cuts XLA compile time
-    ~25 % (LR sweep init 2.3 -> 1.3 s, chunk 4.1 -> 3.5 s) at unchanged run time: the
-    heavy work runs in library matmuls, not in LLVM-optimised loops. Other backends keep
+    On CPU, level 1 instead of the default 2 cuts XLA compile time at unchanged run time
+    (bench/NOTES.md): the heavy work runs in library matmuls, not in LLVM-optimised loops. Other backends keep
     their defaults. Decided at first use, after the user has chosen devices.
     """
     options = {"xla_backend_optimization_level": 1} if jax.default_backend() == "cpu" else None

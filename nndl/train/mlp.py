@@ -131,7 +131,7 @@ def epoch_permutation(seed, epoch, n: int) -> jax.Array:
     (seed, epoch): h is a bijection of i, so the ranks are a permutation, scrambled by the
     hash. Not `jax.random.permutation`: on CPU each threefry call lowers to a rolled loop
     of ~16 kernels (4 calls per epoch) and XLA's sort is slow at small n; this is one fused
-    kernel (measured: -2 s of a 27 s learning-rate sweep, bench/NOTES.md). Ranks come
+    kernel (faster, bench/NOTES.md). Ranks come
     from counting comparisons for n <= 1024, from a sort above.
     """
     k = _fmix32(_fmix32(jnp.asarray(seed).astype(jnp.uint32) ^ jnp.uint32(0x9E3779B9))
