@@ -309,3 +309,21 @@ def test_data_draw_and_n_train_validation():
         train.run_mlp_sweep({"width": [2], "lr": [0.1], "epochs": [1], "n_train": [9]}, data, depth=1)
     with pytest.raises(ValueError, match="data must index"):
         train.run_mlp_sweep({"width": [2], "lr": [0.1], "epochs": [1], "data": [1]}, data, depth=1)
+
+
+def test_configs_in_slices_equal_one_call():
+    """max_configs_per_call: a bucket's configs in slices of K per jitted call (one compiled program per bucket),
+    carries on the host between calls; the results of one call."""
+    data = make_data()
+    grid = sweep.product(width=[2, 5, 7], lr=[0.01, 0.03], seed=[0, 1], epochs=[9])
+    one = train.run_mlp_sweep(grid, data, depth=2, n_buckets=2, chunk_epochs=4, n_record=5)
+    with log_compilations() as compiled:
+        sliced = train.run_mlp_sweep(grid, data, depth=2, n_buckets=2, chunk_epochs=4, n_record=5,
+                                     max_configs_per_call=3)
+    assert sliced.engine.timings["calls_per_chunk"] > len(sliced.buckets)  # it really ran in slices
+    assert compiled.count("_chunk_all") <= len(sliced.buckets)  # one program per bucket, reused by its slices
+    # differently shaped batched programs: float32 rounding only; a slice that mixed up configs is off by O(1)
+    for name in ("train_loss", "test_loss"):
+        np.testing.assert_allclose(sliced.final[name], one.final[name], rtol=1e-5)
+        np.testing.assert_allclose(sliced.curves[name], one.curves[name], rtol=1e-5)
+    np.testing.assert_array_equal(sliced.first_below, one.first_below)
