@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from nndl.run import runio
 from nndl.report import coverage
 from nndl.report.collect import collect
+from nndl.report.content import entry_pages
 from nndl.report.html import html_page
 from nndl.report.model import Report
-from nndl.report.pages import entry_pages
 from nndl.report.pdf import pdf_document
+from nndl.run import runio
 
 COVERAGE = "coverage.json"
 

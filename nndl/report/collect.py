@@ -14,7 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 
-from nndl.report import coverage, fmt, mathfit
+from PIL import Image
+
+from nndl.report import coverage, fmt, formula, texmath
 from nndl.report.answers import Answer
 from nndl.report.answers import Check as TypedCheck
 from nndl.report.model import Check, Entry, Listing, Question, Report, Section
@@ -105,14 +107,17 @@ def read_section(folder: Path, name: str, load: Callable[[str], ModuleType],
     metrics = _read_json(folder / "metrics.json")
     entries: list[Entry] = []
     checks: list[Check] = []
+    named: set[Path] = set()  # figure files an entry names (drawn or reported there)
     if not isinstance(metrics, dict):
         errors.append(f"{folder / 'metrics.json'} missing or not a JSON object")
     elif module is not None:
-        entries, entry_errors = _entries(module, metrics, folder,
-                                         coverage.master_list() if questions is None else questions)
+        entries, entry_errors, named = _entries(module, metrics, folder,
+                                                coverage.master_list() if questions is None else questions)
         checks, check_errors = _checks(module, metrics, name)
         errors += entry_errors + check_errors
-    entries = _shown_once(entries) + _unreferenced_figures(folder, entries)
+    further, figure_errors = _unreferenced_figures(folder, named)
+    entries = _shown_once(entries) + further
+    errors += figure_errors
     return Section(**base, status="ok", wall_time_s=wall, mode=mode, errors=tuple(errors),
                    entries=tuple(entries), checks=tuple(checks), environment=environment)
 
@@ -159,49 +164,66 @@ def _call(module: ModuleType, fn: str, metrics: dict) -> tuple[object, list[str]
 
 
 def _entries(module: ModuleType, metrics: dict, folder: Path,
-             questions: Sequence[Question]) -> tuple[list[Entry], list[str]]:
+             questions: Sequence[Question]) -> tuple[list[Entry], list[str], set[Path]]:
+    """The entries of report(metrics), the error lines, and the figure names the answers give."""
     raw, errors = _call(module, "report", metrics)
     if raw is None:
-        return [], errors
+        return [], errors, set()
     if not isinstance(raw, Sequence) or isinstance(raw, (str, bytes)):
-        return [], [f"report() returned {type(raw).__name__}, not a list of dicts"]
-    entries = []
+        return [], [f"report() returned {type(raw).__name__}, not a list of Answers"], set()
+    entries, named = [], set()
     for i, item in enumerate(raw):
-        if isinstance(item, Answer):
-            item = _answer_dict(item)
-        if not isinstance(item, Mapping):
-            errors.append(f"report() item {i} is {type(item).__name__}, not a dict")
+        if isinstance(item, Mapping):
+            item = answer_from_dict(item)
+        if not isinstance(item, Answer):
+            errors.append(f"report() item {i} is {type(item).__name__}, not an Answer")
             continue
+        named.update((folder / str(f)).resolve() for f in item.figures)
         entry, entry_errors = _entry(item, folder)
         unknown = coverage.unknown_ids(entry.ids, questions)
         entry_errors += [f"report() item {i}: id {u!r} names no sheet sub-question" for u in unknown]
         entries.append(entry)
         errors += entry_errors
-    return entries, errors
+    return entries, errors, named
+
+
+def answer_from_dict(item: Mapping) -> Answer:
+    """An Answer from the dict form experiments returned before typed answers (kept while they convert).
+
+    Without a "header" key, a first table row of >= 3 non-empty strings above other rows names the columns.
+    """
+    table = [row if _is_row(row) else [row] for row in (item.get("table") or [])]
+    header = item.get("header")
+    if header is None:
+        header = _looks_like_header(table)
+    if header is True or header is False:  # the old flag: the first row names the columns
+        header, table = (table[0], table[1:]) if header and table else (None, table)
+    return Answer(question=str(item.get("question", "")), ids=_strings(item.get("ids")),
+                  derivation=str(item.get("derivation") or ""), figures=_strings(item.get("figures")),
+                  table=table, header=header, text=str(item.get("text") or ""), code=_strings(item.get("code")))
 
 
 def _answer_dict(a: Answer) -> dict:
-    """A typed Answer in the form _entry reads (its header, if any, as the first table row)."""
+    """A typed Answer in the dict form experiments returned before (its header, if any, as the first table row)."""
     table = ([list(a.header)] if a.header else []) + [list(r) for r in a.table]
     return {"question": a.question, "ids": list(a.ids), "derivation": a.derivation, "figures": list(a.figures),
             "table": table, "header": a.header is not None, "text": a.text, "code": list(a.code)}
 
 
-def _entry(item: Mapping, folder: Path) -> tuple[Entry, list[str]]:
-    names = item.get("figures") or []
-    names = [names] if isinstance(names, str) else list(names)
-    figures = tuple(folder / str(n) for n in names)
-    errors = [f"figure {p.name} not found in {folder}" if not p.is_file() else f"figure {p.name} is not a PNG file"
-              for p in figures if not _is_png(p)]
-    table = item.get("table") or []
-    rows = tuple(tuple(fmt.value(c) for c in (row if _is_row(row) else [row])) for row in table)
-    derivation = str(item.get("derivation") or "")
-    errors += math_errors(derivation) + math_errors(str(item.get("text") or ""))
-    listings, code_errors = _listings(_strings(item.get("code")))
-    return Entry(question=str(item.get("question", "")), figures=tuple(p for p in figures if _is_png(p)),
-                 table=rows, header=bool(item["header"]) if "header" in item else _looks_like_header(table),
-                 text=str(item.get("text") or ""),
-                 ids=tuple(_strings(item.get("ids"))), derivation=derivation, code=listings), errors + code_errors
+def _entry(answer: Answer, folder: Path) -> tuple[Entry, list[str]]:
+    figures, errors = [], []
+    for name in answer.figures:
+        problem = png_problem(folder / str(name))
+        if problem is None:
+            figures.append(folder / str(name))
+        else:
+            errors.append(f"figure {name} {problem}")
+    rows = tuple(tuple(fmt.value(c) for c in row) for row in answer.table)
+    errors += math_errors(answer.derivation) + math_errors(answer.text) + math_errors(answer.question)
+    listings, code_errors = _listings(answer.code)
+    return Entry(question=answer.question, figures=tuple(figures), table=rows,
+                 header=tuple(fmt.value(c) for c in answer.header or ()), text=answer.text, ids=tuple(answer.ids),
+                 derivation=answer.derivation, code=listings), errors + code_errors
 
 
 def _strings(x) -> list[str]:
@@ -212,10 +234,9 @@ def _strings(x) -> list[str]:
 
 
 def math_errors(text: str) -> list[str]:
-    """One line per `$...$` span that mathtext cannot parse (it is then shown as written)."""
-    return [f"mathematics ${span}$ not rendered: {mathfit.error(span)}"
-            for line in text.splitlines() for is_math, span in mathfit.spans(line)
-            if is_math and mathfit.error(span) is not None]
+    """One line per `$...$` span that neither the text typesetter nor mathtext can draw (shown as written)."""
+    return [f"mathematics ${span}$ not rendered: {formula.error(span)}" for span in texmath.formulas(text)
+            if texmath.runs(span) is None and formula.error(span) is not None]
 
 
 def resolve(dotted: str):
@@ -240,7 +261,7 @@ def listing(dotted: str) -> Listing:
     """The source of the function or class `dotted`, as inspect.getsource reads it now (decorators unwrapped)."""
     obj = inspect.unwrap(resolve(dotted))
     source = inspect.getsource(obj)
-    lines, first = inspect.getsourcelines(obj)
+    first = inspect.getsourcelines(obj)[1]
     path = Path(inspect.getsourcefile(obj) or "?")
     parts = path.parts
     top = next((k for k in range(len(parts) - 1, -1, -1) if parts[k] in ("nndl", "experiments")), None)
@@ -258,13 +279,19 @@ def _listings(names: Sequence[str]) -> tuple[tuple[Listing, ...], list[str]]:
     return tuple(out), errors
 
 
-def _is_png(path: Path) -> bool:
-    """A readable file that starts with the PNG signature (the only format the PDF and HTML embed)."""
+def png_problem(path: Path) -> str | None:
+    """None for a whole, readable PNG file (the only format the PDF and HTML embed), else what is wrong."""
     try:
         with open(path, "rb") as f:
-            return f.read(8) == b"\x89PNG\r\n\x1a\n"
-    except OSError:
-        return False
+            if f.read(8) != b"\x89PNG\r\n\x1a\n":
+                return "is not a PNG file"
+        with Image.open(path) as image:
+            image.verify()  # every chunk and its checksum, without decoding the pixels
+    except FileNotFoundError:
+        return f"not found in {path.parent}"
+    except Exception as e:  # OSError, SyntaxError, PIL's own: a truncated or corrupt file
+        return f"is not a readable PNG file ({type(e).__name__}: {e})"
+    return None
 
 
 def _is_row(row) -> bool:
@@ -285,20 +312,21 @@ def _checks(module: ModuleType, metrics: dict, name: str) -> tuple[list[Check], 
     raw, errors = _call(module, "checks", metrics)
     if raw is None:
         return [], errors
-    checks = []
-    for i, item in enumerate(raw if _is_row(raw) else []):
-        if isinstance(item, TypedCheck):
-            item = dataclasses.asdict(item)
-        if not isinstance(item, Mapping):
-            errors.append(f"checks() item {i} is {type(item).__name__}, not a dict")
-            continue
-        passed = item.get("passed")
-        checks.append(Check(experiment=name, check=str(item.get("check", f"check {i}")),
-                            reference=fmt.value(item.get("reference")), measured=fmt.value(item.get("measured")),
-                            tolerance=fmt.value(item.get("tolerance", "")),
-                            passed=None if passed is None else bool(passed)))
     if not _is_row(raw):
-        errors.append(f"checks() returned {type(raw).__name__}, not a list of dicts")
+        return [], errors + [f"checks() returned {type(raw).__name__}, not a list of Checks"]
+    checks = []
+    for i, item in enumerate(raw):
+        if isinstance(item, Mapping):  # the dict form, kept while experiments convert
+            passed = item.get("passed")
+            item = TypedCheck(check=str(item.get("check", f"check {i}")), reference=item.get("reference"),
+                              measured=item.get("measured"), tolerance=item.get("tolerance", ""),
+                              passed=None if passed is None else bool(passed))
+        if not isinstance(item, TypedCheck):
+            errors.append(f"checks() item {i} is {type(item).__name__}, not a Check")
+            continue
+        checks.append(Check(experiment=name, check=item.check, reference=fmt.value(item.reference),
+                            measured=fmt.value(item.measured), tolerance=fmt.value(item.tolerance),
+                            passed=item.passed))
     return checks, errors
 
 
@@ -314,11 +342,19 @@ def _shown_once(entries: Sequence[Entry]) -> list[Entry]:
     return out
 
 
-def _unreferenced_figures(folder: Path, entries: Sequence[Entry]) -> list[Entry]:
-    """Every figure reaches the report: PNGs no entry names get an entry of their own."""
-    shown = {p.resolve() for e in entries for p in e.figures}
-    rest = tuple(p for p in sorted(folder.glob("*.png")) if p.resolve() not in shown and _is_png(p))
-    return [Entry(question="Further figures from the run folder", figures=rest)] if rest else []
+def _unreferenced_figures(folder: Path, named: set[Path]) -> tuple[list[Entry], list[str]]:
+    """Every figure reaches the report: PNGs no entry names get an entry of their own (unreadable ones an error)."""
+    rest, errors = [], []
+    for path in sorted(folder.glob("*.png")):
+        if path.resolve() in named:
+            continue
+        problem = png_problem(path)
+        if problem is None:
+            rest.append(path)
+        else:
+            errors.append(f"figure {path.name} {problem}")
+    entry = Entry(question="Further figures from the run folder", figures=tuple(rest))
+    return ([entry] if rest else []), errors
 
 
 def _environment(sections: Sequence[Section]) -> dict:
