@@ -26,6 +26,7 @@ COVERAGE_WIDTHS = (0.06, 0.1, 0.55, 0.06, 0.23)
 CHECK_WIDTHS = (0.13, 0.33, 0.13, 0.13, 0.19, 0.09)
 FIGURE_GAP = 6.0
 FIGURE_DPI = 100.0  # a PNG without a resolution is taken to be matplotlib's default
+ENTRY_KEEP = 150.0  # a question starts on a new page unless its heading and a first figure or lines fit
 TABLE_KEEP = 4  # a table starts on a new page unless about its header and two rows fit (in font sizes)
 
 
@@ -212,7 +213,7 @@ def section_body(pdf: ReportPDF, k: int, section: Section, places: dict[str, Pla
     for line in content.section_errors(section):
         pdf.paragraph(line, size=8.5, color=RED, gap=3, math=False)
     for j, entry in enumerate(section.entries):
-        pdf.space(14, keep=60)
+        pdf.space(14, keep=ENTRY_KEEP)
         places[content.entry_anchor(section.name, j)] = Place(pdf.page, pdf.y)
         pdf.start_section(texmath.plain(entry.question) or "(untitled)", level=1)
         entry_body(pdf, entry)
