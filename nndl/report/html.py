@@ -151,7 +151,12 @@ def rich(text: str) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def math(expr: str, display: bool = False) -> str:
-    """`expr` (TeX without dollars) as MathML; as a mathtext SVG image where MathML falls short."""
+    """`expr` (TeX without dollars) as MathML; as a mathtext SVG image where MathML falls short.
+
+    A formula the PDF cannot draw either (reported as an error line) is shown as written, dollars included.
+    """
+    if texmath.runs(expr) is None and formula.error(expr) is not None:
+        return escape(f"${expr}$")
     tex = expr
     for name, spelled in MATHML_NAMES.items():
         tex = re.sub(re.escape(name) + r"(?![A-Za-z])", lambda _m, s=spelled: s, tex)
@@ -161,8 +166,6 @@ def math(expr: str, display: bool = False) -> str:
         mathml = None
     if mathml is not None and not _LEFT_AS_TEXT.search(mathml):
         return mathml
-    if formula.error(expr) is not None:
-        return escape(f"${expr}$")
     data, shape = formula.svg(expr, MATH_PT * (1.1 if display else 1.0))
     alt = escape(f"${expr}$", quote=True)
     return (f'<img class="math" alt="{alt}" title="{alt}" style="vertical-align:-{shape.depth:.1f}pt;'

@@ -55,20 +55,26 @@ def pdf_document(report: Report) -> Document:
       The PDF's bytes, page count and anchor pages (`content.entry_anchor` names an entry's).
     """
     scratch = ReportPDF(content.TITLE)
-    scratch.add_page()
-    front_page(scratch, report, {})
+    try:
+        scratch.add_page()
+        front_page(scratch, report, {})
+    finally:
+        scratch.close_fonts()
     pdf = ReportPDF(content.TITLE)
-    pdf.add_page()
-    pdf.start_section("Run, contents, coverage and checks")
     places: dict[str, Place] = {}
-    pdf.insert_toc_placeholder(lambda doc, _outline: front_page(doc, report, places), pages=scratch.page)
-    for k, section in enumerate(report.sections, 1):
-        if k > 1:
-            pdf.add_page()
-        places[section.name] = Place(pdf.page, pdf.y)
-        pdf.start_section(f"{k}. {section.name}", level=0)
-        section_body(pdf, k, section, places)
-    data = bytes(pdf.output())
+    try:
+        pdf.add_page()
+        pdf.start_section("Run, contents, coverage and checks")
+        pdf.insert_toc_placeholder(lambda doc, _outline: front_page(doc, report, places), pages=scratch.page)
+        for k, section in enumerate(report.sections, 1):
+            if k > 1:
+                pdf.add_page()
+            places[section.name] = Place(pdf.page, pdf.y)
+            pdf.start_section(f"{k}. {section.name}", level=0)
+            section_body(pdf, k, section, places)
+        data = pdf.finish()
+    finally:
+        pdf.close_fonts()
     return Document(data, pdf.pages_count, {name: place.page for name, place in places.items()})
 
 

@@ -53,6 +53,18 @@ class ReportPDF(FPDF):
         self._glyph_fonts = {str(FONT_DIR / name): (FONT, style) for style, name in FACES.items()}
         self.set_font(FONT, "", 9)
 
+    def finish(self) -> bytes:
+        """The PDF file's bytes; the font files are closed afterwards (fpdf2 reads them lazily until then)."""
+        try:
+            return bytes(self.output())
+        finally:
+            self.close_fonts()
+
+    def close_fonts(self) -> None:
+        for font in self.fonts.values():
+            if hasattr(font, "close"):
+                font.close()
+
     def footer(self) -> None:
         self.set_y(-MARGIN * 0.75)
         self.set_font(FONT, "", 7.5)
