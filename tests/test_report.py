@@ -423,7 +423,8 @@ def test_spans_and_display_lines():
     assert texmath.display(" $x^2$ ") == "x^2" and texmath.display("$a$ and $b$") is None
     assert texmath.formulas("a $x$ b\n$y_1$") == ["x", "y_1"]
     assert texmath.plain("the step $\\alpha\\,\\mathrm{sign}(g)$ and $\\frac{a}{b}$") == (
-        "the step α\u2009sign(g) and \\frac{a}{b}")
+        "the step α sign(g) and \\frac{a}{b}")  # bookmarks and table cells: complex spans as written
+    assert texmath.plain("$E[h^2]$, $x_{i,j}$, $W^{(1)}$, $\\lambda_{\\max}$") == "E[h²], x_(i,j), W⁽¹⁾, λ_(max)"
 
 
 @pytest.mark.parametrize("x, text", [(0.000123456, "0.0001235"), (123456.0, "1.235e+05"), (3, "3"),
@@ -545,6 +546,14 @@ def test_master_list_is_well_formed():
         coverage.parse_questions("000\t§1(a)\tx\n000\t§1(a)\ty\n")
     with pytest.raises(ValueError, match="line 1"):
         coverage.parse_questions("000 §1(a) x\n")
+
+
+def test_mathematics_in_table_cells(runs):
+    root, names, modules = runs
+    modules["alpha"].report = lambda m: [Answer("q", header=["quantity", "value"], table=[["$E[h^2]$", 1.5]])]
+    report = collect(root, names, modules.__getitem__, questions=QUESTIONS)
+    assert "<tr><td><math" in html_page(report)
+    assert "E[h²] 1.5" in "".join(p.extract_text() for p in _reader(pdf_bytes(report)[0]).pages)
 
 
 def test_html_renders_mathematics_as_mathml_and_code_highlighted(runs):

@@ -65,11 +65,11 @@ def html_page(report: Report) -> str:
 
 
 def _table(rows, header=(), classes=None) -> str:
-    """A table: the header row (if any) in <th>, one <tr> per row, `classes[k]` on row k."""
-    out = ["<tr>" + "".join(f"<th>{escape(str(c))}</th>" for c in header) + "</tr>"] if header else []
+    """A table: the header row (if any) in <th>, one <tr> per row, `classes[k]` on row k; `$...$` as MathML."""
+    out = ["<tr>" + "".join(f"<th>{rich(str(c))}</th>" for c in header) + "</tr>"] if header else []
     for k, row in enumerate(rows):
         cls = f' class="{classes[k]}"' if classes and classes[k] else ""
-        out.append(f"<tr{cls}>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>")
+        out.append(f"<tr{cls}>" + "".join(f"<td>{rich(str(c))}</td>" for c in row) + "</tr>")
     return "<table>" + "".join(out) + "</table>"
 
 

@@ -157,10 +157,10 @@ def table(pdf: ReportPDF, rows: Sequence[Sequence[str]], *, header: Sequence[str
     """
     if not rows and not header:
         return
-    cells = [[clean(str(c)) for c in row] for row in rows]
+    cells = [[clean(texmath.plain(str(c))) for c in row] for row in rows]
     ncols = max(len(header), *(len(r) for r in cells)) if cells else len(header)
     cells = [r + [""] * (ncols - len(r)) for r in cells]
-    head = [clean(str(c)) for c in header] + [""] * (ncols - len(header)) if header else []
+    head = [clean(texmath.plain(str(c))) for c in header] + [""] * (ncols - len(header)) if header else []
     pdf.set_font("DejaVu", "", size)
     width = pdf.epw
     if widths is None:

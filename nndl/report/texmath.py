@@ -14,6 +14,7 @@ mathtext (nndl/report/formula.py): `runs` returns None for it.
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import NamedTuple
 
@@ -81,12 +82,30 @@ def formulas(text: str) -> list[str]:
 
 
 def plain(text: str) -> str:
-    """`text` with its simple spans as Unicode and other spans as written without dollars (bookmarks, titles)."""
+    """`text` in plain Unicode (bookmarks, table cells): simple spans with scripts as Unicode sub- and
+    superscripts where they exist (`σ²`, else `σ^(2k)`), other spans as written without dollars."""
     out = []
     for is_math, piece in spans(text):
         found = runs(piece) if is_math else None
-        out.append("".join(r.text for r in found) if found is not None else piece)
-    return "".join(out)
+        if found is None:
+            out.append(piece)
+            continue
+        for vpos, group in itertools.groupby(found, key=lambda r: r.vpos):  # a script's runs read as one
+            out.append(_flat("".join(r.text for r in group), vpos))
+    return "".join(out).replace(MEDIUM, " ").replace(THIN, " ")
+
+
+_SCRIPTS = {"SUP": dict(zip("0123456789+−=()niTtk", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱᵀᵗᵏ", strict=True)),
+            "SUB": dict(zip("0123456789+−=()ijklmntx", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ᵢⱼₖₗₘₙₜₓ", strict=True))}
+
+
+def _flat(text: str, vpos: str) -> str:
+    if not vpos:
+        return text
+    table = _SCRIPTS[vpos]
+    if all(c in table for c in text):
+        return "".join(table[c] for c in text)
+    return ("^" if vpos == "SUP" else "_") + (text if len(text) == 1 else f"({text})")
 
 
 def runs(expr: str) -> tuple[Run, ...] | None:
