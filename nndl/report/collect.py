@@ -6,7 +6,6 @@ import copy
 import dataclasses
 import datetime
 import importlib
-import inspect
 import json
 import re
 import traceback
@@ -19,7 +18,11 @@ from PIL import Image
 from nndl.report import coverage, fmt, formula, texmath
 from nndl.report.answers import Answer
 from nndl.report.answers import Check as TypedCheck
-from nndl.report.model import Check, Entry, Listing, Question, Report, Section
+from nndl.report.listing import listing, listings, resolve
+from nndl.report.model import Check, Entry, Question, Report, Section
+
+__all__ = ["answer_from_dict", "collect", "error_line", "listing", "math_errors", "png_problem", "read_section",
+           "resolve", "sheet_key", "sheet_order"]
 
 RUN_SUMMARY = "all.json"  # written by `python -m experiments all`: total wall time and mode
 NO_SEED = 10**6  # sorts experiments whose SHEET names no seed after the rest
@@ -220,10 +223,10 @@ def _entry(answer: Answer, folder: Path) -> tuple[Entry, list[str]]:
             errors.append(f"figure {name} {problem}")
     rows = tuple(tuple(fmt.value(c) for c in row) for row in answer.table)
     errors += math_errors(answer.derivation) + math_errors(answer.text) + math_errors(answer.question)
-    listings, code_errors = _listings(answer.code)
+    shown, code_errors = listings(answer.code)
     return Entry(question=answer.question, figures=tuple(figures), table=rows,
                  header=tuple(fmt.value(c) for c in answer.header or ()), text=answer.text, ids=tuple(answer.ids),
-                 derivation=answer.derivation, code=listings), errors + code_errors
+                 derivation=answer.derivation, code=shown), errors + code_errors
 
 
 def _strings(x) -> list[str]:
@@ -237,46 +240,6 @@ def math_errors(text: str) -> list[str]:
     """One line per `$...$` span that neither the text typesetter nor mathtext can draw (shown as written)."""
     return [f"mathematics ${span}$ not rendered: {formula.error(span)}" for span in texmath.formulas(text)
             if texmath.runs(span) is None and formula.error(span) is not None]
-
-
-def resolve(dotted: str):
-    """The object a dotted name denotes: the longest importable module prefix, then attributes.
-
-    Raises:
-      ImportError, AttributeError: nothing by that name.
-    """
-    parts = dotted.split(".")
-    for k in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:k]))
-        except ImportError:
-            continue
-        for attr in parts[k:]:
-            obj = getattr(obj, attr)
-        return obj
-    raise ImportError(f"no module in {dotted!r}")
-
-
-def listing(dotted: str) -> Listing:
-    """The source of the function or class `dotted`, as inspect.getsource reads it now (decorators unwrapped)."""
-    obj = inspect.unwrap(resolve(dotted))
-    source = inspect.getsource(obj)
-    first = inspect.getsourcelines(obj)[1]
-    path = Path(inspect.getsourcefile(obj) or "?")
-    parts = path.parts
-    top = next((k for k in range(len(parts) - 1, -1, -1) if parts[k] in ("nndl", "experiments")), None)
-    where = "/".join(parts[top:]) if top is not None else path.name
-    return Listing(name=dotted, source=source, where=f"{where}:{first}")
-
-
-def _listings(names: Sequence[str]) -> tuple[tuple[Listing, ...], list[str]]:
-    out, errors = [], []
-    for name in names:
-        try:
-            out.append(listing(name))
-        except (ImportError, AttributeError, TypeError, OSError) as e:
-            errors.append(f"code {name!r} not shown: {type(e).__name__}: {e}")
-    return tuple(out), errors
 
 
 def png_problem(path: Path) -> str | None:

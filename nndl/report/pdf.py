@@ -26,7 +26,8 @@ COVERAGE_WIDTHS = (0.06, 0.1, 0.55, 0.06, 0.23)
 CHECK_WIDTHS = (0.13, 0.33, 0.13, 0.13, 0.19, 0.09)
 FIGURE_GAP = 6.0
 FIGURE_DPI = 100.0  # a PNG without a resolution is taken to be matplotlib's default
-ENTRY_KEEP = 150.0  # a question starts on a new page unless its heading and a first figure or lines fit
+FIGURE_HEIGHT = 0.42  # of the text height at most: two questions with figures fit on a page
+ENTRY_KEEP = 110.0  # a question starts on a new page unless its heading and first lines (or figures) fit
 TABLE_KEEP = 4  # a table starts on a new page unless about its header and two rows fit (in font sizes)
 
 
@@ -219,10 +220,19 @@ def section_body(pdf: ReportPDF, k: int, section: Section, places: dict[str, Pla
     for line in content.section_errors(section):
         pdf.paragraph(line, size=8.5, color=RED, gap=3, math=False)
     for j, entry in enumerate(section.entries):
-        pdf.space(14, keep=ENTRY_KEEP)
+        pdf.space(14, keep=_opening(pdf, entry))
         places[content.entry_anchor(section.name, j)] = Place(pdf.page, pdf.y)
         pdf.start_section(texmath.plain(entry.question) or "(untitled)", level=1)
         entry_body(pdf, entry)
+
+
+def _opening(pdf: ReportPDF, entry: Entry) -> float:
+    """Room a question needs on its first page: the heading with its first lines, or with its first figures
+    when those come first."""
+    if entry.derivation.strip() or not entry.figures:
+        return ENTRY_KEEP
+    rows, _ = figure_rows(pdf, entry.figures[:3])
+    return 50.0 + (max(h for _, _, h in rows[0]) if rows else 0.0)
 
 
 def entry_body(pdf: ReportPDF, entry: Entry) -> None:
@@ -249,23 +259,13 @@ def entry_body(pdf: ReportPDF, entry: Entry) -> None:
         pdf.code(f"{listing.name}  ({listing.where})", listing.source)
 
 
-def figures(pdf: ReportPDF, paths: Sequence[Path], max_height: float | None = None) -> None:
+def figures(pdf: ReportPDF, paths: Sequence[Path]) -> None:
     """PNG files side by side in rows that fit the text width, each at most its own size; an unreadable one
     becomes an error line where it would be."""
-    max_height = max_height or 0.42 * (pdf.page_break_trigger - pdf.t_margin)
-    sizes = []
-    for path in paths:
-        try:
-            with Image.open(path) as image:
-                dpi = float((image.info.get("dpi") or (FIGURE_DPI,))[0]) or FIGURE_DPI
-                w, h = image.size[0] * 72 / dpi, image.size[1] * 72 / dpi
-        except Exception as e:  # truncated or unreadable: skip it, say so
-            pdf.paragraph(f"figure {Path(path).name} not drawn: {type(e).__name__}: {e}", size=8.5, color=RED,
-                          math=False)
-            continue
-        scale = min(1.0, pdf.epw / w, max_height / h)
-        sizes.append((path, w * scale, h * scale))
-    for row in _rows(sizes, pdf.epw):
+    rows, errors = figure_rows(pdf, paths)
+    for line in errors:
+        pdf.paragraph(line, size=8.5, color=RED, math=False)
+    for row in rows:
         height = max(h for _, _, h in row)
         pdf.space(FIGURE_GAP, keep=height)
         x, top = pdf.l_margin, pdf.y
@@ -278,6 +278,24 @@ def figures(pdf: ReportPDF, paths: Sequence[Path], max_height: float | None = No
                               color=RED, math=False)
             x += w + FIGURE_GAP
         pdf.set_xy(pdf.l_margin, top + height)
+
+
+def figure_rows(pdf: ReportPDF, paths: Sequence[Path]) -> tuple[list[list[tuple[Path, float, float]]], list[str]]:
+    """Rows of (path, width, height) in points (scaled down to the text width and FIGURE_HEIGHT of the page),
+    and an error line per file whose header cannot be read."""
+    max_height = FIGURE_HEIGHT * (pdf.page_break_trigger - pdf.t_margin)
+    sizes, errors = [], []
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                dpi = float((image.info.get("dpi") or (FIGURE_DPI,))[0]) or FIGURE_DPI
+                w, h = image.size[0] * 72 / dpi, image.size[1] * 72 / dpi
+        except Exception as e:  # truncated or unreadable: skip it, say so
+            errors.append(f"figure {Path(path).name} not drawn: {type(e).__name__}: {e}")
+            continue
+        scale = min(1.0, pdf.epw / w, max_height / h)
+        sizes.append((path, w * scale, h * scale))
+    return _rows(sizes, pdf.epw), errors
 
 
 def _rows(sizes: list[tuple[Path, float, float]], width: float) -> list[list[tuple[Path, float, float]]]:
