@@ -410,12 +410,28 @@ def test_formula_layouts_persist_between_builds(formula_cache):
     formula.save_cache()
     stored = json.loads(formula_cache.read_text())
     assert "\\frac{p}{q} + \\sqrt{r}" in stored["formulas"]
-    assert formula._read(formula_cache)["\\frac{p}{q} + \\sqrt{r}"] == formula._parse("\\frac{p}{q} + \\sqrt{r}")
+    expr = "\\frac{p}{q} + \\sqrt{r}"
+    assert formula._read(formula_cache)[expr] == formula._decode(formula._lay_out([expr])[expr])
     stored["key"][0] = "0.0"  # another matplotlib: its layouts are not used
     formula_cache.write_text(json.dumps(stored))
     assert formula._read(formula_cache) == {}
     formula_cache.write_text("{not json")
     assert formula._read(formula_cache) == {}
+
+
+def test_many_formulas_are_laid_out_side_by_side_in_helper_processes(monkeypatch):
+    exprs = [f"\\frac{{a_{{{k}}}}}{{\\sqrt{{b + {k}}}}}" for k in range(12)] + ["\\frac{broken"]
+    monkeypatch.setattr(formula, "PARALLEL_MIN", 4)
+    monkeypatch.setattr(formula.os, "cpu_count", lambda: 3)  # two helper processes and this one
+    started = []
+    popen = formula.subprocess.Popen
+    monkeypatch.setattr(formula.subprocess, "Popen", lambda *a, **kw: started.append(a) or popen(*a, **kw))
+    formula.prefetch(exprs)
+    assert len(started) == 2 and all(str(formula._WORKER) in a[0] for a in started)
+    here = formula._lay_out(exprs)
+    for expr in exprs[:-1]:
+        assert formula.layout(expr) == formula._decode(here[expr])  # the same layout as in this process
+    assert formula.error("\\frac{broken") == here["\\frac{broken"]["error"]
 
 
 def test_spans_and_display_lines():

@@ -47,7 +47,9 @@ def collect(root: Path, names: Sequence[str], load: Callable[[str], ModuleType],
       The report, sections in sheet order.
     """
     questions = coverage.master_list() if questions is None else tuple(questions)
-    sections = sheet_order([read_section(Path(root) / name, name, load, questions) for name in names])
+    readings = [_Reading(Path(root) / name, name, load) for name in names]
+    formula.prefetch(f for r in readings for f in r.formulas() if texmath.runs(f) is None)
+    sections = sheet_order([r.section(questions) for r in readings])
     summary = _read_json(Path(root) / RUN_SUMMARY) or {}
     total = summary.get("wall_time_s") if isinstance(summary, dict) else None
     if isinstance(total, (int, float)):
@@ -85,44 +87,73 @@ def read_section(folder: Path, name: str, load: Callable[[str], ModuleType],
     Returns:
       The section (status "ok", "failed" or "missing").
     """
-    errors: list[str] = []
-    try:
-        module = load(name)
-    except Exception as e:  # a broken module must not stop the report
-        module = None
-        errors.append(error_line(f"import experiments.{name}", e))
-    summary = ((getattr(module, "__doc__", None) or name).strip().splitlines() or [name])[0]
-    base = dict(name=name, summary=summary, sheet=str(getattr(module, "SHEET", "")))
-    config = _read_json(folder / "config.json")
-    config = config if isinstance(config, dict) else {}
-    environment = config.get("environment") if isinstance(config.get("environment"), dict) else {}
-    mode = (config.get("config") or {}).get("mode") if isinstance(config.get("config"), dict) else None
-    status = _read_json(folder / "status.json")
-    if not isinstance(status, dict):
-        errors.append(f"not run: {folder / 'status.json'} not found or unreadable "
-                      f"(run: python -m experiments.{name})")
-        return Section(**base, status="missing", errors=tuple(errors), mode=mode, environment=environment)
-    wall = status.get("wall_time_s") if isinstance(status.get("wall_time_s"), (int, float)) else None
-    if status.get("status") != "ok":
-        errors.append(str(status.get("error") or f"status {status.get('status')!r}"))
-        return Section(**base, status="failed", wall_time_s=wall, mode=mode, errors=tuple(errors),
-                       environment=environment)
-    metrics = _read_json(folder / "metrics.json")
-    entries: list[Entry] = []
-    checks: list[Check] = []
-    named: set[Path] = set()  # figure files an entry names (drawn or reported there)
-    if not isinstance(metrics, dict):
-        errors.append(f"{folder / 'metrics.json'} missing or not a JSON object")
-    elif module is not None:
-        entries, entry_errors, named = _entries(module, metrics, folder,
-                                                coverage.master_list() if questions is None else questions)
-        checks, check_errors = _checks(module, metrics, name)
-        errors += entry_errors + check_errors
-    further, figure_errors = _unreferenced_figures(folder, named)
-    entries = _shown_once(entries) + further
-    errors += figure_errors
-    return Section(**base, status="ok", wall_time_s=wall, mode=mode, errors=tuple(errors),
-                   entries=tuple(entries), checks=tuple(checks), environment=environment)
+    return _Reading(folder, name, load).section(coverage.master_list() if questions is None else questions)
+
+
+class _Reading:
+    """A run folder read and its experiment's report()/checks() called; `section()` checks and formats them.
+
+    Two steps, so that `collect` can lay out every experiment's formulas at once (in parallel) in between.
+    """
+
+    def __init__(self, folder: Path, name: str, load: Callable[[str], ModuleType]):
+        self.folder = folder
+        self.errors: list[str] = []  # in the order they are shown
+        self.items: list[Answer | str] = []  # report()'s answers, or an error line in place of a bad item
+        self.checks: list[Check] = []
+        self.check_errors: list[str] = []
+        try:
+            module = load(name)
+        except Exception as e:  # a broken module must not stop the report
+            module = None
+            self.errors.append(error_line(f"import experiments.{name}", e))
+        summary = ((getattr(module, "__doc__", None) or name).strip().splitlines() or [name])[0]
+        config = _read_json(folder / "config.json")
+        config = config if isinstance(config, dict) else {}
+        run_config = config.get("config") if isinstance(config.get("config"), dict) else {}
+        self.base = dict(name=name, summary=summary, sheet=str(getattr(module, "SHEET", "")),
+                         environment=config.get("environment") if isinstance(config.get("environment"), dict) else {},
+                         mode=run_config.get("mode"))
+        status = _read_json(folder / "status.json")
+        self.status = "missing" if not isinstance(status, dict) else "ok" if status.get("status") == "ok" else "failed"
+        if self.status == "missing":
+            self.errors.append(f"not run: {folder / 'status.json'} not found or unreadable "
+                               f"(run: python -m experiments.{name})")
+            return
+        wall = status.get("wall_time_s")
+        self.base["wall_time_s"] = wall if isinstance(wall, (int, float)) else None
+        if self.status == "failed":
+            self.errors.append(str(status.get("error") or f"status {status.get('status')!r}"))
+            return
+        metrics = _read_json(folder / "metrics.json")
+        if not isinstance(metrics, dict):
+            self.errors.append(f"{folder / 'metrics.json'} missing or not a JSON object")
+        elif module is not None:
+            self.items = _answers(module, metrics)
+            self.checks, self.check_errors = _checks(module, metrics, name)
+
+    def formulas(self) -> list[str]:
+        """Every `$...$` expression the answers hold."""
+        return [f for a in self.items if isinstance(a, Answer) for t in (a.question, a.derivation, a.text)
+                for f in texmath.formulas(t)]
+
+    def section(self, questions: Sequence[Question]) -> Section:
+        """The section: entries checked (figures, mathematics, code, ids), problems as error lines."""
+        if self.status != "ok":
+            return Section(**self.base, status=self.status, errors=tuple(self.errors))
+        entries, errors, named = [], list(self.errors), set()
+        for i, item in enumerate(self.items):
+            if isinstance(item, str):
+                errors.append(item)
+                continue
+            named.update((self.folder / str(f)).resolve() for f in item.figures)
+            entry, entry_errors = _entry(item, self.folder)
+            entries.append(entry)
+            errors += entry_errors + [f"report() item {i}: id {u!r} names no sheet sub-question"
+                                      for u in coverage.unknown_ids(entry.ids, questions)]
+        further, figure_errors = _unreferenced_figures(self.folder, named)
+        return Section(**self.base, status="ok", errors=tuple(errors + self.check_errors + figure_errors),
+                       entries=tuple(_shown_once(entries) + further), checks=tuple(self.checks))
 
 
 def error_line(what: str, exc: BaseException, source: str | None = None) -> str:
@@ -166,28 +197,19 @@ def _call(module: ModuleType, fn: str, metrics: dict) -> tuple[object, list[str]
                                  getattr(module, "__file__", None))]
 
 
-def _entries(module: ModuleType, metrics: dict, folder: Path,
-             questions: Sequence[Question]) -> tuple[list[Entry], list[str], set[Path]]:
-    """The entries of report(metrics), the error lines, and the figure names the answers give."""
+def _answers(module: ModuleType, metrics: dict) -> list[Answer | str]:
+    """report(metrics) as Answers (dicts converted), an error line in place of each item that is neither."""
     raw, errors = _call(module, "report", metrics)
     if raw is None:
-        return [], errors, set()
+        return list(errors)
     if not isinstance(raw, Sequence) or isinstance(raw, (str, bytes)):
-        return [], [f"report() returned {type(raw).__name__}, not a list of Answers"], set()
-    entries, named = [], set()
+        return [f"report() returned {type(raw).__name__}, not a list of Answers"]
+    items: list[Answer | str] = []
     for i, item in enumerate(raw):
         if isinstance(item, Mapping):
             item = answer_from_dict(item)
-        if not isinstance(item, Answer):
-            errors.append(f"report() item {i} is {type(item).__name__}, not an Answer")
-            continue
-        named.update((folder / str(f)).resolve() for f in item.figures)
-        entry, entry_errors = _entry(item, folder)
-        unknown = coverage.unknown_ids(entry.ids, questions)
-        entry_errors += [f"report() item {i}: id {u!r} names no sheet sub-question" for u in unknown]
-        entries.append(entry)
-        errors += entry_errors
-    return entries, errors, named
+        items.append(item if isinstance(item, Answer) else f"report() item {i} is {type(item).__name__}, not an Answer")
+    return items
 
 
 def answer_from_dict(item: Mapping) -> Answer:

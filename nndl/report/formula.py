@@ -17,25 +17,29 @@ import functools
 import io
 import json
 import os
+import subprocess
+import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
 import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
-from matplotlib.mathtext import MathTextParser
 
+from nndl.report import mathtext_worker
 from nndl.run import runio
 
 FAMILY = "DejaVu Sans"  # mathtext's default fontset ("dejavusans") draws in it too
 SIZE = 10.0  # reference size in points; layouts scale linearly (vector output is unhinted)
 _DPI = 720  # parse at 10 px per point: mathtext rounds the box to whole pixels
-_PARSER = MathTextParser("path")
 CACHE_ENV = "NNDL_FORMULA_CACHE"
 CACHE_LIMIT = 20000  # formulas kept in the file (those of the last build first)
+PARALLEL_MIN = 24  # fewer formulas than this to lay out: no helper processes
 _FONTS = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+_WORKER = Path(mathtext_worker.__file__)
 _stored: dict[str, Formula] | None = None  # the cache file's layouts, read on first use
-_used: list[str] = []  # formulas laid out in this process, in order (save_cache keeps them)
+_laid: dict[str, Formula | str] = {}  # this process's layouts (or parser messages), in the order first needed
 
 
 class Glyph(NamedTuple):
@@ -74,37 +78,74 @@ class Formula(NamedTuple):
                        tuple(Rule(r.x * k, r.y * k, r.w * k, r.h * k) for r in self.rules))
 
 
-@functools.lru_cache(maxsize=4096)
 def layout(expr: str) -> Formula:
     """`$expr$` laid out by mathtext at SIZE points (from the cache file when it was laid out before).
 
     Raises:
       ValueError: mathtext cannot parse it (the message says where).
     """
-    stored = _cache().get(expr)
-    shape = stored if stored is not None else _parse(expr)
-    _used.append(expr)
+    if expr not in _laid:
+        stored = _cache().get(expr)
+        _laid[expr] = stored if stored is not None else _decode(_lay_out([expr])[expr])
+    shape = _laid[expr]
+    if isinstance(shape, str):
+        raise ValueError(shape)
     return shape
 
 
-def _parse(expr: str) -> Formula:
-    parsed = _PARSER.parse(f"${expr}$", dpi=_DPI, prop=_prop())
-    px = 72.0 / _DPI  # points per pixel
-    glyphs = tuple(Glyph(str(font.fname), float(size), chr(num), float(x) * px, float(y) * px)
-                   for font, size, num, _index, x, y in parsed.glyphs)
-    rules = tuple(Rule(float(x) * px, float(y) * px, float(w) * px, float(h) * px) for x, y, w, h in parsed.rects)
-    depth = float(parsed.depth) * px
-    return Formula(float(parsed.width) * px, float(parsed.height) * px - depth, depth, glyphs, rules)
-
-
-@functools.lru_cache(maxsize=4096)
 def error(expr: str) -> str | None:
     """None when mathtext lays out `$expr$`, else the parser's message in one line."""
     try:
         layout(expr)
     except ValueError as e:
-        return " ".join(str(e).split())
+        return str(e)
     return None
+
+
+def prefetch(exprs: Iterable[str]) -> None:
+    """Lays out the formulas not laid out yet, side by side in helper processes when there are many.
+
+    mathtext spends tens of milliseconds in pyparsing per formula; a report's few hundred new formulas
+    are split between this process and one helper per further CPU (at most 3), each started by path
+    (mathtext_worker.py) so that it imports matplotlib only.
+    """
+    stored = _cache()
+    todo = [e for e in dict.fromkeys(exprs) if e not in _laid and e not in stored]
+    helpers = min((os.cpu_count() or 1) - 1, 3) if len(todo) >= PARALLEL_MIN else 0
+    chunks = [todo[k::helpers + 1] for k in range(helpers + 1)]
+    procs = [subprocess.Popen([sys.executable, str(_WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True, encoding="utf-8") for _ in chunks[1:]]
+    for proc, chunk in zip(procs, chunks[1:]):
+        proc.stdin.write(json.dumps([*_settings(), chunk]))
+        proc.stdin.close()
+    results = _lay_out(chunks[0])
+    for proc, chunk in zip(procs, chunks[1:]):
+        out = proc.stdout.read()
+        proc.stdout.close()
+        try:
+            done = json.loads(out) if proc.wait() == 0 else {}
+        except ValueError:
+            done = {}
+        results.update(done if set(done) == set(chunk) else _lay_out(chunk))  # a helper failed: here instead
+    for expr in todo:
+        _laid[expr] = _decode(results[expr])
+
+
+def _lay_out(exprs: list[str]) -> dict:
+    return mathtext_worker.lay_out(exprs, *_settings()) if exprs else {}
+
+
+def _settings() -> tuple:
+    return matplotlib.rcParams["mathtext.fontset"], FAMILY, SIZE, _DPI
+
+
+def _decode(row) -> Formula | str:
+    """A layout from its list form (mathtext_worker, the cache file), or the parser's message."""
+    if isinstance(row, dict):
+        return row["error"]
+    w, h, d, glyphs, rules = row
+    return Formula(w, h, d, tuple(Glyph(str(_FONTS / f) if "/" not in f else f, *g) for f, *g in glyphs),
+                   tuple(Rule(*r) for r in rules))
 
 
 def cache_path() -> Path | None:
@@ -128,9 +169,7 @@ def _read(path: Path | None) -> dict[str, Formula]:
         data = json.loads(path.read_text(encoding="utf-8")) if path is not None else {}
         if data.get("key") != _cache_key():
             return {}
-        return {expr: Formula(w, h, d, tuple(Glyph(str(_FONTS / f), size, c, x, y) for f, size, c, x, y in glyphs),
-                              tuple(Rule(*r) for r in rules))
-                for expr, (w, h, d, glyphs, rules) in data["formulas"].items()}
+        return {expr: _decode(row) for expr, row in data["formulas"].items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
 
@@ -142,9 +181,9 @@ def save_cache() -> None:
     written is skipped: it only saves time.
     """
     path = cache_path()
-    if path is None or not _used:
+    shapes = {e: f for e, f in reversed(_laid.items()) if isinstance(f, Formula)}  # the latest first
+    if path is None or not shapes:
         return
-    shapes = {expr: layout(expr) for expr in reversed(_used)}  # the latest first
     shapes.update((e, f) for e, f in _read(path).items() if e not in shapes and len(shapes) < CACHE_LIMIT)
     formulas = {e: _encode(f) for e, f in shapes.items() if all(Path(g.font).parent == _FONTS for g in f.glyphs)}
     try:
@@ -156,6 +195,7 @@ def save_cache() -> None:
 
 
 def _encode(shape: Formula) -> list:
+    """The list form of a layout, font files named within matplotlib's font folder."""
     return [shape.width, shape.height, shape.depth, [[Path(g.font).name, *g[1:]] for g in shape.glyphs],
             [list(r) for r in shape.rules]]
 
