@@ -272,6 +272,16 @@ def test_a_figure_that_fails_to_decode_is_an_error_line_where_it_would_be(tmp_pa
     assert "figure b.png not drawn" in text
 
 
+def test_an_answer_that_cannot_be_drawn_is_an_error_line(runs, monkeypatch):
+    root, names, modules = runs
+    modules["alpha"].report = _answered
+    monkeypatch.setattr(ReportPDF, "code", lambda *a, **kw: 1 / 0)
+    report = collect(root, names, modules.__getitem__, questions=QUESTIONS)
+    text = "".join(p.extract_text() for p in _reader(pdf_bytes(report)[0]).pages)
+    assert "error: this answer could not be drawn: ZeroDivisionError" in text
+    assert "a figure only" in text  # the next answer is drawn
+
+
 def test_a_folder_the_report_cannot_be_written_into_is_one_line(runs):
     root, names, modules = runs
     (root / "report.pdf").mkdir()  # root writes anywhere, so the name is taken instead

@@ -109,7 +109,12 @@ def _section(k: int, section: Section) -> str:
     parts = [f'<h2 id="{escape(section.name)}">{k}. {escape(section.name)}</h2>',
              f'<p class="meta">{escape(section.summary)}<br>{escape(content.section_meta(section))}</p>']
     parts += [f'<p class="error">{escape(e)}</p>' for e in content.section_errors(section)]
-    parts += [_entry(e, _entry_id(section.name, j)) for j, e in enumerate(section.entries)]
+    for j, entry in enumerate(section.entries):
+        try:
+            parts.append(_entry(entry, _entry_id(section.name, j)))
+        except Exception as e:  # one answer that cannot be written must not cost the page
+            parts.append(f'<p class="error">error: this answer could not be written: {escape(type(e).__name__)}: '
+                         f"{escape(str(e))}</p>")
     return "<section>\n" + "\n".join(parts) + "\n</section>"
 
 

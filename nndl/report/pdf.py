@@ -223,7 +223,12 @@ def section_body(pdf: ReportPDF, k: int, section: Section, places: dict[str, Pla
         pdf.space(14, keep=_opening(pdf, entry))
         places[content.entry_anchor(section.name, j)] = Place(pdf.page, pdf.y)
         pdf.start_section(texmath.plain(entry.question) or "(untitled)", level=1)
-        entry_body(pdf, entry)
+        try:
+            entry_body(pdf, entry)
+        except Exception as e:  # one answer that cannot be drawn must not cost the report
+            pdf.set_x(pdf.l_margin)
+            pdf.paragraph(f"error: this answer could not be drawn: {type(e).__name__}: {e}", size=8.5, color=RED,
+                          math=False)
 
 
 def _opening(pdf: ReportPDF, entry: Entry) -> float:

@@ -27,7 +27,7 @@ SPACING = NBSP + THIN + MEDIUM + QUAD
 _GREEK_NAMES = ("alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta", "iota",
                 "kappa", "lambda", "mu", "nu", "xi", "pi", "rho", "varrho", "sigma", "tau", "upsilon", "phi", "varphi",
                 "chi", "psi", "omega")
-GREEK = dict(zip(_GREEK_NAMES, "αβγδϵεζηθϑικλμνξπρϱστυϕφχψω", strict=True))  # mathtext's choices (\\epsilon: ϵ)
+GREEK = dict(zip(_GREEK_NAMES, "αβγδϵεζηθϑικλμνξπρϱστυϕφχψω", strict=True))  # mathtext's choices (\epsilon: ϵ)
 GREEK_UPPER = dict(zip(("Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega"),
                        "ΓΔΘΛΞΠΣΥΦΨΩ", strict=True))
 RELATIONS = {"leq": "≤", "le": "≤", "geq": "≥", "ge": "≥", "neq": "≠", "ne": "≠", "approx": "≈", "sim": "∼",
@@ -213,7 +213,7 @@ def _expression(tokens, start: int, stop: int, out: _Writer, vpos: str) -> None:
             raise _NotSimple
         if kind == "cmd" and value in FONTS:
             a, b, i = _argument(tokens, i + 1)
-            _text(tokens[a:b], out, FONTS[value], vpos, upright=value != "mathit")
+            _text(tokens[a:b], out, FONTS[value], vpos)
             continue
         if kind == "cmd" and value == "mathbb":
             a, b, i = _argument(tokens, i + 1)
@@ -231,7 +231,7 @@ def _expression(tokens, start: int, stop: int, out: _Writer, vpos: str) -> None:
         i += 1
 
 
-def _text(tokens, out: _Writer, style: str, vpos: str, upright: bool) -> None:
+def _text(tokens, out: _Writer, style: str, vpos: str) -> None:
     """The argument of \\mathrm and friends: letters, digits and spaces only."""
     for kind, value in tokens:
         if kind == "char" and (value.isalnum() or value in "-.,:'/()"):
