@@ -36,6 +36,7 @@ _DPI = 720  # parse at 10 px per point: mathtext rounds the box to whole pixels
 CACHE_ENV = "NNDL_FORMULA_CACHE"
 CACHE_LIMIT = 20000  # formulas kept in the file (those of the last build first)
 PARALLEL_MIN = 24  # fewer formulas than this to lay out: no helper processes
+HELPER_TIMEOUT = 600.0  # seconds; a helper that takes longer is stopped and its formulas laid out here
 _FONTS = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 _WORKER = Path(mathtext_worker.__file__)
 _stored: dict[str, Formula] | None = None  # the cache file's layouts, read on first use
@@ -118,13 +119,15 @@ def prefetch(exprs: Iterable[str]) -> None:
     for proc, chunk in zip(procs, chunks[1:]):
         proc.stdin.write(json.dumps([*_settings(), chunk]))
         proc.stdin.close()
+        proc.stdin = None  # written: communicate() below only reads
     results = _lay_out(chunks[0])
     for proc, chunk in zip(procs, chunks[1:]):
-        out = proc.stdout.read()
-        proc.stdout.close()
         try:
-            done = json.loads(out) if proc.wait() == 0 else {}
-        except ValueError:
+            out, _ = proc.communicate(timeout=HELPER_TIMEOUT)
+            done = json.loads(out) if proc.returncode == 0 else {}
+        except (subprocess.TimeoutExpired, ValueError):
+            proc.kill()
+            proc.communicate()
             done = {}
         results.update(done if set(done) == set(chunk) else _lay_out(chunk))  # a helper failed: here instead
     for expr in todo:
