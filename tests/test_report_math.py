@@ -92,9 +92,13 @@ def test_many_formulas_are_laid_out_side_by_side_in_helper_processes(monkeypatch
     started = []
     popen = formula.subprocess.Popen
     monkeypatch.setattr(formula.subprocess, "Popen", lambda *a, **kw: started.append(a) or popen(*a, **kw))
+    in_process = []
+    lay_out = formula._lay_out
+    monkeypatch.setattr(formula, "_lay_out", lambda chunk: in_process.extend(chunk) or lay_out(chunk))
     formula.prefetch(exprs)
     assert len(started) == 2 and all(str(formula._WORKER) in a[0] for a in started)
-    here = formula._lay_out(exprs)
+    assert len(in_process) == 5  # a third of the 13 here, the rest from the helpers (none fell back)
+    here = lay_out(exprs)
     for expr in exprs[:-1]:
         assert formula.layout(expr) == formula._decode(here[expr])  # the same layout as in this process
     assert formula.error("\\frac{broken") == here["\\frac{broken"]["error"]

@@ -114,7 +114,8 @@ def prefetch(exprs: Iterable[str]) -> None:
     todo = [e for e in dict.fromkeys(exprs) if e not in _laid and e not in stored]
     helpers = min((os.cpu_count() or 1) - 1, 3) if len(todo) >= PARALLEL_MIN else 0
     chunks = [todo[k::helpers + 1] for k in range(helpers + 1)]
-    procs = [subprocess.Popen([sys.executable, str(_WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    # -P: the script's folder (nndl/report, whose html.py would shadow the standard library's) stays off sys.path
+    procs = [subprocess.Popen([sys.executable, "-P", str(_WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, text=True, encoding="utf-8") for _ in chunks[1:]]
     for proc, chunk in zip(procs, chunks[1:]):
         proc.stdin.write(json.dumps([*_settings(), chunk]))

@@ -1,9 +1,10 @@
 """mathtext layouts as plain lists, in this process or in a helper process started by path.
 
-`python nndl/report/mathtext_worker.py` reads `[fontset, family, size, dpi, [tex, ...]]`
+`python -P nndl/report/mathtext_worker.py` reads `[fontset, family, size, dpi, [tex, ...]]`
 as JSON on stdin and writes `{tex: layout or {"error": message}}` as JSON on stdout.
 Run by path it imports matplotlib only (not the nndl package, whose import pulls in
-JAX), so a few of these start fast and lay out a report's formulas side by side.
+JAX), so a few of these start fast and lay out a report's formulas side by side; -P
+keeps this folder off sys.path (its html.py would shadow the standard library's).
 A layout is `[width, height, depth, glyphs, rules]` in points: glyphs
 `[font file, size, character, x, y up from the baseline]`, rules `[x, y, w, h]`.
 """
