@@ -60,7 +60,8 @@ ENTRY_KEYS = ("question", "ids", "derivation", "text", "code", "figures", "table
 
 
 def _assert_text(where: str, value) -> None:
-    """A report string: no unfilled field, dollars paired on every line, every `$...$` parses in mathtext."""
+    """A report string: no unfilled field, dollars paired on every line, every `$...$` renders in the PDF
+    (as Unicode text when simple, else laid out by mathtext: nndl.report.collect.math_errors)."""
     from nndl.report.collect import math_errors
 
     assert isinstance(value, str), f"{where}: {type(value).__name__}, not a string"
@@ -75,7 +76,7 @@ def check_report_entries(module, metrics: dict, ran: set[str] | None = None, *,
     """Asserts an experiment's report(metrics) is complete; returns the entries.
 
     Every template field filled (report() raises TemplateError otherwise; no "{{" is left), only the known
-    entry keys, text fields are strings whose `$...$` pair up per line and parse, every id names a sheet
+    entry keys, text fields are strings whose `$...$` pair up per line and render, every id names a sheet
     sub-question of the master list, every code name resolves and its listing is inspect.getsource of that
     object, and (with `ran`) every listed function ran during the smoke run. `required`: keys every entry
     must have (ENTRY_KEYS for an experiment whose entries all carry derivation, text, code, figures, table).

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from nndl.run import runio
-from nndl.report import coverage
+from nndl.errors import ConfigError
+from nndl.report import coverage, formula
 from nndl.report.collect import collect
+from nndl.report.content import entry_pages
 from nndl.report.html import html_page
 from nndl.report.model import Report
-from nndl.report.pages import entry_pages
 from nndl.report.pdf import pdf_document
+from nndl.run import runio
 
 COVERAGE = "coverage.json"
+OUTPUTS = ("report.pdf", "report.html", COVERAGE)
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,11 @@ def write_report(root: Path, names: Sequence[str], load: Callable[[str], ModuleT
 
     Returns:
       The written paths and the PDF's page count.
+
+    Raises:
+      ConfigError: `root` is not a folder the report can be written into (checked before any work).
     """
+    check_writable(Path(root))
     report = collect(Path(root), names, load)
     doc = pdf_document(report)
     pdf_path = runio.atomic_write_bytes(Path(root) / "report.pdf", doc.data)
@@ -57,4 +65,23 @@ def write_report(root: Path, names: Sequence[str], load: Callable[[str], ModuleT
     coverage_path = runio.atomic_write_bytes(
         Path(root) / COVERAGE, (json.dumps(coverage_list(report, doc.anchors), indent=1, ensure_ascii=False)
                                 + "\n").encode())
+    formula.save_cache()  # the next build of these formulas skips mathtext's parser
     return Written(pdf=pdf_path, html=html_path, pages=doc.pages, coverage=coverage_path)
+
+
+def check_writable(root: Path) -> None:
+    """Raises ConfigError (one line) unless the report's files can be written into `root`.
+
+    A temporary file is made and removed there (permissions, read-only file systems), and no output
+    name may be taken by something that is not a file.
+    """
+    try:
+        fd, probe = tempfile.mkstemp(dir=root, prefix=".report-write-check.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise ConfigError(f"cannot write the report into {root}: {e.strerror or e}") from e
+    for name in OUTPUTS:
+        target = root / name
+        if target.exists() and not target.is_file():
+            raise ConfigError(f"cannot write the report into {root}: {target} is not a file")

@@ -6,7 +6,6 @@ import copy
 import dataclasses
 import datetime
 import importlib
-import inspect
 import json
 import re
 import traceback
@@ -14,10 +13,16 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 
-from nndl.report import coverage, fmt, mathfit
+from PIL import Image
+
+from nndl.report import coverage, fmt, formula, texmath
 from nndl.report.answers import Answer
 from nndl.report.answers import Check as TypedCheck
-from nndl.report.model import Check, Entry, Listing, Question, Report, Section
+from nndl.report.listing import listing, listings, resolve
+from nndl.report.model import Check, Entry, Question, Report, Section
+
+__all__ = ["answer_from_dict", "collect", "error_line", "listing", "math_errors", "png_problem", "read_section",
+           "resolve", "sheet_key", "sheet_order"]
 
 RUN_SUMMARY = "all.json"  # written by `python -m experiments all`: total wall time and mode
 NO_SEED = 10**6  # sorts experiments whose SHEET names no seed after the rest
@@ -42,7 +47,9 @@ def collect(root: Path, names: Sequence[str], load: Callable[[str], ModuleType],
       The report, sections in sheet order.
     """
     questions = coverage.master_list() if questions is None else tuple(questions)
-    sections = sheet_order([read_section(Path(root) / name, name, load, questions) for name in names])
+    readings = [_Reading(Path(root) / name, name, load) for name in names]
+    formula.prefetch(f for r in readings for f in r.formulas() if texmath.runs(f) is None)
+    sections = sheet_order([r.section(questions) for r in readings])
     summary = _read_json(Path(root) / RUN_SUMMARY) or {}
     total = summary.get("wall_time_s") if isinstance(summary, dict) else None
     if isinstance(total, (int, float)):
@@ -80,41 +87,73 @@ def read_section(folder: Path, name: str, load: Callable[[str], ModuleType],
     Returns:
       The section (status "ok", "failed" or "missing").
     """
-    errors: list[str] = []
-    try:
-        module = load(name)
-    except Exception as e:  # a broken module must not stop the report
-        module = None
-        errors.append(error_line(f"import experiments.{name}", e))
-    summary = ((getattr(module, "__doc__", None) or name).strip().splitlines() or [name])[0]
-    base = dict(name=name, summary=summary, sheet=str(getattr(module, "SHEET", "")))
-    config = _read_json(folder / "config.json")
-    config = config if isinstance(config, dict) else {}
-    environment = config.get("environment") if isinstance(config.get("environment"), dict) else {}
-    mode = (config.get("config") or {}).get("mode") if isinstance(config.get("config"), dict) else None
-    status = _read_json(folder / "status.json")
-    if not isinstance(status, dict):
-        errors.append(f"not run: {folder / 'status.json'} not found or unreadable "
-                      f"(run: python -m experiments.{name})")
-        return Section(**base, status="missing", errors=tuple(errors), mode=mode, environment=environment)
-    wall = status.get("wall_time_s") if isinstance(status.get("wall_time_s"), (int, float)) else None
-    if status.get("status") != "ok":
-        errors.append(str(status.get("error") or f"status {status.get('status')!r}"))
-        return Section(**base, status="failed", wall_time_s=wall, mode=mode, errors=tuple(errors),
-                       environment=environment)
-    metrics = _read_json(folder / "metrics.json")
-    entries: list[Entry] = []
-    checks: list[Check] = []
-    if not isinstance(metrics, dict):
-        errors.append(f"{folder / 'metrics.json'} missing or not a JSON object")
-    elif module is not None:
-        entries, entry_errors = _entries(module, metrics, folder,
-                                         coverage.master_list() if questions is None else questions)
-        checks, check_errors = _checks(module, metrics, name)
-        errors += entry_errors + check_errors
-    entries = _shown_once(entries) + _unreferenced_figures(folder, entries)
-    return Section(**base, status="ok", wall_time_s=wall, mode=mode, errors=tuple(errors),
-                   entries=tuple(entries), checks=tuple(checks), environment=environment)
+    return _Reading(folder, name, load).section(coverage.master_list() if questions is None else questions)
+
+
+class _Reading:
+    """A run folder read and its experiment's report()/checks() called; `section()` checks and formats them.
+
+    Two steps, so that `collect` can lay out every experiment's formulas at once (in parallel) in between.
+    """
+
+    def __init__(self, folder: Path, name: str, load: Callable[[str], ModuleType]):
+        self.folder = folder
+        self.errors: list[str] = []  # in the order they are shown
+        self.items: list[Answer | str] = []  # report()'s answers, or an error line in place of a bad item
+        self.checks: list[Check] = []
+        self.check_errors: list[str] = []
+        try:
+            module = load(name)
+        except Exception as e:  # a broken module must not stop the report
+            module = None
+            self.errors.append(error_line(f"import experiments.{name}", e))
+        summary = ((getattr(module, "__doc__", None) or name).strip().splitlines() or [name])[0]
+        config = _read_json(folder / "config.json")
+        config = config if isinstance(config, dict) else {}
+        run_config = config.get("config") if isinstance(config.get("config"), dict) else {}
+        self.base = dict(name=name, summary=summary, sheet=str(getattr(module, "SHEET", "")),
+                         environment=config.get("environment") if isinstance(config.get("environment"), dict) else {},
+                         mode=run_config.get("mode"))
+        status = _read_json(folder / "status.json")
+        self.status = "missing" if not isinstance(status, dict) else "ok" if status.get("status") == "ok" else "failed"
+        if self.status == "missing":
+            self.errors.append(f"not run: {folder / 'status.json'} not found or unreadable "
+                               f"(run: python -m experiments.{name})")
+            return
+        wall = status.get("wall_time_s")
+        self.base["wall_time_s"] = wall if isinstance(wall, (int, float)) else None
+        if self.status == "failed":
+            self.errors.append(str(status.get("error") or f"status {status.get('status')!r}"))
+            return
+        metrics = _read_json(folder / "metrics.json")
+        if not isinstance(metrics, dict):
+            self.errors.append(f"{folder / 'metrics.json'} missing or not a JSON object")
+        elif module is not None:
+            self.items = _answers(module, metrics)
+            self.checks, self.check_errors = _checks(module, metrics, name)
+
+    def formulas(self) -> list[str]:
+        """Every `$...$` expression the answers hold."""
+        return [f for a in self.items if isinstance(a, Answer) for t in (a.question, a.derivation, a.text)
+                for f in texmath.formulas(t)]
+
+    def section(self, questions: Sequence[Question]) -> Section:
+        """The section: entries checked (figures, mathematics, code, ids), problems as error lines."""
+        if self.status != "ok":
+            return Section(**self.base, status=self.status, errors=tuple(self.errors))
+        entries, errors, named = [], list(self.errors), set()
+        for i, item in enumerate(self.items):
+            if isinstance(item, str):
+                errors.append(item)
+                continue
+            named.update((self.folder / str(f)).resolve() for f in item.figures)
+            entry, entry_errors = _entry(item, self.folder)
+            entries.append(entry)
+            errors += entry_errors + [f"report() item {i}: id {u!r} names no sheet sub-question"
+                                      for u in coverage.unknown_ids(entry.ids, questions)]
+        further, figure_errors = _unreferenced_figures(self.folder, named)
+        return Section(**self.base, status="ok", errors=tuple(errors + self.check_errors + figure_errors),
+                       entries=tuple(_shown_once(entries) + further), checks=tuple(self.checks))
 
 
 def error_line(what: str, exc: BaseException, source: str | None = None) -> str:
@@ -158,50 +197,58 @@ def _call(module: ModuleType, fn: str, metrics: dict) -> tuple[object, list[str]
                                  getattr(module, "__file__", None))]
 
 
-def _entries(module: ModuleType, metrics: dict, folder: Path,
-             questions: Sequence[Question]) -> tuple[list[Entry], list[str]]:
+def _answers(module: ModuleType, metrics: dict) -> list[Answer | str]:
+    """report(metrics) as Answers (dicts converted), an error line in place of each item that is neither."""
     raw, errors = _call(module, "report", metrics)
     if raw is None:
-        return [], errors
+        return list(errors)
     if not isinstance(raw, Sequence) or isinstance(raw, (str, bytes)):
-        return [], [f"report() returned {type(raw).__name__}, not a list of dicts"]
-    entries = []
+        return [f"report() returned {type(raw).__name__}, not a list of Answers"]
+    items: list[Answer | str] = []
     for i, item in enumerate(raw):
-        if isinstance(item, Answer):
-            item = _answer_dict(item)
-        if not isinstance(item, Mapping):
-            errors.append(f"report() item {i} is {type(item).__name__}, not a dict")
-            continue
-        entry, entry_errors = _entry(item, folder)
-        unknown = coverage.unknown_ids(entry.ids, questions)
-        entry_errors += [f"report() item {i}: id {u!r} names no sheet sub-question" for u in unknown]
-        entries.append(entry)
-        errors += entry_errors
-    return entries, errors
+        if isinstance(item, Mapping):
+            item = answer_from_dict(item)
+        items.append(item if isinstance(item, Answer) else f"report() item {i} is {type(item).__name__}, not an Answer")
+    return items
+
+
+def answer_from_dict(item: Mapping) -> Answer:
+    """An Answer from the dict form experiments returned before typed answers (kept while they convert).
+
+    Without a "header" key, a first table row of >= 3 non-empty strings above other rows names the columns.
+    """
+    table = [row if _is_row(row) else [row] for row in (item.get("table") or [])]
+    header = item.get("header")
+    if header is None:
+        header = _looks_like_header(table)
+    if header is True or header is False:  # the old flag: the first row names the columns
+        header, table = (table[0], table[1:]) if header and table else (None, table)
+    return Answer(question=str(item.get("question", "")), ids=_strings(item.get("ids")),
+                  derivation=str(item.get("derivation") or ""), figures=_strings(item.get("figures")),
+                  table=table, header=header, text=str(item.get("text") or ""), code=_strings(item.get("code")))
 
 
 def _answer_dict(a: Answer) -> dict:
-    """A typed Answer in the form _entry reads (its header, if any, as the first table row)."""
+    """A typed Answer in the dict form experiments returned before (its header, if any, as the first table row)."""
     table = ([list(a.header)] if a.header else []) + [list(r) for r in a.table]
     return {"question": a.question, "ids": list(a.ids), "derivation": a.derivation, "figures": list(a.figures),
             "table": table, "header": a.header is not None, "text": a.text, "code": list(a.code)}
 
 
-def _entry(item: Mapping, folder: Path) -> tuple[Entry, list[str]]:
-    names = item.get("figures") or []
-    names = [names] if isinstance(names, str) else list(names)
-    figures = tuple(folder / str(n) for n in names)
-    errors = [f"figure {p.name} not found in {folder}" if not p.is_file() else f"figure {p.name} is not a PNG file"
-              for p in figures if not _is_png(p)]
-    table = item.get("table") or []
-    rows = tuple(tuple(fmt.value(c) for c in (row if _is_row(row) else [row])) for row in table)
-    derivation = str(item.get("derivation") or "")
-    errors += math_errors(derivation) + math_errors(str(item.get("text") or ""))
-    listings, code_errors = _listings(_strings(item.get("code")))
-    return Entry(question=str(item.get("question", "")), figures=tuple(p for p in figures if _is_png(p)),
-                 table=rows, header=bool(item["header"]) if "header" in item else _looks_like_header(table),
-                 text=str(item.get("text") or ""),
-                 ids=tuple(_strings(item.get("ids"))), derivation=derivation, code=listings), errors + code_errors
+def _entry(answer: Answer, folder: Path) -> tuple[Entry, list[str]]:
+    figures, errors = [], []
+    for name in answer.figures:
+        problem = png_problem(folder / str(name))
+        if problem is None:
+            figures.append(folder / str(name))
+        else:
+            errors.append(f"figure {name} {problem}")
+    rows = tuple(tuple(fmt.value(c) for c in row) for row in answer.table)
+    errors += math_errors(answer.derivation) + math_errors(answer.text) + math_errors(answer.question)
+    shown, code_errors = listings(answer.code)
+    return Entry(question=answer.question, figures=tuple(figures), table=rows,
+                 header=tuple(fmt.value(c) for c in answer.header or ()), text=answer.text, ids=tuple(answer.ids),
+                 derivation=answer.derivation, code=shown), errors + code_errors
 
 
 def _strings(x) -> list[str]:
@@ -212,59 +259,24 @@ def _strings(x) -> list[str]:
 
 
 def math_errors(text: str) -> list[str]:
-    """One line per `$...$` span that mathtext cannot parse (it is then shown as written)."""
-    return [f"mathematics ${span}$ not rendered: {mathfit.error(span)}"
-            for line in text.splitlines() for is_math, span in mathfit.spans(line)
-            if is_math and mathfit.error(span) is not None]
+    """One line per `$...$` span that neither the text typesetter nor mathtext can draw (shown as written)."""
+    return [f"mathematics ${span}$ not rendered: {formula.error(span)}" for span in texmath.formulas(text)
+            if texmath.runs(span) is None and formula.error(span) is not None]
 
 
-def resolve(dotted: str):
-    """The object a dotted name denotes: the longest importable module prefix, then attributes.
-
-    Raises:
-      ImportError, AttributeError: nothing by that name.
-    """
-    parts = dotted.split(".")
-    for k in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:k]))
-        except ImportError:
-            continue
-        for attr in parts[k:]:
-            obj = getattr(obj, attr)
-        return obj
-    raise ImportError(f"no module in {dotted!r}")
-
-
-def listing(dotted: str) -> Listing:
-    """The source of the function or class `dotted`, as inspect.getsource reads it now (decorators unwrapped)."""
-    obj = inspect.unwrap(resolve(dotted))
-    source = inspect.getsource(obj)
-    lines, first = inspect.getsourcelines(obj)
-    path = Path(inspect.getsourcefile(obj) or "?")
-    parts = path.parts
-    top = next((k for k in range(len(parts) - 1, -1, -1) if parts[k] in ("nndl", "experiments")), None)
-    where = "/".join(parts[top:]) if top is not None else path.name
-    return Listing(name=dotted, source=source, where=f"{where}:{first}")
-
-
-def _listings(names: Sequence[str]) -> tuple[tuple[Listing, ...], list[str]]:
-    out, errors = [], []
-    for name in names:
-        try:
-            out.append(listing(name))
-        except (ImportError, AttributeError, TypeError, OSError) as e:
-            errors.append(f"code {name!r} not shown: {type(e).__name__}: {e}")
-    return tuple(out), errors
-
-
-def _is_png(path: Path) -> bool:
-    """A readable file that starts with the PNG signature (the only format the PDF and HTML embed)."""
+def png_problem(path: Path) -> str | None:
+    """None for a whole, readable PNG file (the only format the PDF and HTML embed), else what is wrong."""
     try:
         with open(path, "rb") as f:
-            return f.read(8) == b"\x89PNG\r\n\x1a\n"
-    except OSError:
-        return False
+            if f.read(8) != b"\x89PNG\r\n\x1a\n":
+                return "is not a PNG file"
+        with Image.open(path) as image:
+            image.verify()  # every chunk and its checksum, without decoding the pixels
+    except FileNotFoundError:
+        return f"not found in {path.parent}"
+    except Exception as e:  # OSError, SyntaxError, PIL's own: a truncated or corrupt file
+        return f"is not a readable PNG file ({type(e).__name__}: {e})"
+    return None
 
 
 def _is_row(row) -> bool:
@@ -285,20 +297,21 @@ def _checks(module: ModuleType, metrics: dict, name: str) -> tuple[list[Check], 
     raw, errors = _call(module, "checks", metrics)
     if raw is None:
         return [], errors
-    checks = []
-    for i, item in enumerate(raw if _is_row(raw) else []):
-        if isinstance(item, TypedCheck):
-            item = dataclasses.asdict(item)
-        if not isinstance(item, Mapping):
-            errors.append(f"checks() item {i} is {type(item).__name__}, not a dict")
-            continue
-        passed = item.get("passed")
-        checks.append(Check(experiment=name, check=str(item.get("check", f"check {i}")),
-                            reference=fmt.value(item.get("reference")), measured=fmt.value(item.get("measured")),
-                            tolerance=fmt.value(item.get("tolerance", "")),
-                            passed=None if passed is None else bool(passed)))
     if not _is_row(raw):
-        errors.append(f"checks() returned {type(raw).__name__}, not a list of dicts")
+        return [], errors + [f"checks() returned {type(raw).__name__}, not a list of Checks"]
+    checks = []
+    for i, item in enumerate(raw):
+        if isinstance(item, Mapping):  # the dict form, kept while experiments convert
+            passed = item.get("passed")
+            item = TypedCheck(check=str(item.get("check", f"check {i}")), reference=item.get("reference"),
+                              measured=item.get("measured"), tolerance=item.get("tolerance", ""),
+                              passed=None if passed is None else bool(passed))
+        if not isinstance(item, TypedCheck):
+            errors.append(f"checks() item {i} is {type(item).__name__}, not a Check")
+            continue
+        checks.append(Check(experiment=name, check=item.check, reference=fmt.value(item.reference),
+                            measured=fmt.value(item.measured), tolerance=fmt.value(item.tolerance),
+                            passed=item.passed))
     return checks, errors
 
 
@@ -314,11 +327,19 @@ def _shown_once(entries: Sequence[Entry]) -> list[Entry]:
     return out
 
 
-def _unreferenced_figures(folder: Path, entries: Sequence[Entry]) -> list[Entry]:
-    """Every figure reaches the report: PNGs no entry names get an entry of their own."""
-    shown = {p.resolve() for e in entries for p in e.figures}
-    rest = tuple(p for p in sorted(folder.glob("*.png")) if p.resolve() not in shown and _is_png(p))
-    return [Entry(question="Further figures from the run folder", figures=rest)] if rest else []
+def _unreferenced_figures(folder: Path, named: set[Path]) -> tuple[list[Entry], list[str]]:
+    """Every figure reaches the report: PNGs no entry names get an entry of their own (unreadable ones an error)."""
+    rest, errors = [], []
+    for path in sorted(folder.glob("*.png")):
+        if path.resolve() in named:
+            continue
+        problem = png_problem(path)
+        if problem is None:
+            rest.append(path)
+        else:
+            errors.append(f"figure {path.name} {problem}")
+    entry = Entry(question="Further figures from the run folder", figures=tuple(rest))
+    return ([entry] if rest else []), errors
 
 
 def _environment(sections: Sequence[Section]) -> dict:

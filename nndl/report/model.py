@@ -26,8 +26,8 @@ class Entry:
     question: str
     figures: tuple[Path, ...] = ()
     see_above: tuple[str, ...] = ()  # figures already shown earlier in the section
-    table: tuple[tuple[str, ...], ...] = ()
-    header: bool = False  # the first table row names the columns
+    table: tuple[tuple[str, ...], ...] = ()  # formatted cells, data rows only
+    header: tuple[str, ...] = ()  # column names of `table` (none: label/value rows)
     text: str = ""
     ids: tuple[str, ...] = ()
     derivation: str = ""
