@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import experiments
+from nndl.errors import NndlError
 from nndl.report import RUN_SUMMARY, write_report
 from nndl.run import runio
 from nndl.run.cli import EXIT_USER_ERROR, Parser, UserError, print_error
@@ -55,10 +56,14 @@ def run_all(full: bool, root: Path, seed: int) -> int:
 
 
 def build_report(root: Path) -> int:
-    """Writes root/report.pdf and root/report.html; 0 on success, 1 (and one line) if that fails."""
+    """Writes root/report.pdf and root/report.html; 0 on success, 2 for an unusable folder, 1 (and one line) if the
+    report fails otherwise."""
     start = time.perf_counter()
     try:
         written = write_report(root, experiments.available(), experiments.load)
+    except NndlError as e:  # a folder the report cannot be written into: the user's to fix
+        print_error("experiments report", str(e))
+        return EXIT_USER_ERROR
     except Exception as e:  # the experiments' results stay usable without the report
         print_error("experiments report", f"could not build the report: {type(e).__name__}: {e}")
         return 1

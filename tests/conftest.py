@@ -6,6 +6,8 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("NNDL_PROGRESS", "0")
 # no persistent compilation cache in tests (tests/test_distributed.py turns it on in a folder of its own)
 os.environ.setdefault("NNDL_COMPILATION_CACHE", "0")
+# the report's formula layouts are not cached across test runs either
+os.environ.setdefault("NNDL_FORMULA_CACHE", "0")
 
 import jax
 import pytest

@@ -289,8 +289,6 @@ def test_a_folder_the_report_cannot_be_written_into_is_one_line(runs):
         write_report(root, names, modules.__getitem__)
 
 
-@pytest.mark.xfail(strict=True, reason="experiments/__main__.py build_report must map NndlError to exit 2 "
-                                       "(a shared file: the lead's edit)")
 def test_report_command_on_an_unwritable_folder_is_one_line_and_exit_2(tmp_path, capsys):
     _run_folder(tmp_path, "quadratic", "ok", {"unexpected": 1})
     (tmp_path / "report.html").mkdir()
