@@ -16,8 +16,8 @@ start-up (Python, imports) and compilation count. Problems (issue 4):
 from __future__ import annotations
 
 import argparse
-import json
 import itertools
+import json
 import os
 import platform
 import subprocess
@@ -114,7 +114,8 @@ def case_nndl(problem: str, devices: int, n_record: int = 10) -> dict:
     t = res.engine.timings
     compile_s = sum(v for k, v in events.items() if k.startswith("/jax/core/compile/"))
     run_s = t["init_s"] + sum(t["chunk_s"]) - compile_s
-    return {"compile_s": compile_s, "run_s": run_s, "compile_events": events, "useful_flops": useful, "executed_flops": executed,
+    return {"compile_s": compile_s, "run_s": run_s, "compile_events": events, "useful_flops": useful,
+            "executed_flops": executed,
             "padding_waste": res.padding_waste, "buckets": [[b[0], b[-1]] for b in res.buckets],
             "final_train_mean": float(np.nanmean(res.final["train_loss"]))}
 
@@ -301,24 +302,28 @@ def markdown(results: dict, roof: dict, sample: int, devices: int) -> str:
         lines += [f"## {names[problem]}", "",
                   "| implementation | wall s (incl. start-up + compile) | compile s | speed-up vs PyTorch |",
                   "|---|---|---|---|",
-                  f"| nndl one-call sweep ({devices} host devices, 10 recorded evaluations) | {nd['wall_s']:.1f} | {nd['compile_s']:.1f} | "
+                  f"| nndl one-call sweep ({devices} host devices, 10 recorded evaluations) | {nd['wall_s']:.1f} | "
+                  f"{nd['compile_s']:.1f} | "
                   f"**{tor['total_s'] / nd['wall_s']:.1f}x** |"]
         cur = r["nndl_curves"]
         lines.append(f"| nndl, 100 recorded train/test evaluations (experiment default) | {cur['wall_s']:.1f} | "
                      f"{cur['compile_s']:.1f} | {tor['total_s'] / cur['wall_s']:.1f}x |")
         if "nndl_1dev" in r:
             one = r["nndl_1dev"]
-            lines.append(f"| nndl one-call sweep (1 device, 10 recorded evaluations) | {one['wall_s']:.1f} | {one['compile_s']:.1f} | "
+            lines.append(f"| nndl one-call sweep (1 device, 10 recorded evaluations) | {one['wall_s']:.1f} | "
+                         f"{one['compile_s']:.1f} | "
                          f"{tor['total_s'] / one['wall_s']:.1f}x |")
         lines += [f"| sequential PyTorch ({tor['threads']} thread{'s' if tor['threads'] > 1 else ''}, the faster) | "
                   f"{tor['total_s']:.1f} | - | 1.0x |",
                   f"| naive JAX loop (jitted step, Python loops) | {nv['total_s']:.1f} | "
-                  f"{nv['compile_s'] * nv['configs'] / nv['timed_configs']:.1f} | {tor['total_s'] / nv['total_s']:.1f}x |",
+                  f"{nv['compile_s'] * nv['configs'] / nv['timed_configs']:.1f} | "
+                  f"{tor['total_s'] / nv['total_s']:.1f}x |",
                   "", f"- useful matmul FLOPs {nd['useful_flops'] / 1e9:.1f} GFLOP; nndl achieved "
                       f"{gflops:.1f} GFLOP/s useful ({100 * gflops / roof['jax_gflops']:.0f} % of the JAX roofline), "
                       f"{nd['executed_flops'] / nd['run_s'] / 1e9:.1f} GFLOP/s executed",
                   f"- padding: {100 * nd['padding_waste']:.0f} % of executed FLOPs (buckets {nd['buckets']})",
-                  "- PyTorch 1 thread vs 2 threads: " + ", ".join(f"{t['extrapolated_s']:.0f} s" for t in r["torch_all"]),
+                  "- PyTorch 1 thread vs 2 threads: "
+                  + ", ".join(f"{t['extrapolated_s']:.0f} s" for t in r["torch_all"]),
                   ""]
     return "\n".join(lines)
 
@@ -352,7 +357,8 @@ def main() -> None:
         text = replay.markdown(res)
         with open(args.out, "a") as f:
             f.write("\n" + text)
-        stem = f"RESULTS-replay-{res['cpu']['isa'].lower().replace('-', '')}{'-emulated' if res['cpu']['emulated_avx2'] else ''}"
+        isa = res["cpu"]["isa"].lower().replace("-", "")
+        stem = f"RESULTS-replay-{isa}{'-emulated' if res['cpu']['emulated_avx2'] else ''}"
         (HERE / f"{stem}.json").write_text(json.dumps(res, indent=2))
         print(text)
         return
