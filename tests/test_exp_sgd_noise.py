@@ -92,7 +92,8 @@ def test_p_never_against_formula(smoke):
     for r in m["p_never"]:
         assert r["formula"] == pytest.approx((1 - 1 / r["n"]) ** r["n"], rel=1e-12)
         assert r["stderr"] == pytest.approx(math.sqrt(r["simulated"] * (1 - r["simulated"]) / config["trials"]))
-        assert abs(r["simulated"] - r["formula"]) <= 4 * r["stderr"]  # 4 binomial standard errors: a wrong formula is off by far more
+        # 4 binomial standard errors: a wrong formula is off by far more
+        assert abs(r["simulated"] - r["formula"]) <= 4 * r["stderr"]
         assert r["z"] == pytest.approx((r["simulated"] - r["formula"]) / r["stderr"])
     # the finite-n formula approaches 1/e from below, by ~1/(2en) for large n
     assert m["p_never"][-1]["formula"] == pytest.approx(1 / math.e - 1 / (2 * math.e * 1000), rel=1e-4)
