@@ -68,6 +68,7 @@ def test_files_keys_and_report(smoke):
     m, _, _, out, _ = smoke
     for name in ("first_step.png", "adamw_vs_l2.png", "sgd_vs_adam.png", "curves.npz"):
         assert (out / name).exists()
+    assert not list(out.glob("checkpoint*"))  # both sweeps' checkpoints are removed once the run has finished
     assert set(m["first_step"]) >= {"ratio_bias_corrected", "ratio_uncorrected", "ratio_uncorrected_theory"}
     assert set(m) == {"first_step", "effective_step", "adamw_vs_l2", "sgd_vs_adam", "settings"}
     assert all(answer.text or answer.derivation for answer in rep.report(m))
@@ -293,7 +294,8 @@ def test_a_diverged_run_reads_nan_and_is_named(smoke, tmp_path, capsys):
         # the Adam configs of the same program are untouched by their diverging neighbours
         assert table[task]["adam"]["train_loss"] == pytest.approx(m["sgd_vs_adam"][task]["adam"]["train_loss"],
                                                                   rel=1e-6)
-    assert not list(tmp_path.iterdir())  # the checkpoint is removed after the sweep
+    # the sweep's checkpoint is kept until run() ends (a later sweep's interruption must not redo this one)
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint_SGD_vs_Adam.npz"]
 
 
 @pytest.mark.parametrize("args, needle", [

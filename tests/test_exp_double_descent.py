@@ -112,6 +112,28 @@ def test_convergence_figure_marks_interpolated_widths(smoke, monkeypatch):
     plt.close(drawn[0])
 
 
+def test_a_partly_diverged_sweep_is_named_marked_and_never_compared(smoke, monkeypatch):
+    # the widest width's runs at N = n_small all diverged (as the engine leaves them: null means, counted)
+    m, curves, out, _ = smoke
+    m = copy.deepcopy(m)
+    n = m["n_runs"]
+    m["test_loss"][-1] = m["train_loss"][-1] = m["test_loss_at_max_width"] = None
+    m["diverged"], m["diverged_runs"] = n, [[0, 0, n], [0, 0, 0]]
+    d = m["more_data_hurts"]
+    d["test_loss_n_small"][-1] = d["difference"][-1] = None
+    d["verdict"][-1] = stats.verdict(float("nan"), float("nan")).verdict
+    answers = rep.report(m)
+    assert f"{n} of the 24 runs diverged" in answers[2].text and f"M = 16: {n} / 0" in answers[2].text
+    assert "cannot be compared: every run of one of them diverged" in answers[3].text
+    assert "no significant difference" not in answers[3].text.split("M = 16")[-1]
+    drawn = []
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: drawn.append(fig))
+    plots.double_descent(m, curves, out)
+    crosses = [line for line in drawn[0].axes[1].get_lines() if "diverged" in line.get_label()]
+    assert len(crosses) == 1 and list(crosses[0].get_xdata()) == [16]
+    plt.close(drawn[0])
+
+
 def test_report_entries_complete_and_listed_code_ran(smoke):
     m, _, _, ran = smoke
     entries = check_report_entries(rep, m, ran)

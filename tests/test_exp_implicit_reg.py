@@ -158,3 +158,19 @@ def test_a_diverged_learning_rate_is_flagged_and_excluded(tmp_path):
     rows = [r for r in m["weight_decay"]["grid"] if r["lr"] == 1000]
     assert all(r["test_loss"] is None for r in rows) and m["weight_decay"]["best"]["lr"] == 0.05
     assert "μ = 1000 is excluded (diverged)" in rep.report(m)[0].text
+
+
+def test_all_diverged_writes_null_metrics_and_exits_0(tmp_path, capsys):
+    argv = ["--lrs", "1e6,1e7", "--seeds", "1", "--data-draws", "1", "--epochs", "4", "--wd-epochs", "4",
+            "--width", "8", "--depth", "2", "--batch-size", "25", "--weight-decays", "0.01", "--out", str(tmp_path)]
+    assert implicit_reg.main(argv) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "warning: every config diverged (lrs 1e+06, 1e+07)" in err
+    m = runio.read_json(tmp_path / "metrics.json")
+    assert m["diverged"] == 4 and m["kept_lrs"] == [] and m["diverged_runs"] == [1, 1]
+    assert m["test_loss"] == [None, None] and m["weight_decay"]["best"] is None
+    answers = rep.report(m)
+    assert "μ = 1e+06 is excluded (diverged)" in answers[0].text and "μ = 1e+07 is excluded (diverged)" in answers[0].text
+    assert all(isinstance(c.passed, bool) for c in rep.checks(m))
+    for name in ("convergence.png", "gradient_norms.png", "weight_decay.png"):
+        assert (tmp_path / name).stat().st_size > 0

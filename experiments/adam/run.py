@@ -22,9 +22,19 @@ def chunk_epochs(n_epochs: int, target: int = 250) -> int:
     return -(-n_epochs // -(-n_epochs // target))
 
 
+SWEEPS = ("AdamW vs L2", "SGD vs Adam")  # the engine runs, in order; each keeps its checkpoint until run() ends
+
+
+def checkpoint_path(out: Path, desc: str) -> Path:
+    return out / f"checkpoint_{desc.replace(' ', '_')}.npz"
+
+
 def sweep(task: Task, metric_names, hp: dict[str, np.ndarray], data: dict, out: Path, desc: str,
           n_record: int) -> tuple[dict[str, np.ndarray], BucketResult, Sweep]:
     """Trains every config of `hp` (one 1-D array per key, seed and epochs included) in one engine run.
+
+    The checkpoint is kept when the sweep finishes: a run interrupted in a later sweep resumes this one
+    from its last chunk instead of redoing it (`run` removes every checkpoint at its end).
 
     Returns:
       ({metric: (n_configs, n_record) curves}, the engine's result, the sweep). A diverged config
@@ -32,7 +42,7 @@ def sweep(task: Task, metric_names, hp: dict[str, np.ndarray], data: dict, out: 
     """
     n_epochs = int(np.max(hp["epochs"]))
     engine = Sweep([task], metric_names, n_epochs, chunk_epochs=chunk_epochs(n_epochs), n_record=n_record)
-    result, = engine.run([hp], data, checkpoint=out / f"checkpoint_{desc.replace(' ', '_')}.npz", desc=desc,
+    result, = engine.run([hp], data, checkpoint=checkpoint_path(out, desc), keep_checkpoint=True, desc=desc,
                          progress=progress.bar)
     track = result.track
     lost = track.diverged[:, None] & (engine.record[None, :] > track.diverged_epoch[:, None])
@@ -58,7 +68,7 @@ def adamw_vs_l2(config: dict, out: Path) -> tuple[dict, dict]:
           "lam": np.concatenate([[0.0], flat["lam"]]).astype(np.float32),
           "decoupled": np.concatenate([[0.0], flat["decoupled"]]).astype(np.float32)}
     data = {"x_train": x_tr, "y_train": y_tr, "x_test": x_te, "y_test": y_te}
-    curves, result, _ = sweep(training.decay_task(spec), training.DECAY_METRICS, hp, data, out, "AdamW vs L2",
+    curves, result, _ = sweep(training.decay_task(spec), training.DECAY_METRICS, hp, data, out, SWEEPS[0],
                               n_record=2)
     ev = {name: np.asarray(v[:, -1], np.float64) for name, v in curves.items()}  # the last record: decay_steps
     per = {name: grid.unflatten(v[1:]) for name, v in ev.items()}  # (decoupled, lambda)
@@ -95,7 +105,7 @@ def sgd_vs_adam(config: dict, out: Path) -> tuple[dict, dict]:
           "task": task, "logistic": flat["task"] == "classification", "adam": adam,
           "lr": np.where(adam, config["adam_lr"], config["sgd_lr"]).astype(np.float32)}
     spec = training.LinearSpec(d_in=data["x_train"].shape[-1], batch_size=config["batch_size"])
-    curves, result, _ = sweep(training.linear_task(spec), training.LINEAR_METRICS, hp, data, out, "SGD vs Adam",
+    curves, result, _ = sweep(training.linear_task(spec), training.LINEAR_METRICS, hp, data, out, SWEEPS[1],
                               n_record=config["epochs"])
     runs = {name: grid.unflatten(v) for name, v in curves.items()}  # (task, optimiser, epoch)
     lost = result.track.diverged
@@ -153,4 +163,6 @@ def run(config: dict, out: Path) -> dict:
     runio.save_curves(out / "curves.npz", gradient=np.asarray(g), **{f"effective_{k}": v for k, v in long.items()},
                       **decay_curves, **task_curves)
     plot(metrics, long, task_curves, out)
+    for desc in SWEEPS:  # every sweep is done: nothing left to resume
+        checkpoint_path(out, desc).unlink(missing_ok=True)
     return metrics

@@ -31,9 +31,10 @@ from nndl.run import runio
 
 
 def load_data(config: dict) -> tuple[np.ndarray, np.ndarray, bool]:
-    """(x, y, truth_known): the shipped set has a documented generator, a user's --data does not."""
+    """(x, y, truth_known): the shipped set has a documented generator, a user's --data does not. Values
+    beyond float32's range are refused (the fits train in float32: they would be infinite, not large)."""
     path = Path(config["data"]) if config["data"] else data.X_Y_PATH
-    columns = data.load_csv(path, ("x", "y"), min_rows=10)
+    columns = data.load_csv(path, ("x", "y"), min_rows=10, max_abs=data.files.FLOAT32_MAX)
     return columns["x"], columns["y"], config["data"] is None
 
 
@@ -140,6 +141,14 @@ def heteroscedastic(evh: dict, diverged: bool, ev: dict, y_train, y_test, x_test
     return hetero
 
 
+def checkpoints(config: dict, out: Path) -> list[Path]:
+    """The engine checkpoints of a run: kept while it runs (an interruption resumes every finished fit), removed
+    at its end."""
+    arch = [Path(architectures.checkpoint_path(out / "checkpoint_arch", d, a))
+            for d in config["arch_depths"] for a in config["arch_activations"]]
+    return [out / "checkpoint_lr.npz", *arch, out / "checkpoint_nll.npz"]
+
+
 def run(config: dict, out: Path) -> dict:
     x_all, y_all, truth_known = load_data(config)
     key = jax.random.key(config["seed"])
@@ -224,6 +233,8 @@ def run(config: dict, out: Path) -> dict:
         metrics["oracle"] = oracle(curves, x_all, ref_sq, ref_nll, idx)
     runio.save_curves(out / "curves.npz", **curves)
     plot(curves, metrics, out)
+    for path in checkpoints(config, out):  # every fit is done: nothing left to resume
+        path.unlink(missing_ok=True)
     return metrics
 
 

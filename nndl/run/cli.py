@@ -143,6 +143,14 @@ def print_error(prog: str, message: str) -> None:
     print(f"{prog}: error: {message}", file=sys.stderr)
 
 
+def warn_diverged(name: str, diverged: int, total: int, detail: str = "") -> None:
+    """One warning line on stderr when configs diverged (their numbers are null in metrics.json); the run goes on
+    and exits 0. `detail` names them, e.g. " (lr 1e+30)"."""
+    if diverged:
+        what = ("every config diverged" if diverged == total else f"{diverged} of {total} configs diverged")
+        print(f"{name}: warning: {what}{detail}; their numbers are null in metrics.json", file=sys.stderr)
+
+
 # ------------------------------------------------------------- signals
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so the run stops the same way (status, resumable)."""
