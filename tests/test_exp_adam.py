@@ -282,7 +282,11 @@ def test_a_diverged_run_reads_nan_and_is_named(smoke, tmp_path, capsys):
     # SGD at lr 1e30 overflows float32 in its first epoch on the regression tasks (the logistic gradient is bounded:
     # classification stays finite); the smoke's shapes and spec, so the compiled sweep is reused
     table, curves = adam_run.sgd_vs_adam({**config, "sgd_lr": 1e30}, tmp_path)
-    assert "SGD vs Adam: configs [0, 2] diverged" in capsys.readouterr().err  # (one_var, sgd), (two_var, sgd)
+    assert [t for t in TASKS if table[t]["sgd"]["diverged"]] == ["one_var", "two_var"]
+    assert not any(table[t]["adam"]["diverged"] for t in TASKS)
+    no_decay = {"lambdas": [0.1], "diverged": {"no_decay": False, "l2": [False], "adamw": [False]}}
+    assert adam_run.diverged_configs(no_decay, table) == ["SGD one_var", "SGD two_var"]  # run() warns with these
+    assert "SGD diverged" in rep._task_verdict("one_var", table) and "not ranked" in rep._task_verdict("one_var", table)
     for task in TASKS:
         sgd = table[task]["sgd"]
         if task == "classification":
@@ -314,3 +318,23 @@ def test_bad_flags_exit_2(args, needle, tmp_path, capsys):
     assert adam.main([*args, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1
+
+
+def test_every_sweep_diverged_writes_null_metrics_and_exits_0(smoke, tmp_path, capsys):
+    # every decay run and both regression tasks diverge at lr 1e30 (the bounded logistic gradient keeps
+    # classification finite); the smoke's shapes, so its compiled sweeps are reused
+    argv = [*SMALL, "--decay-lr", "1e30", "--sgd-lr", "1e30", "--adam-lr", "1e30", "--out", str(tmp_path)]
+    assert adam.main(argv) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "adam: warning: " in err and "no decay, L2 lambda 0.01" in err
+    m = runio.read_json(tmp_path / "metrics.json")
+    d = m["adamw_vs_l2"]
+    assert d["diverged"] == {"no_decay": True, "l2": [True, True], "adamw": [True, True]}
+    assert d["l2"]["test_loss"] == [None, None] and d["best"]["l2"] == {"lambda": None, "test_loss": None}
+    for task in ("one_var", "two_var"):
+        assert m["sgd_vs_adam"][task]["sgd"]["diverged"] and m["sgd_vs_adam"][task]["sgd"]["train_loss"] is None
+    answers = rep.report(m)
+    assert "Diverged at learning rate 1e+30" in answers[3].text and "SGD and Adam diverged" in answers[4].text
+    assert not rep.checks(m)[2].passed  # the decay multiplier of a diverged run is not measured
+    for name in ("first_step.png", "adamw_vs_l2.png", "sgd_vs_adam.png"):
+        assert (tmp_path / name).stat().st_size > 0
