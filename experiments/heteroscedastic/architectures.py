@@ -83,5 +83,5 @@ def select_architecture(groups: list[dict]) -> list[dict]:
                     "params": padded_mlp.param_count(g["width"], d_in=1, d_out=1, depth=g["depth"]),
                     "train_mse": math.nan if diverged else mean_or_nan(g["train_mse"]),
                     "val_mse": math.nan if diverged else mean_or_nan(g["val_mse"]),
-                    "diverged": diverged, "pred": pred})
+                    "diverged": diverged, "diverged_seeds": np.asarray(g["diverged"], bool), "pred": pred})
     return sorted(out, key=lambda g: (not math.isfinite(g["val_mse"]), g["val_mse"]))

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.heteroscedastic import architectures, model, training
+from experiments.heteroscedastic import NAME, architectures, model, training
 from experiments.heteroscedastic.diagnostics import (
     against,
     assess,
@@ -27,7 +27,7 @@ from experiments.heteroscedastic.diagnostics import (
 )
 from experiments.heteroscedastic.plots import plot
 from nndl import data
-from nndl.run import runio
+from nndl.run import cli, runio
 
 
 def load_data(config: dict) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -211,6 +211,8 @@ def run(config: dict, out: Path) -> dict:
     hetero = heteroscedastic(evh, nll_fit.diverged[0], ev, y_train, y_test, x_test, sq_ref, nll_ref, train_idx,
                              test_idx)
 
+    diverged = [*fits.diverged, *(d for g in groups for d in np.atleast_1d(g["diverged_seeds"])), *nll_fit.diverged]
+    cli.warn_diverged(NAME, int(np.sum(diverged)), len(diverged))
     metrics = {"n_train": int(train_idx.size), "n_test": int(test_idx.size), "n_fit": int(idx["fit"].size),
                "n_val": int(idx["val"].size), "noise_floor": noise_floor, "noise_floor_se": noise_floor_se,
                "truth_known": truth_known, "homoscedastic": homo, "lr_regimes": lr_regimes, "lr_sweep": lr_sweep,
