@@ -96,7 +96,8 @@ def test_report_entries_and_templates(smoke):
     pos = m["grid_search"]["position"]
     neighbour = next(n for p in pos.values() for n in (p["lower"], p["upper"]) if n is not None)
     check_template(rep.TEXT, rep.report_fields(m),
-                   {"axis_": rep.axis_fields("lr", pos["lr"]), "neighbour_": neighbour})
+                   {"axis_": rep.axis_fields("lr", pos["lr"]), "neighbour_": neighbour,
+                    "part_diverged": {"lr": "1e+30", "steps": 300}, "grid_diverged": {"lr": "1e+30", "n_configs": 16}})
     q3 = entries[1]
     # the worked answer's bug is flagged with the error the transcribed code raised on these data
     assert "np.dot(X.T, yhat - y)" in q3["derivation"]
@@ -306,3 +307,24 @@ def test_cli_bad_file_one_line_no_traceback(tmp_path):
     proc = run_module("experiments.linear_models", "--data-dir", str(folder), "--out", str(tmp_path / "out"))
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert "age_regression_Xte.npy: 160 non-finite value(s)" in proc.stderr
+
+
+def test_every_part_diverged_writes_null_metrics_and_exits_0(smoke, tmp_path, capsys):
+    # the smoke's shapes at learning rates that overflow: the grid and every gradient-descent part diverge, except
+    # the separable logistic run (its gradient is bounded: w grows huge but finite, and its checks fail instead)
+    (tmp_path / "empty").mkdir()
+    huge = ["--lrs", "1e30,3e30", "--xor-lr", "1e30", "--mae-lr", "1e30", "--mle-lr", "1e30"]
+    assert lm.main([*smoke_argv(tmp_path), *huge]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "19 of 20 configs diverged: 16 of the 16 grid configs" in warnings[0]
+    m = runio.read_json(tmp_path / "metrics.json")
+    assert m["grid_search"] == {"diverged": True, "data": "synthetic", "n_configs": 16, "n_diverged": 16,
+                                "axes": m["grid_search"]["axes"], "lr": [1e30, 3e30]}
+    assert all(m[k]["diverged"] for k in ("xor", "mae", "mle")) and not m["separable_logistic"]["diverged"]
+    answers = rep.report(m)
+    assert "Every one of the 16 configurations of the grid diverged" in answers[1].text
+    assert all("Gradient descent diverged at learning rate 1e+30" in answers[i].text for i in (0, 2, 3))
+    failed = {c.check for c in rep.checks(m) if not c.passed}
+    assert {"seed 004 Q2: every run finite", "seed 004 Q3: every run finite"} <= failed
+    for name in ("xor.png", "grid_search.png", "mae.png", "mle.png", "separable_logistic.png"):
+        assert (tmp_path / name).stat().st_size > 0
