@@ -166,12 +166,15 @@ def test_numbers_and_wording_of_the_texts(metrics):
         assert words in text and f"{est:.3g}" in text
 
 
-def test_a_diverged_pair_search_is_reported_as_null_with_a_flag(run_dir, metrics, tmp_path):
+def test_a_diverged_pair_search_is_reported_as_null_with_a_flag(run_dir, metrics, tmp_path, capsys):
     """--pair-lr 1e30 sends the pairs to inf/NaN: null estimates and a flag, a report and failing checks, no crash.
 
     Same flags as the smoke run otherwise, so every jitted part (pair_lr is traced) reuses its compile.
     """
+    capsys.readouterr()
     assert E.main([*FLAGS, "--pair-lr", "1e30", "--out", str(tmp_path)]) == 0
+    err = capsys.readouterr().err  # every pair search diverged: one warning line naming them, exit 0
+    assert err.count("\n") == 1 and "every config diverged (the pair search at L = 1, 2, 3, --pair-lr 1e+30)" in err
     m = runio.read_json(tmp_path / "metrics.json")
     assert "nonfinite" not in m and (tmp_path / "bounds.png").stat().st_size > 0
     for row, ok in zip(m["per_depth"], metrics["per_depth"]):

@@ -179,3 +179,16 @@ def test_an_overflowed_gradient_descent_is_reported_not_a_crash(metrics):
     worse = [{**gd[0], "final_err": 10 * gd[0]["bound_final"] + 1e-9}, *blown[1:]]
     assert not {c.check: c for c in rep.checks({**shifted, "full_rank": {**shifted["full_rank"], "gd": worse}})}[
         "GD error <= spectral radius^k"].passed
+
+
+def test_every_gradient_descent_overflowing_is_flagged_and_exits_0(tmp_path, capsys):
+    """GD at η = 10/λ_max only (the one trained config) overflows float64 long before the horizon."""
+    assert E.main([*FLAGS, "--gd-h", "10", "--horizon", "2000", "--out", str(tmp_path)]) == 0  # ~1000 steps: 9^1000
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "quadratic: warning: every config diverged (GD at η = 10/λ_max" in err
+    m = runio.read_json(tmp_path / "metrics.json")
+    (gd,) = m["full_rank"]["gd"]
+    assert gd["overflowed"] and gd["final_err"] is None and not gd["converged"]
+    entries = check_report_entries(rep, m, required=ENTRY_KEYS)
+    assert entries[3]["table"][-1][1].startswith("final error overflowed (diverged)")
+    assert (tmp_path / "flow.png").stat().st_size > 0
