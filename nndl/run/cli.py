@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import math
 import os
 import signal
@@ -190,6 +191,24 @@ class Estimate:
     bytes: float
     flops: float
     what: str
+
+    @classmethod
+    def sweep(cls, what: str, *, configs: int, params: int, examples: float, steps: float, activations: float = 0,
+              recorded: float = 0, data_bytes: float = 0) -> Estimate:
+        """A sweep of `configs` float32 training runs of `params` parameters (padded) each, `steps` steps over
+        `examples` examples per step: memory for parameters, gradients and two optimiser moments (4 x params),
+        `activations` and `recorded` floats per config, plus the data; work 6 FLOPs per parameter and example
+        (forward and backward)."""
+        return cls(bytes=4.0 * configs * (4 * params + activations + recorded) + data_bytes,
+                   flops=6.0 * params * examples * steps * configs, what=what)
+
+    @staticmethod
+    def dense_params(sizes: Sequence[int]) -> int:
+        """Weights and biases of a stack of dense layers of these sizes (inputs first)."""
+        return sum(a * b + b for a, b in itertools.pairwise(sizes))
+
+    def __add__(self, other: Estimate) -> Estimate:
+        return Estimate(self.bytes + other.bytes, self.flops + other.flops, f"{self.what}; {other.what}")
 
 
 WARN_HOURS = 1.0  # a run estimated to take longer prints a one-line warning (and runs)

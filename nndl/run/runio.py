@@ -252,9 +252,9 @@ class RunFolder:
         return None
 
     def start(self, config: dict) -> None:
-        """Removes the previous run's results (metrics.json and the outputs its status.json lists), marks the
-        folder "running", then writes config.json: the folder never shows one run's config beside another's
-        results."""
+        """Removes the previous run's results (metrics.json, the outputs its status.json lists, temporary files a
+        killed write left), marks the folder "running", then writes config.json: the folder never shows one run's
+        config beside another's results."""
         global _OWNER
         try:
             previous = read_json(self.out / STATUS)
@@ -267,6 +267,8 @@ class RunFolder:
             path = self.out / name
             if "/" not in name and name not in (LOCK, STATUS, "..", ".") and path.is_file():
                 path.unlink()
+        for path in self.out.glob(".*.tmp"):  # atomic writes of a killed run (we hold the lock: none is live)
+            path.unlink(missing_ok=True)
         self._t0 = time.perf_counter()
         self._status = {"name": self.name, "status": "running", "error": None, "wall_time_s": None,
                         "pid": os.getpid(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
