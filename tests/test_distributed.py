@@ -123,18 +123,3 @@ def test_configs_in_slices_equal_one_call(tmp_path):
     # 8 configs per training-set bucket in slices of 3 (padded to 9): differently shaped batched programs,
     # so float32 rounding only; a slice that mixed up configs would be off by O(1)
     assert_metrics_close(one, sliced, ["train_loss", "test_loss", "train_loss_se", "test_loss_se"], rtol=1e-5)
-
-
-@pytest.mark.parametrize("args, needle", [
-    (["--coordinator", "127.0.0.1:1234"], "go together"),
-    (["--coordinator", "nohost", "--num-processes", "2", "--process-id", "0"], "is not HOST:PORT"),
-    (["--coordinator", "127.0.0.1:1", "--num-processes", "2", "--process-id", "2"], "must be below"),
-    (["--distributed", "--coordinator", "127.0.0.1:1", "--num-processes", "2", "--process-id", "0"], "exclude"),
-    (["--max-configs-per-call", "0"], "--max-configs-per-call"),
-])
-def test_bad_process_flags_exit_2_with_one_line(tmp_path, capsys, args, needle):
-    from experiments import double_descent
-
-    assert double_descent.main([*DD, *args, "--out", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert needle in err and err.count("\n") == 1

@@ -266,32 +266,3 @@ def test_load_data_custom_file_has_no_truth(tmp_path):
     x, y, truth = het_run.load_data({"data": str(path)})
     assert truth is False and x.shape == y.shape == (12,)
     assert het_run.load_data({"data": None})[2] is True
-
-
-@pytest.mark.parametrize("args, needle", [
-    (["--train-fraction", "1.5"], "--train-fraction: must be a number > 0 and <= 0.99, got 1.5"),
-    (["--steps", "5"], "(a warm-up needs 10 steps), got 5"),
-    (["--lr", "-1"], "--lr: must be a number > 0"),
-    (["--hidden", "0,4"], "--hidden: must be an integer in [1, 4096], got 0"),
-    (["--arch-activations", "relu,swish"], "--arch-activations: must be one of"),
-    (["--fail-ratio", "0.9"], "--fail-ratio: must be a number in [1, 1e+06], got 0.9"),
-    (["--fail-ratio", "1"], "--fail-ratio: must be > 1"),
-    (["--lr-grid", "0.1,0.1"], "--lr-grid: has repeated values"),
-])
-def test_bad_flags_exit_2(args, needle, tmp_path, capsys):
-    assert het.main([*args, "--out", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert needle in err and err.count("\n") == 1
-
-
-@pytest.mark.parametrize("text, needle", [
-    ("x,y\n1,2\n3,oops\n", "line 3: 'oops' in column 'y' is not a number"),
-    ("u,v\n1,2\n", "line 1: missing column(s) 'x', 'y'"),
-    ("x,y\n" + "1,2\n" * 20 + "inf,1\n", "line 22: 'inf' in column 'x' is not finite"),
-])
-def test_bad_data_file_exit_2_naming_file_and_line(text, needle, tmp_path, capsys):
-    path = tmp_path / "bad.csv"
-    path.write_text(text)
-    assert het.main(["--data", str(path), "--out", str(tmp_path / "run")]) == 2
-    err = capsys.readouterr().err
-    assert needle in err and str(path) in err and err.count("\n") == 1 and "Traceback" not in err

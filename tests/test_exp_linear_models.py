@@ -16,9 +16,8 @@ from experiments.linear_models.xor import XOR_X, XOR_Y
 from nndl import data
 from nndl.report import Check
 from nndl.run import runio
-from tests.helpers import ENTRY_KEYS, calls_recorded, check_report_entries, check_template, run_module
+from tests.helpers import ENTRY_KEYS, calls_recorded, check_report_entries, check_template
 from tests.test_linear import numpy_sgd
-from tests.test_linear_models_age_data import BAD_FILES, write_age_files
 from tests.test_linear_models_max_margin import brute_force_direction
 
 SMOKE = {"rows": 250, "test_rows": 100, "side": 6, "batch_sizes": [16, 200], "lrs": [0.003, 30.0], "epochs": [1, 3],
@@ -284,29 +283,6 @@ def test_separable_logistic_numbers(smoke):
     np.testing.assert_allclose(s["loss_vs_c"]["dloss_dc"], fd, rtol=1e-5, atol=1e-10)
     assert s["loss_vs_c"]["dloss_dc_max"] == pytest.approx(max(fd), rel=1e-5) and max(fd) < 0
     assert s["loss_vs_c"]["min_unit_margin"] == pytest.approx(np.min(y * (x @ unit)), rel=1e-9)
-
-
-@pytest.mark.parametrize("args, message", [
-    (["--lrs", "0.1,-1"], "--lrs"), (["--val-fraction", "1.5"], "--val-fraction"),
-    (["--batch-sizes", "0"], "--batch-sizes"),
-    (["--epochs", "2,2"], "repeated"), (["--logistic-steps", "10"], "--logistic-steps"),
-    (["--alphas", "nan"], "--alphas"), (["--data-dir", "/no/such/folder"], "no such folder"),
-    (["--synthetic-train-rows", "40", "--synthetic-side", "2", "--batch-sizes", "64"], "exceeds the 32 training rows"),
-    (["--epochs", "100001"], "--epochs: must be an integer in [1, 100000], got 100001"),
-    (["--synthetic-train-rows", "100000", "--synthetic-side", "512"], "would hold 2.69e+10 floats; at most 1e+09"),
-    (["--mae-outlier-shift", "8,4"], "--mae-outlier-shift: give low,high with low < high, got 8.0,4.0"),
-])
-def test_bad_flags_exit_2(tmp_path, capsys, args, message):
-    assert lm.main([*args, "--out", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and message in err and "Traceback" not in err, err
-
-
-def test_cli_bad_file_one_line_no_traceback(tmp_path):
-    folder = write_age_files(tmp_path / "data", **BAD_FILES["nan"][0])
-    proc = run_module("experiments.linear_models", "--data-dir", str(folder), "--out", str(tmp_path / "out"))
-    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
-    assert "age_regression_Xte.npy: 160 non-finite value(s)" in proc.stderr
 
 
 def test_every_part_diverged_writes_null_metrics_and_exits_0(smoke, tmp_path, capsys):

@@ -157,9 +157,7 @@ _OWNER: RunFolder | None = None  # the run whose folder this process writes (fil
 def check_folder(out: Path) -> None:
     """Creates `out` and refuses, with a one-line ConfigError, a folder a run could not finish writing:
     a path component that is a file, a read-only folder, or config.json/metrics.json/status.json that is
-    not a regular file. Called before any work."""
-    if not str(out).strip():
-        raise ConfigError("--out: empty path (give a folder, e.g. --out runs/x)")
+    not a regular file. Called before any work (an empty --out is refused by the flag's parser)."""
     try:
         out.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
