@@ -110,3 +110,23 @@ def test_preflight_refuses_what_cannot_fit_and_warns_for_hours(capsys, monkeypat
     cli.preflight("experiments.toy", estimate, memory=10**9)
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("experiments.toy: warning: 3 configs is about 1.8e+07 FLOPs")
+
+
+def test_warnings_never_precede_the_error_line(tmp_path, capsys):
+    import warnings
+
+    def bad_data(config, out):
+        warnings.warn("overflow encountered in square", RuntimeWarning, stacklevel=1)  # as numpy would
+        raise cli.UserError("data.npy: values beyond float32")
+
+    def fine(config, out):
+        warnings.warn("something to know", UserWarning, stacklevel=1)
+        return {"w": 1}
+
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")  # as outside the test suite: warnings are shown, not raised
+        assert _run([], tmp_path, run=bad_data) == 2
+        assert not shown  # dropped: the one error line is all the user sees
+        assert capsys.readouterr().err == "experiments.toy: error: data.npy: values beyond float32\n"
+        assert _run([], tmp_path, run=fine) == 0
+        assert [str(w.message) for w in shown] == ["something to know"]  # shown once the run has finished
