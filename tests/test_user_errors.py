@@ -304,6 +304,8 @@ add("double_descent:hours-warned", Case("double_descent", DD, code=0, setup=_mon
 add("heteroscedastic:csv-bom-bad-number", Case("heteroscedastic", HET, setup=_csv("\ufeffx,y\n1,2\n3,oops\n"),
                                                needle="line 3: 'oops' in column 'y' is not a number"))
 add("implicit_reg:lrs-repeated", Case("implicit_reg", ["--lrs", "0.1,0.1"], needle="--lrs: has repeated values"))
+add("double_descent:widths-repeated", Case("double_descent", ["--widths", "2,2,4"],
+                                           needle="--widths: has repeated values"))
 
 # -- moved from the experiments' own tests: the same cases, the same expectations
 for _name, _argv, _needle in [
@@ -534,7 +536,12 @@ SIGNAL_DD = [*DD, "--epochs", "12", "--chunk-epochs", "3"]
 
 
 def _fault(fault: str, name: str, argv: list[str]) -> subprocess.CompletedProcess:
-    return run_module("tests.fault_script", fault, name, *argv)
+    """The experiment in a process of its own with this process's device count: a checkpoint resumes only into
+    the same sweep on as many devices, and the reruns below run here."""
+    import jax
+
+    flags = f"--xla_force_host_platform_device_count={len(jax.devices())}"
+    return run_module("tests.fault_script", fault, name, *argv, env={"XLA_FLAGS": flags})
 
 
 @pytest.mark.parametrize("fault, code, word", [("sigterm", cli.EXIT_TERMINATED, "SIGTERM"),

@@ -19,7 +19,7 @@ def get_config(full: bool = False) -> dict:
 
 
 KEYS = {
-    "widths": Key("hidden widths M, e.g. 2:200:2 or 10,50,100", lo=1, hi=4096),
+    "widths": Key("hidden widths M, e.g. 2:200:2 or 10,50,100", lo=1, hi=4096, unique=True),
     "seeds": Key("init seeds per (width, N, data draw)", lo=1, hi=1000),
     "data_draws": Key("independently drawn training sets", lo=1, hi=1000),
     "epochs": Key("full-batch Adam epochs", lo=1, hi=10_000_000),
@@ -30,7 +30,7 @@ KEYS = {
                       hi=1_000_000),
     "n_test": Key("test points", lo=1, hi=10_000_000),
     "noise": Key("label noise standard deviation sigma", lo=0, hi=1e6),
-    "curve_widths": Key("widths of the (b) training curves", lo=1, hi=4096),
+    "curve_widths": Key("widths of the (b) training curves", lo=1, hi=4096, unique=True),
     "interp_tol": Key("training MSE below which a width interpolates", positive=True, hi=1e6),
     "settle_tol": Key("relative change over the last 10 % of epochs that counts as settled", positive=True, hi=1e6),
     "n_buckets": Key("max number of width buckets (padding vs compile time)", lo=1, hi=64, flag="--buckets"),

@@ -236,8 +236,8 @@ def preflight(prog: str, estimate: Estimate, *, memory: int | None = None) -> No
                         f"machine's {_size(memory)}; shrink the sweep")
     devices = jax.devices()
     platform = devices[0].platform
-    rate = FLOPS_PER_SECOND.get(platform, FLOPS_PER_SECOND["gpu"]) * (
-        os.cpu_count() or 1 if platform == "cpu" else len(devices))
+    units = (os.cpu_count() or 1) if platform == "cpu" else len(devices)  # cores share the CPU devices
+    rate = FLOPS_PER_SECOND.get(platform, FLOPS_PER_SECOND["gpu"]) * units
     hours = estimate.flops / rate / 3600
     if hours > WARN_HOURS:
         print(f"{prog}: warning: {estimate.what} is about {estimate.flops:.2g} FLOPs: roughly {hours:.3g} h "
