@@ -1,0 +1,100 @@
+"""Executes the sheet notebooks (`notebooks/*.ipynb`) top to bottom and writes them with outputs and as HTML.
+
+`python -m experiments notebooks --out DIR` and tests/test_notebooks.py use this; it needs the `[notebooks]`
+extra (nbclient, nbformat, nbconvert, ipykernel). Each notebook runs in a fresh kernel whose working folder
+is `notebooks/`; its experiments write their run folders into `DIR/<notebook>/<experiment>/`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nndl.run import runio
+from nndl.run.notebook import CHECKS_HEADER, RUNS_ENV, SMOKE_ENV
+
+ROOT = Path(__file__).resolve().parents[2]  # the checkout whose nndl and experiments the kernels import
+NOTEBOOKS = ROOT / "notebooks"
+CHECKS_MARK = "| " + " | ".join(CHECKS_HEADER) + " |"  # the header line of every rendered checks table
+
+
+@dataclass(frozen=True)
+class Executed:
+    """One executed notebook: where it was written, how long it ran and what its outputs hold."""
+
+    source: Path
+    ipynb: Path
+    html: Path | None
+    wall_s: float
+    errors: tuple[str, ...] = ()  # one line per error output (an exception in a cell)
+    figures: int = 0  # image/png outputs
+    checks_tables: int = 0  # rendered checks tables
+    cells: int = 0
+    stderr: tuple[str, ...] = field(default=())  # text the cells wrote to stderr (warnings), for the caller to judge
+
+
+def notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
+    """The notebooks in `folder`, in name order (the sheet number leads each name)."""
+    return sorted(Path(folder).glob("*.ipynb"))
+
+
+def _outputs(nb) -> list:
+    return [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+
+
+def summarise(nb) -> dict:
+    """What an executed notebook's outputs hold: error lines, figures, checks tables, stderr text."""
+    outputs = _outputs(nb)
+    errors = tuple(f"{o.get('ename', '?')}: {o.get('evalue', '')}" for o in outputs if o.output_type == "error")
+    data = [o.get("data", {}) for o in outputs if o.output_type in ("display_data", "execute_result")]
+    stderr = tuple(o.get("text", "") for o in outputs if o.output_type == "stream" and o.get("name") == "stderr")
+    return {"errors": errors, "figures": sum("image/png" in d for d in data),
+            "checks_tables": sum(CHECKS_MARK in d.get("text/markdown", "") for d in data), "stderr": stderr,
+            "cells": sum(c.cell_type == "code" for c in nb.cells)}
+
+
+def execute(source: Path, out: Path, *, smoke: bool = False, timeout: int | None = None, html: bool = True,
+            kernel: str = "python3") -> Executed:
+    """Runs one notebook in a fresh kernel and writes `out/<name>.ipynb` (with outputs) and `out/<name>.html`.
+
+    Execution stops at the first cell that raises (as Jupyter's "Run All" does); the notebook is written
+    with that error in its outputs, so it shows what went wrong.
+
+    Args:
+      source: the notebook (outputs, if any, are replaced).
+      out: folder for the executed notebook, its HTML and its run folders (`out/<name>/<experiment>/`).
+      smoke: run at the experiments' smoke-test sizes (`NNDL_NOTEBOOK_SMOKE=1` in the kernel).
+      timeout: seconds one cell may run (None: no limit).
+      html: also write the HTML page (nbconvert's lab template; figures embedded).
+      kernel: the Jupyter kernel to start.
+
+    Returns:
+      The written paths, the wall time and a summary of the outputs.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    source, out = Path(source), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    nb = nbformat.read(source, as_version=4)
+    env = {**os.environ, SMOKE_ENV: "1" if smoke else "0", RUNS_ENV: str((out / source.stem).resolve()),
+           "NNDL_PROGRESS": "0",  # no progress bars in the stored outputs
+           "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
+    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel,
+                            resources={"metadata": {"path": str(source.parent.resolve())}})
+    start = time.perf_counter()
+    with contextlib.suppress(CellExecutionError):  # the error is in the cell's outputs; summarise() reports it
+        client.execute(env=env)
+    wall = time.perf_counter() - start
+    ipynb = runio.atomic_write_bytes(out / source.name, nbformat.writes(nb).encode())
+    page = None
+    if html:
+        from nbconvert import HTMLExporter
+
+        body, _ = HTMLExporter().from_notebook_node(nb)
+        page = runio.atomic_write_bytes(out / f"{source.stem}.html", body.encode())
+    return Executed(source=source, ipynb=ipynb, html=page, wall_s=wall, **summarise(nb))
