@@ -8,6 +8,7 @@ is `notebooks/`; its experiments write their run folders into `DIR/<notebook>/<e
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import time
 from dataclasses import dataclass, field
@@ -98,3 +99,27 @@ def execute(source: Path, out: Path, *, smoke: bool = False, timeout: int | None
         body, _ = HTMLExporter().from_notebook_node(nb)
         page = runio.atomic_write_bytes(out / f"{source.stem}.html", body.encode())
     return Executed(source=source, ipynb=ipynb, html=page, wall_s=wall, **summarise(nb))
+
+
+def missing() -> list[str]:
+    """The `[notebooks]` extra's modules that are not installed."""
+    return [m for m in ("nbclient", "nbformat", "nbconvert", "ipykernel") if importlib.util.find_spec(m) is None]
+
+
+def execute_all(out: Path, *, smoke: bool = False, folder: Path = NOTEBOOKS, log=print) -> list[Executed]:
+    """Executes every notebook of `folder` into `out` (see `execute`), one line per notebook to `log`, and
+    writes `out/notebooks.json` (mode, wall times, errors, figures)."""
+    sources = notebooks(folder)
+    done = []
+    for k, source in enumerate(sources, 1):
+        log(f"[{k}/{len(sources)}] {source.name}")
+        result = execute(source, out, smoke=smoke)
+        verdict = "ok" if not result.errors else "FAILED: " + "; ".join(result.errors)
+        log(f"[{k}/{len(sources)}] {source.stem}: {verdict} in {result.wall_s:.1f} s ({result.figures} figures, "
+            f"{result.checks_tables} checks tables) -> {result.ipynb}, {result.html}")
+        done.append(result)
+    runio.write_json(Path(out) / "notebooks.json", {
+        "mode": "smoke" if smoke else "quick",
+        "notebooks": [{"name": r.source.stem, "wall_time_s": r.wall_s, "errors": list(r.errors),
+                       "figures": r.figures, "checks_tables": r.checks_tables} for r in done]})
+    return done
