@@ -68,12 +68,20 @@ def smoke() -> bool:
 
 def setup() -> None:
     """Before anything computes: one CPU device per core for the sweeps (as `python -m experiments.<name>`
-    asks), and JAX's persistent compilation cache, so a rerun of a cell skips XLA compilation."""
+    asks), and JAX's persistent compilation cache, so a rerun of a cell skips XLA compilation.
+
+    At smoke size XLA's optimisations are off: the smoke run shows that every cell runs, and compiling
+    dominates it.
+    """
+    import jax
+
     from nndl.run import scale
     from nndl.sweep import use_host_devices
 
     use_host_devices()
     scale.enable_compilation_cache()
+    if smoke():
+        jax.config.update("jax_disable_most_optimizations", True)
 
 
 def _name(module: ModuleType) -> str:
