@@ -174,16 +174,34 @@ def test_notebooks_command_exit_status_follows_the_errors(monkeypatch, tmp_path)
 
 
 # ------------------------------------------------------------------------------- executed at smoke size
-@pytest.fixture(scope="module")
-def executed(tmp_path_factory):
-    """Every notebook run top to bottom in a fresh kernel at smoke size, as `python -m experiments notebooks`
-    runs them (NNDL_NOTEBOOK_SMOKE=1). The kernels share a compilation cache of their own, so an experiment
-    two sheets use compiles once."""
+def needs_the_extra():
     if nbexec.missing():
         message = f"the [notebooks] extra is not installed ({', '.join(nbexec.missing())})"
         if os.environ.get("CI"):  # CI must execute the notebooks: install the extra in .ci/run
             pytest.fail(message)
         pytest.skip(message)
+
+
+def test_an_error_stops_the_run_and_is_reported(tmp_path):
+    needs_the_extra()
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    source = tmp_path / "broken.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell("print('first')"), new_code_cell("raise ValueError('boom')"),
+                                       new_code_cell("print('never')")]), source)
+    result = nbexec.execute(source, tmp_path / "out", html=False, timeout=120)
+    assert result.errors == ("ValueError: boom",) and result.html is None and result.figures == 0
+    executed = nbformat.read(result.ipynb, as_version=4)
+    assert [len(c.outputs) for c in executed.cells] == [1, 1, 0]
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """Every notebook run top to bottom in a fresh kernel at smoke size, as `python -m experiments notebooks`
+    runs them (NNDL_NOTEBOOK_SMOKE=1). The kernels share a compilation cache of their own, so an experiment
+    two sheets use compiles once."""
+    needs_the_extra()
     out = tmp_path_factory.mktemp("notebooks")
     env = {"NNDL_COMPILATION_CACHE": "1", "JAX_COMPILATION_CACHE_DIR": str(out / "jax-cache")}
     saved = {k: os.environ.get(k) for k in env}

@@ -7,7 +7,6 @@ is `notebooks/`; its experiments write their run folders into `DIR/<notebook>/<e
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
 import time
@@ -77,7 +76,7 @@ def execute(source: Path, out: Path, *, smoke: bool = False, timeout: int | None
     """
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     source, out = Path(source), Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -86,10 +85,16 @@ def execute(source: Path, out: Path, *, smoke: bool = False, timeout: int | None
            "NNDL_PROGRESS": "0",  # no progress bars in the stored outputs
            "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
     client = NotebookClient(nb, timeout=timeout, kernel_name=kernel,
-                            resources={"metadata": {"path": str(source.parent.resolve())}})
+                            resources={"metadata": {"path": str(source.parent.resolve())}},
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no start-up chatter on stderr
     start = time.perf_counter()
-    with contextlib.suppress(CellExecutionError):  # the error is in the cell's outputs; summarise() reports it
+    stopped = ()  # a failure that leaves no error output: a cell over the timeout, a kernel that died
+    try:
         client.execute(env=env)
+    except CellExecutionError:
+        pass  # the error is in the cell's outputs; summarise() reports it
+    except (CellTimeoutError, DeadKernelError) as e:
+        stopped = (f"{type(e).__name__}: {' '.join(str(e).split())[:200]}",)
     wall = time.perf_counter() - start
     ipynb = runio.atomic_write_bytes(out / source.name, nbformat.writes(nb).encode())
     page = None
@@ -98,7 +103,9 @@ def execute(source: Path, out: Path, *, smoke: bool = False, timeout: int | None
 
         body, _ = HTMLExporter().from_notebook_node(nb)
         page = runio.atomic_write_bytes(out / f"{source.stem}.html", body.encode())
-    return Executed(source=source, ipynb=ipynb, html=page, wall_s=wall, **summarise(nb))
+    summary = summarise(nb)
+    summary["errors"] += stopped
+    return Executed(source=source, ipynb=ipynb, html=page, wall_s=wall, **summary)
 
 
 def missing() -> list[str]:
