@@ -192,6 +192,7 @@ def test_an_error_stops_the_run_and_is_reported(tmp_path):
                                        new_code_cell("print('never')")]), source)
     result = nbexec.execute(source, tmp_path / "out", html=False, timeout=120)
     assert result.errors == ("ValueError: boom",) and result.html is None and result.figures == 0
+    assert result.cpu_s > 0  # the kernel ran, exited and was reaped
     executed = nbformat.read(result.ipynb, as_version=4)
     assert [len(c.outputs) for c in executed.cells] == [1, 1, 0]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ class Executed:
     ipynb: Path
     html: Path | None
     wall_s: float
+    cpu_s: float | None = None  # CPU seconds of the kernel (user + system, all cores): independent of other load
     errors: tuple[str, ...] = ()  # one line per error output (an exception in a cell)
     figures: int = 0  # image/png outputs
     checks_tables: int = 0  # rendered checks tables
@@ -87,7 +89,7 @@ def execute(source: Path, out: Path, *, smoke: bool = False, timeout: int | None
     client = NotebookClient(nb, timeout=timeout, kernel_name=kernel,
                             resources={"metadata": {"path": str(source.parent.resolve())}},
                             extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no start-up chatter on stderr
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     stopped = ()  # a failure that leaves no error output: a cell over the timeout, a kernel that died
     try:
         client.execute(env=env)
@@ -95,7 +97,7 @@ def execute(source: Path, out: Path, *, smoke: bool = False, timeout: int | None
         pass  # the error is in the cell's outputs; summarise() reports it
     except (CellTimeoutError, DeadKernelError) as e:
         stopped = (f"{type(e).__name__}: {' '.join(str(e).split())[:200]}",)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, _children_cpu() - cpu  # the kernel has exited and been reaped
     ipynb = runio.atomic_write_bytes(out / source.name, nbformat.writes(nb).encode())
     page = None
     if html:
@@ -105,7 +107,12 @@ def execute(source: Path, out: Path, *, smoke: bool = False, timeout: int | None
         page = runio.atomic_write_bytes(out / f"{source.stem}.html", body.encode())
     summary = summarise(nb)
     summary["errors"] += stopped
-    return Executed(source=source, ipynb=ipynb, html=page, wall_s=wall, **summary)
+    return Executed(source=source, ipynb=ipynb, html=page, wall_s=wall, cpu_s=cpu, **summary)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def missing() -> list[str]:
@@ -122,11 +129,12 @@ def execute_all(out: Path, *, smoke: bool = False, folder: Path = NOTEBOOKS, log
         log(f"[{k}/{len(sources)}] {source.name}")
         result = execute(source, out, smoke=smoke)
         verdict = "ok" if not result.errors else "FAILED: " + "; ".join(result.errors)
-        log(f"[{k}/{len(sources)}] {source.stem}: {verdict} in {result.wall_s:.1f} s ({result.figures} figures, "
+        log(f"[{k}/{len(sources)}] {source.stem}: {verdict} in {result.wall_s:.1f} s (CPU {result.cpu_s:.1f} s; "
+            f"{result.figures} figures, "
             f"{result.checks_tables} checks tables) -> {result.ipynb}, {result.html}")
         done.append(result)
     runio.write_json(Path(out) / "notebooks.json", {
         "mode": "smoke" if smoke else "quick",
-        "notebooks": [{"name": r.source.stem, "wall_time_s": r.wall_s, "errors": list(r.errors),
+        "notebooks": [{"name": r.source.stem, "wall_time_s": r.wall_s, "cpu_time_s": r.cpu_s, "errors": list(r.errors),
                        "figures": r.figures, "checks_tables": r.checks_tables} for r in done]})
     return done
