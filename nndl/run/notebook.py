@@ -14,8 +14,8 @@ table, its generated text and its code listings, then the experiment's `checks(m
 reference vs measured. The `*_markdown` functions are pure (strings), so they are tested without a kernel.
 
 `NNDL_NOTEBOOK_SMOKE=1` (the environment of the kernel) shrinks every config to `SMOKE[name]`, the sizes of
-the experiments' own smoke tests, so CI executes every notebook in seconds; `NNDL_NOTEBOOK_RUNS` names the
-folder of the run folders (default `runs/` in the working directory).
+the experiments' own smoke tests, so CI executes every notebook top to bottom at a small cost;
+`NNDL_NOTEBOOK_RUNS` names the folder of the run folders (default `runs/` in the working directory).
 """
 
 from __future__ import annotations
