@@ -225,8 +225,8 @@ def test_executes_without_error_with_figures_checks_and_every_quoted_answer(exec
     shown = SHOW.findall("\n".join(cells(stored(path), "code")))
     assert result.checks_tables == len(shown)
     nb = stored(result.ipynb)
-    markdown = [o["data"]["text/markdown"] for c in nb["cells"] if c["cell_type"] == "code" for o in c["outputs"]
-                if "text/markdown" in o.get("data", {})]
+    markdown = ["".join(o["data"]["text/markdown"]) for c in nb["cells"] if c["cell_type"] == "code"
+                for o in c["outputs"] if "text/markdown" in o.get("data", {})]  # stored as a list of lines
     answered = {i.strip() for md in markdown for ids in ANSWERED.findall(md) for i in ids.split(",")}
     assert {key for key, _ in quoted(nb)} <= answered
     assert result.html is not None and "data:image/png;base64" in result.html.read_text(encoding="utf-8")
