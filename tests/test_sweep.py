@@ -11,6 +11,7 @@ import pytest
 
 from nndl import losses, sweep, train
 from nndl.models import mlp, padded_mlp
+from nndl.sweep import early_exit
 from nndl.sweep.grid import padded_cost, plan_buckets
 from tests.compile_log import log_compilations
 
@@ -327,3 +328,44 @@ def test_configs_in_slices_equal_one_call():
         np.testing.assert_allclose(sliced.final[name], one.final[name], rtol=1e-5)
         np.testing.assert_allclose(sliced.curves[name], one.curves[name], rtol=1e-5)
     np.testing.assert_array_equal(sliced.first_below, one.first_below)
+
+
+def test_a_sweep_that_cannot_change_any_more_skips_its_remaining_chunks_exactly(monkeypatch):
+    """Once every config has stopped (stop_loss), diverged or passed its horizon and its final state is recorded,
+    the engine skips the remaining chunks and copies that recorded row: the results of the full scan."""
+    data = make_data(n=6, d_in=3)  # 6 points, wide net: reaches the stop loss within ~100 epochs
+    grid = {"width": [64, 64, 64, 64], "lr": [0.01, 0.02, 0.01, 1e30], "seed": [0, 1, 2, 3],
+            "epochs": [600, 600, 30, 600], "stop_loss": [0.1, 0.1, 0.0, 0.0]}  # stop, stop, horizon, diverge
+
+    def run():
+        return train.run_mlp_sweep(grid, data, depth=2, chunk_epochs=50, n_record=30, n_buckets=1)
+
+    early = run()
+    assert early.stopped_epoch[:2].max() < 400 and early.diverged.tolist() == [False, False, False, True]
+    assert early.engine.timings["skipped_chunks"] >= 4
+    monkeypatch.setattr(early_exit, "settled_slot", lambda *args: None)  # the full scan
+    full = run()
+    assert full.engine.timings["skipped_chunks"] == 0
+    # the same program on the same shapes, only fewer calls of it: bit-identical
+    for name in ("train_loss", "test_loss"):
+        np.testing.assert_array_equal(early.final[name], full.final[name])
+        np.testing.assert_array_equal(early.curves[name], full.curves[name])
+    np.testing.assert_array_equal(early.first_below, full.first_below)
+    np.testing.assert_array_equal(early.stopped_epoch, full.stopped_epoch)
+    for i in range(3):
+        for a, b in zip(jax.tree.leaves(early.params(i)), jax.tree.leaves(full.params(i))):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_settled_slot_waits_for_a_recorded_final_state():
+    from nndl.sweep.program import new_track
+
+    track = new_track(2, np.float32, 1, 4, 1)._replace(stopped_epoch=np.array([5, -1], np.int32))
+    record = np.array([1, 4, 8, 16])  # slots after epoch indices 0, 3, 7, 15
+    epochs = np.array([100, 8])
+    assert early_exit.settled_slot([track], [epochs], 8, record) == 2  # both final by epoch 7, recorded there
+    assert early_exit.settled_slot([track], [epochs], 7, record) is None  # epoch 7 not run yet
+    assert early_exit.settled_slot([track], [np.array([100, 9])], 8, record) is None  # config 1 still trains
+    assert early_exit.settled_slot([track], [epochs], 16, record) is None  # every slot recorded: nothing to skip
+    filled = early_exit.fill_curves(track._replace(curves=np.arange(8.0).reshape(2, 4, 1)), 1)
+    np.testing.assert_array_equal(filled.curves[:, :, 0], [[0, 1, 1, 1], [4, 5, 5, 5]])

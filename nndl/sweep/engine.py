@@ -36,7 +36,7 @@ import jax
 import numpy as np
 
 from nndl.sweep import checkpoint as ckpt
-from nndl.sweep import hosts
+from nndl.sweep import early_exit, hosts
 from nndl.sweep.devices import config_sharding, replicated
 from nndl.sweep.program import HP, BucketResult, Carry, SharedInit, Task, Track, jitted, new_track, record_epochs
 
@@ -233,7 +233,8 @@ class Sweep:
             calls = [tuple((b, 0, q) for b, q in enumerate(padded))]
         else:
             calls = [((b, s, s + slice_size),) for b, q in enumerate(padded) for s in range(0, q, slice_size)]
-        self.timings = {"init_s": 0.0, "chunk_s": [], "checkpoint_s": 0.0, "calls_per_chunk": len(calls)}
+        self.timings = {"init_s": 0.0, "chunk_s": [], "checkpoint_s": 0.0, "calls_per_chunk": len(calls),
+                        "skipped_chunks": 0}
 
         def hp_rows(call):
             return tuple(hosts.to_global({k: v[s:e] for k, v in hps[b].items()}, sharding) for b, s, e in call)
@@ -262,7 +263,7 @@ class Sweep:
         def host_carries():
             return list(hosts.to_host(device)) if slice_size is None else host
 
-        start_chunk = 0
+        start_chunk, settled = 0, None
         if path is not None:
             like = host_carries()
             restored = ckpt.load(path, fp, like) if hosts.is_main() else None
@@ -303,15 +304,24 @@ class Sweep:
                         ckpt.save(path, fp, saved, chunk + 1)
                 self.timings["chunk_s"].append(t1 - t0)
                 self.timings["checkpoint_s"] += time.perf_counter() - t1
-                losses = np.concatenate([np.asarray(hosts.to_host(c.track.last_loss)) for c in device]
-                                        if slice_size is None else [c.track.last_loss for c in host])
+                tracks = ([hosts.to_host(c.track) for c in device] if slice_size is None
+                          else [c.track for c in host])
+                losses = np.concatenate([np.asarray(t.last_loss) for t in tracks])
                 if np.isfinite(losses).any():
                     pbar.set_postfix(loss_median=f"{np.nanmedian(losses):.3g}", loss_min=f"{np.nanmin(losses):.3g}")
                 pbar.update(self.chunk_epochs)
                 if on_chunk is not None:
                     on_chunk(chunk + 1)
+                settled = early_exit.settled_slot(tracks, [hp["epochs"] for hp in hps],
+                                                  (chunk + 1) * self.chunk_epochs, self.record)
+                if settled is not None:  # nothing changes any more: the rest would only copy a recorded row
+                    self.timings["skipped_chunks"] = self.n_chunks - chunk - 1
+                    pbar.update(self.timings["skipped_chunks"] * self.chunk_epochs)
+                    break
         if path is not None and not keep_checkpoint and hosts.is_main():
             path.unlink(missing_ok=True)
         final = host_carries()
+        if settled is not None:
+            final = [c._replace(track=early_exit.fill_curves(c.track, settled)) for c in final]
         return [BucketResult(state=jax.tree.map(lambda x, n=n: x[:n], c.state),
                              track=jax.tree.map(lambda x, n=n: x[:n], c.track)) for c, n in zip(final, sizes)]
