@@ -130,3 +130,39 @@ def test_warnings_never_precede_the_error_line(tmp_path, capsys):
         assert capsys.readouterr().err == "experiments.toy: error: data.npy: values beyond float32\n"
         assert _run([], tmp_path, run=fine) == 0
         assert [str(w.message) for w in shown] == ["something to know"]  # shown once the run has finished
+
+
+@pytest.mark.parametrize("interrupt", [False, True])
+def test_all_runs_every_experiment_in_one_process_and_goes_on_after_a_failure(tmp_path, capsys, monkeypatch,
+                                                                               interrupt):
+    import types
+
+    import experiments
+    from experiments import __main__ as entry
+
+    ran = []
+
+    def fake(name, outcome):
+        def main(argv):
+            ran.append((name, argv))
+            if outcome == "raise":
+                raise RuntimeError("boom")
+            return outcome
+        return types.SimpleNamespace(main=main)
+
+    b = cli.EXIT_INTERRUPTED if interrupt else "raise"
+    modules = {"a": fake("a", 0), "b": fake("b", b), "c": fake("c", 0)}
+    monkeypatch.setattr(experiments, "available", lambda: list(modules))
+    monkeypatch.setattr(experiments, "load", modules.__getitem__)
+    monkeypatch.setattr(entry, "build_report", lambda root: 0)
+    status = entry.run_all(False, tmp_path, 7)
+    names = [n for n, _ in ran]
+    assert ran[0][1] == ["--quick", "--out", str(tmp_path / "a"), "--seed", "7"]
+    err = capsys.readouterr().err
+    if interrupt:  # Ctrl-C stops everything: c never runs, no summary
+        assert status == cli.EXIT_INTERRUPTED and names == ["a", "b"] and "stopped at b" in err
+        assert not (tmp_path / "all.json").exists()
+    else:  # a failure is reported in one line and the rest still run
+        assert status == 1 and names == ["a", "b", "c"]
+        assert "RuntimeError: boom" in err and err.count("\n") == 1
+        assert runio.read_json(tmp_path / "all.json")["failed"] == ["b"]
