@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import ModuleType
 
-from nndl.report import Answer, Check, fmt, mathfit
+from nndl.report import Answer, Check, fmt, texmath
 from nndl.report.collect import answers_module, listing
 from nndl.run import runio
 
@@ -146,7 +146,7 @@ def table_markdown(rows: Iterable[Sequence], header: Sequence[str] | None) -> st
 
 def prose_markdown(text: str) -> str:
     """Report prose as markdown: `$...$` kept for Jupyter to typeset, markdown's markup outside it made inert."""
-    pieces = mathfit.spans(text)
+    pieces = texmath.spans(text)
     return "".join(f"${p}$" if is_math else _inert(p) for is_math, p in pieces)
 
 
@@ -161,7 +161,7 @@ def derivation_markdown(derivation: str) -> str:
     out = []
     for line in derivation.strip().splitlines():
         if line.strip():
-            expr = mathfit.display(line)
+            expr = texmath.display(line)
             out.append(prose_markdown(line.strip()) if expr is None else f"$$\n{expr}\n$$")
     return "\n\n".join(out)
 
