@@ -29,6 +29,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DD = ["--widths", "2:40:2", "--epochs", "600", "--seeds", "2", "--data-draws", "2", "--n-test", "500",
       "--chunk-epochs", "200", "--buckets", "2"]
+# the --quick run's programs (its 38 widths in 10 width buckets over N = 100 and 200), trained briefly: what the
+# cache saves a rerun of `double_descent --quick` (its XLA compilation), without its four minutes of training
+QUICK_PROGRAMS = ["--epochs", "300", "--chunk-epochs", "150", "--n-test", "500"]
 
 
 def env(devices: int, cache: str | None) -> dict:
@@ -42,7 +45,7 @@ def env(devices: int, cache: str | None) -> dict:
     return out
 
 
-def timed(processes: int, devices: int, out: Path, cache: str | None = None) -> float:
+def timed(processes: int, devices: int, out: Path, cache: str | None = None, args: list[str] = DD) -> float:
     port = None
     if processes > 1:
         with socket.socket() as s:
@@ -53,7 +56,7 @@ def timed(processes: int, devices: int, out: Path, cache: str | None = None) -> 
     for pid in range(processes):
         extra = ["--coordinator", f"127.0.0.1:{port}", "--num-processes", str(processes), "--process-id",
                  str(pid)] if processes > 1 else []
-        procs.append(subprocess.Popen([sys.executable, "-m", "experiments.double_descent", *DD, "--out", str(out),
+        procs.append(subprocess.Popen([sys.executable, "-m", "experiments.double_descent", *args, "--out", str(out),
                                        *extra], cwd=ROOT, env=env(devices, cache), stdout=subprocess.DEVNULL,
                                       stderr=subprocess.PIPE, text=True))
     for p in procs:
@@ -63,9 +66,11 @@ def timed(processes: int, devices: int, out: Path, cache: str | None = None) -> 
     return time.perf_counter() - start
 
 
-def memory_case() -> dict:
-    """In this process: the estimate for the sweep double_descent runs with DD's settings, and the real peak."""
+def memory_case(seeds: int) -> dict:
+    """In this process: the estimate for the sweep double_descent runs with DD's settings (`seeds` init seeds), and
+    the real peak."""
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    sys.path.insert(0, str(ROOT))
     import numpy as np
 
     from experiments.double_descent import get_config
@@ -74,7 +79,7 @@ def memory_case() -> dict:
     from nndl.sweep import engine
     from nndl.train import run_mlp_sweep
 
-    config = {**get_config(False), "widths": list(range(2, 41, 2)), "epochs": 600, "seeds": 2, "data_draws": 2,
+    config = {**get_config(False), "widths": list(range(2, 41, 2)), "epochs": 600, "seeds": seeds, "data_draws": 2,
               "n_test": 500, "chunk_epochs": 200, "n_buckets": 2}
     grid = make_grid(config, config["widths"])
     configs = sweep_configs(config, grid)
@@ -99,8 +104,8 @@ def memory_case() -> dict:
 
 
 def main(argv=None) -> int:
-    if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--memory-case":
-        print(json.dumps(memory_case()))
+    if argv is None and len(sys.argv) > 2 and sys.argv[1] == "--memory-case":
+        print(json.dumps(memory_case(int(sys.argv[2]))))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=HERE / "SCALE.md")
@@ -113,8 +118,16 @@ def main(argv=None) -> int:
         cache = str(tmp / "cache")
         cold = timed(1, 2, tmp / "cold", cache)
         warm = timed(1, 2, tmp / "warm", cache)
-    mem = json.loads(subprocess.run([sys.executable, str(Path(__file__)), "--memory-case"], cwd=ROOT, env=env(2, None),
-                                    capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+        qcache = str(tmp / "qcache")
+        qcold = timed(1, 2, tmp / "qcold", qcache, QUICK_PROGRAMS)
+        qwarm = timed(1, 2, tmp / "qwarm", qcache, QUICK_PROGRAMS)
+    mems = [json.loads(subprocess.run([sys.executable, str(Path(__file__)), "--memory-case", str(seeds)], cwd=ROOT,
+                                      env=env(2, None), capture_output=True, text=True,
+                                      check=True).stdout.strip().splitlines()[-1]) for seeds in (2, 8)]
+    mem, big = mems
+    # the peak also holds the compiler, the runtime and the host copies of results: the growth between two config
+    # counts isolates what each extra config costs, the quantity the engine's per-config estimate predicts
+    marginal = (big["rss_added"] - mem["rss_added"]) / (big["configs"] - mem["configs"])
     cpu = platform.processor() or platform.machine()
     mib = 2**20
     text = "\n".join([
@@ -125,13 +138,19 @@ def main(argv=None) -> int:
         f"| 1 process, 2 host devices (cache off) | {one:.1f} |",
         f"| 2 processes x 1 device, jax.distributed on 127.0.0.1 (cache off) | {two:.1f} |",
         f"| compilation cache cold (fresh folder) | {cold:.1f} |",
-        f"| compilation cache warm (same folder, second run) | {warm:.1f} ({100 * warm / cold:.0f} % of cold) |", "",
+        f"| compilation cache warm (same folder, second run) | {warm:.1f} ({100 * warm / cold:.0f} % of cold) |",
+        f"| the --quick programs (`{' '.join(QUICK_PROGRAMS)}`), cache cold | {qcold:.1f} |",
+        f"| the --quick programs, cache warm | {qwarm:.1f} ({100 * qwarm / qcold:.0f} % of cold) |", "",
         "Memory: the engine's estimate (XLA memory analysis of the chunk program: "
         f"{mem['per_config_bytes'] / 1024:.0f} KiB per config x {mem['configs']} configs + data) is "
         f"{mem['estimate_bytes'] / mib:.1f} MiB; the sweep raised "
         f"the process's peak resident memory by {mem['rss_added'] / mib:.1f} MiB "
         f"(from {mem['rss_before'] / mib:.0f} to {mem['rss_after'] / mib:.0f} MiB; on a CPU the device memory is host "
-        "memory, and the peak also holds XLA's compiler and the host copies of the results).", ""])
+        "memory, and the peak also holds XLA's compiler and the host copies of the results). "
+        f"With {big['configs']} configs (8 seeds) instead of {mem['configs']}: estimate "
+        f"{big['estimate_bytes'] / mib:.1f} MiB, peak raised by {big['rss_added'] / mib:.1f} MiB, so each extra "
+        f"config cost {marginal / 1024:.0f} KiB of peak memory against the estimate's "
+        f"{big['per_config_bytes'] / 1024:.0f} KiB per config.", ""])
     args.out.write_text(text)
     print(text)
     return 0
