@@ -117,6 +117,7 @@ def run_mlp_sweep(
     on_chunk=None,
     progress=None,
     max_configs_per_call: int | None = None,
+    layout: str = "examples",
 ) -> SweepResult:
     """Trains every config of `grid` in one jitted call per chunk of epochs.
 
@@ -144,6 +145,7 @@ def run_mlp_sweep(
       on_chunk: called with the number of chunks done after each chunk.
       progress: progress-bar factory (`nndl.sweep.Sweep.run`); None shows nothing.
       max_configs_per_call: cap on configs per jitted call (`nndl.sweep.Sweep.run`); None: the default.
+      layout: activation layout of every bucket ("examples" or "features", `nndl.train.mlp.Spec`).
     """
     arrays = {k: np.asarray(data[k], dtype) for k in ("x_train", "y_train", "x_test", "y_test")}
     x, y = arrays["x_train"], arrays["y_train"]
@@ -176,7 +178,7 @@ def run_mlp_sweep(
                                   n_train=int(grid["n_train"][m[0]]), batch_sizes=grid["batch_size"][m],
                                   optimizer=optimizer,
                                   loss=loss, decay_biases=decay_biases, activation=activation,
-                                  dtype=str(np.dtype(dtype)), init_width=init_width)
+                                  dtype=str(np.dtype(dtype)), init_width=init_width, layout=layout)
                   for m in members)
     n_epochs = int(grid["epochs"].max())
     sweep = Sweep([train.make_task(s) for s in specs], train.METRICS, n_epochs, chunk_epochs=chunk_epochs,
