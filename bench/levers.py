@@ -7,7 +7,8 @@ Run:
         --variant base: --variant fm:layout=features --repeats 3
 
 A variant is `label:key=value,key=value` of extra `run_mlp_sweep` keyword arguments (values parsed as Python
-literals when they parse, else strings); `label:` alone is the code as it stands. `--epochs E` caps every
+literals when they parse, else strings); `label:` alone is the code as it stands; the key `xla` adds its value
+(XLA flags, `+` for spaces) to XLA_FLAGS, e.g. `noynn:xla=--xla_cpu_experimental_ynn_fusion_type=-individual_dot`. `--epochs E` caps every
 config's horizon at E (quicker; the per-epoch cost is unchanged, the log-spaced evaluations are then
 denser). Per run it prints wall seconds, process CPU seconds (user + system, all threads: steadier than wall
 on a shared machine), XLA compile seconds (JAX's compile events), the engine's init and chunk seconds, and
@@ -119,6 +120,9 @@ def main() -> None:
     for r in range(args.repeats):
         for label, kwargs in variants:
             env = {**os.environ, "JAX_PLATFORMS": "cpu", "NNDL_PROGRESS": "0"}
+            kwargs = dict(kwargs)
+            if "xla" in kwargs:
+                env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {kwargs.pop('xla').replace('+', ' ')}".strip()
             proc = subprocess.run([sys.executable, __file__, "--one", args.sweep_json, str(args.block),
                                    "none" if args.epochs is None else str(args.epochs), json.dumps(settings),
                                    json.dumps(kwargs)], capture_output=True, text=True, env=env, cwd=ROOT)
