@@ -1,9 +1,13 @@
-"""`python -m experiments` lists the experiments; `all [--quick|--full]` runs them all; `report` rebuilds the report.
+"""`python -m experiments` lists the experiments; `all [--quick|--full]` runs them all; `report` rebuilds the report;
+`notebooks --out DIR` executes the sheet notebooks.
 
 Each experiment runs in its own process into `runs/<name>/`; a failing one is
 reported and the rest continue (exit status 1 if any failed). `all` then writes
 `runs/all.json` (total wall time, mode) and the report, `runs/report.pdf` and
 `runs/report.html`; `report` builds them again from the existing run folders.
+`notebooks` executes `notebooks/*.ipynb` (one per sheet) at quick size and writes each
+with its outputs as `DIR/<notebook>.ipynb` and `DIR/<notebook>.html` (run folders in
+`DIR/<notebook>/`); NNDL_NOTEBOOK_SMOKE=1 runs them at the smoke tests' sizes.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ def list_experiments() -> None:
         print(f"  {name:<{width}}  {experiments.summary(name)}")
     print("\n  all           run every experiment into runs/<name>/, then build the report")
     print("  report        build runs/report.pdf and runs/report.html from existing run folders")
+    print("  notebooks     execute the five sheet notebooks into --out DIR (.ipynb with outputs and .html)")
 
 
 def run_all(full: bool, root: Path, seed: int) -> int:
@@ -72,9 +77,19 @@ def build_report(root: Path) -> int:
     return 0
 
 
+def run_notebooks(out: Path) -> int:
+    """Executes the sheet notebooks into `out` (at the sizes their config cells set); 1 if any cell raised."""
+    from nndl.run import nbexec, notebook
+
+    if nbexec.missing():
+        raise UserError(f"notebooks need {', '.join(nbexec.missing())}: python -m pip install -e \".[notebooks]\"")
+    results = nbexec.execute_all(out, smoke=notebook.smoke())
+    return 1 if any(r.errors for r in results) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = Parser(prog="python -m experiments", description=__doc__.splitlines()[0])
-    parser.add_argument("command", nargs="?", default="list", help="list (default), all or report")
+    parser.add_argument("command", nargs="?", default="list", help="list (default), all, report or notebooks")
     parser.add_argument("--out", type=Path, default=Path("runs"), help="root folder of run folders (default runs/)")
     parser.add_argument("--seed", type=int, default=0)
     mode = parser.add_mutually_exclusive_group()
@@ -87,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "all":
             return run_all(args.full, args.out, args.seed)
+        if args.command == "notebooks":
+            return run_notebooks(args.out)
         if args.command == "report":
             if not args.out.is_dir():
                 raise UserError(f"--out {args.out}: no such folder of run folders "
@@ -94,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             return build_report(args.out)
         if args.command in experiments.available():
             raise UserError(f"run one experiment with: python -m experiments.{args.command}")
-        raise UserError(f"unknown command {args.command!r}; use 'list', 'all' or 'report'")
+        raise UserError(f"unknown command {args.command!r}; use 'list', 'all', 'report' or 'notebooks'")
     except UserError as e:
         print_error("experiments", str(e))
         return EXIT_USER_ERROR

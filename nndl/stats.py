@@ -8,6 +8,8 @@ from typing import NamedTuple
 import numpy as np
 
 Z_SIGNIFICANT = 2.0  # |difference| > 2 standard errors: reported as a finding (about 95 %)
+HIGHER, LOWER, TIE = "higher", "lower", "no significant difference"
+NOT_COMPARABLE = "not comparable"  # a value is missing or non-finite (e.g. a diverged run): no verdict at all
 
 
 def mean_se(x, axis=None) -> tuple[np.ndarray, np.ndarray]:
@@ -36,18 +38,23 @@ class Comparison(NamedTuple):
     difference: float
     difference_se: float
     z: float
-    verdict: str  # "higher", "lower" or "no significant difference" (b relative to a)
+    verdict: str  # HIGHER, LOWER or TIE (b relative to a); NOT_COMPARABLE when a value is not finite
 
     @property
     def significant(self) -> bool:
-        return self.verdict != "no significant difference"
+        return self.verdict in (HIGHER, LOWER)
+
+    @property
+    def comparable(self) -> bool:
+        return self.verdict != NOT_COMPARABLE
 
 
 def compare(a: float, se_a: float, b: float, se_b: float, z_threshold: float = Z_SIGNIFICANT) -> Comparison:
     """Is b different from a? Independent estimates: se of b - a is sqrt(se_a² + se_b²).
 
     A difference within `z_threshold` standard errors (or with unknown uncertainty)
-    is "no significant difference".
+    is "no significant difference"; a non-finite value (a diverged run's NaN) gives no
+    verdict at all: NOT_COMPARABLE, never "no significant difference".
     """
     return verdict(float(b) - float(a), math.hypot(float(se_a), float(se_b)), z_threshold)
 
@@ -60,11 +67,17 @@ def compare_paired(a, b, z_threshold: float = Z_SIGNIFICANT) -> Comparison:
 
 
 def verdict(diff: float, se: float, z_threshold: float = Z_SIGNIFICANT) -> Comparison:
-    """The Comparison of a difference with standard error `se`: a finding only beyond `z_threshold` s.e."""
+    """The Comparison of a difference with standard error `se`: a finding only beyond `z_threshold` s.e.
+
+    A non-finite difference (a missing or diverged value) is NOT_COMPARABLE; a finite difference with an
+    unknown (NaN) standard error is TIE: nothing can be claimed either way.
+    """
     diff, se = float(diff), float(se)
+    if not math.isfinite(diff):
+        return Comparison(diff, se, math.nan, NOT_COMPARABLE)
     if not math.isfinite(diff) or not math.isfinite(se) or se == 0.0:
         z = math.inf if (math.isfinite(diff) and se == 0.0 and diff != 0.0) else math.nan
     else:
         z = diff / se
-    word = "no significant difference" if math.isnan(z) or abs(z) <= z_threshold else "higher" if diff > 0 else "lower"
+    word = TIE if math.isnan(z) or abs(z) <= z_threshold else HIGHER if diff > 0 else LOWER
     return Comparison(diff, se, z, word)

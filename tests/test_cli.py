@@ -2,6 +2,7 @@ import argparse
 
 import pytest
 
+from experiments import ORDER
 from nndl.run import cli, runio
 from tests.helpers import run_module
 
@@ -25,20 +26,6 @@ def test_flags_override_mode_defaults(tmp_path):
     assert cfg == {"width": 100, "lr": 0.5, "seed": 3, "mode": "full"}
     assert runio.read_json(tmp_path / "metrics.json") == {"w": 100, "lr": 0.5}
     assert runio.read_json(tmp_path / "status.json")["status"] == "ok"
-
-
-@pytest.mark.parametrize("argv, needle", [
-    (["--width", "0"], "--width: must be a positive integer"),
-    (["--lr", "-1"], "--lr: must be > 0"),
-    (["--lr", "nan"], "--lr: 'nan' is not a finite number"),
-    (["--width", "abc"], "--width: 'abc' is not an integer"),
-    (["--quick", "--full"], "not allowed with argument"),
-    (["--bogus"], "unrecognized arguments: --bogus"),
-])
-def test_user_errors_exit_2_with_one_line(argv, needle, tmp_path, capsys):
-    assert _run(argv, tmp_path) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and needle in err and "Traceback" not in err
 
 
 def test_user_error_inside_run_is_one_line_and_recorded(tmp_path, capsys):
@@ -80,5 +67,66 @@ def test_float_list():
 def test_experiments_lists_and_rejects_unknown_command():
     listing = run_module("experiments")
     assert listing.returncode == 0 and "all" in listing.stdout
+    assert all(name in listing.stdout for name in ORDER)
     bad = run_module("experiments", "frobnicate")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_sigterm_and_ctrl_c_stop_the_run_with_status_interrupted(tmp_path, capsys):
+    import os
+    import signal
+
+    def terminated(config, out):
+        runio.save_curves(out / "partial.npz", a=[1.0])
+        os.kill(os.getpid(), signal.SIGTERM)  # the handler raises at the next bytecode, inside run
+        raise AssertionError("SIGTERM did not stop the run")
+
+    def interrupted(config, out):
+        raise KeyboardInterrupt
+
+    for run, code, word in ((terminated, cli.EXIT_TERMINATED, "SIGTERM"),
+                            (interrupted, cli.EXIT_INTERRUPTED, "Ctrl-C")):
+        assert _run([], tmp_path, run=run) == code
+        assert capsys.readouterr().err.splitlines() == [f"experiments.toy: error: interrupted ({word}); status.json "
+                                                        f"says so, and the same command resumes from the last "
+                                                        f"checkpoint"]
+        status = runio.read_json(tmp_path / "status.json")
+        assert status["status"] == "interrupted" and not (tmp_path / "metrics.json").exists()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is only installed while running
+
+
+def test_preflight_refuses_what_cannot_fit_and_warns_for_hours(capsys, monkeypatch):
+    estimate = cli.Estimate.sweep("3 configs", configs=3, params=1000, examples=10, steps=100, activations=50,
+                                  recorded=10, data_bytes=8)
+    assert estimate.bytes == 4 * 3 * (4 * 1000 + 50 + 10) + 8 and estimate.flops == 6 * 1000 * 10 * 100 * 3
+    both = estimate + cli.Estimate(1.0, 2.0, "more")
+    assert (both.bytes, both.flops, both.what) == (estimate.bytes + 1, estimate.flops + 2, "3 configs; more")
+    assert cli.Estimate.dense_params([3, 4, 1]) == 3 * 4 + 4 + 4 * 1 + 1
+    with pytest.raises(cli.UserError, match=r"3 configs needs about 0\.0465 MiB of memory, more than this machine's"):
+        cli.preflight("experiments.toy", estimate, memory=1000)
+    cli.preflight("experiments.toy", estimate, memory=10**9)
+    assert capsys.readouterr().err == ""  # minutes at most: no warning
+    monkeypatch.setitem(cli.FLOPS_PER_SECOND, "cpu", 1.0)
+    cli.preflight("experiments.toy", estimate, memory=10**9)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("experiments.toy: warning: 3 configs is about 1.8e+07 FLOPs")
+
+
+def test_warnings_never_precede_the_error_line(tmp_path, capsys):
+    import warnings
+
+    def bad_data(config, out):
+        warnings.warn("overflow encountered in square", RuntimeWarning, stacklevel=1)  # as numpy would
+        raise cli.UserError("data.npy: values beyond float32")
+
+    def fine(config, out):
+        warnings.warn("something to know", UserWarning, stacklevel=1)
+        return {"w": 1}
+
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")  # as outside the test suite: warnings are shown, not raised
+        assert _run([], tmp_path, run=bad_data) == 2
+        assert not shown  # dropped: the one error line is all the user sees
+        assert capsys.readouterr().err == "experiments.toy: error: data.npy: values beyond float32\n"
+        assert _run([], tmp_path, run=fine) == 0
+        assert [str(w.message) for w in shown] == ["something to know"]  # shown once the run has finished

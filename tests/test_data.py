@@ -77,3 +77,28 @@ def test_unreadable_files_raise_user_error(tmp_path):
     binary.write_bytes(b"\xff\xfe\x00x,y")
     with pytest.raises(DataError, match="not a readable CSV"):
         data.load_csv(binary)
+
+
+def test_csv_with_a_utf8_byte_order_mark_is_read(tmp_path):
+    # Excel's "CSV UTF-8" starts with U+FEFF; without stripping it the header's first name is "\ufeffx"
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufeffx,y\n1,2\n3,4\n".encode())
+    loaded = data.load_csv(path)
+    np.testing.assert_array_equal(loaded["x"], [1, 3])
+    np.testing.assert_array_equal(loaded["y"], [2, 4])
+
+
+def test_reads_are_capped(tmp_path):
+    path = tmp_path / "big.csv"
+    path.write_text("x,y\n" + "1,2\n" * 100)
+    with pytest.raises(DataError, match=r"big\.csv: 404 bytes, more than the 100 read at most"):
+        data.load_csv(path, max_bytes=100)
+    with pytest.raises(DataError, match="/dev/zero: more than 1000 bytes"):  # endless: refused after the cap
+        data.load_csv("/dev/zero", max_bytes=1000)
+    with pytest.raises(DataError, match="not a regular file"):
+        data.load_npy("/dev/zero", ndims=(1,))
+    with pytest.raises(DataError, match=r"line 2: '2' in column 'y' is beyond ±1\.5"):
+        data.load_csv(path, max_abs=1.5)
+    np.save(tmp_path / "a.npy", np.array([1.0, -20.0]))
+    with pytest.raises(DataError, match=r"1 value\(s\) beyond ±10, the first -20 at index \(1,\)"):
+        data.load_npy(tmp_path / "a.npy", ndims=(1,), max_abs=10)

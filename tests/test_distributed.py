@@ -116,16 +116,3 @@ def test_killed_processes_resume_from_process_0s_checkpoint(tmp_path):
         np.testing.assert_allclose(a[k], b[k], rtol=2e-5, atol=1e-6, err_msg=k)
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--coordinator", "127.0.0.1:1234"], "go together"),
-    (["--coordinator", "nohost", "--num-processes", "2", "--process-id", "0"], "is not HOST:PORT"),
-    (["--coordinator", "127.0.0.1:1", "--num-processes", "2", "--process-id", "2"], "must be below"),
-    (["--distributed", "--coordinator", "127.0.0.1:1", "--num-processes", "2", "--process-id", "0"], "exclude"),
-    (["--max-configs-per-call", "0"], "--max-configs-per-call"),
-])
-def test_bad_process_flags_exit_2_with_one_line(tmp_path, capsys, args, needle):
-    from experiments import double_descent
-
-    assert double_descent.main([*DD, *args, "--out", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert needle in err and err.count("\n") == 1

@@ -68,6 +68,7 @@ def test_files_keys_and_report(smoke):
     m, _, _, out, _ = smoke
     for name in ("first_step.png", "adamw_vs_l2.png", "sgd_vs_adam.png", "curves.npz"):
         assert (out / name).exists()
+    assert not list(out.glob("checkpoint*"))  # both sweeps' checkpoints are removed once the run has finished
     assert set(m["first_step"]) >= {"ratio_bias_corrected", "ratio_uncorrected", "ratio_uncorrected_theory"}
     assert set(m) == {"first_step", "effective_step", "adamw_vs_l2", "sgd_vs_adam", "settings"}
     assert all(answer.text or answer.derivation for answer in rep.report(m))
@@ -281,7 +282,11 @@ def test_a_diverged_run_reads_nan_and_is_named(smoke, tmp_path, capsys):
     # SGD at lr 1e30 overflows float32 in its first epoch on the regression tasks (the logistic gradient is bounded:
     # classification stays finite); the smoke's shapes and spec, so the compiled sweep is reused
     table, curves = adam_run.sgd_vs_adam({**config, "sgd_lr": 1e30}, tmp_path)
-    assert "SGD vs Adam: configs [0, 2] diverged" in capsys.readouterr().err  # (one_var, sgd), (two_var, sgd)
+    assert [t for t in TASKS if table[t]["sgd"]["diverged"]] == ["one_var", "two_var"]
+    assert not any(table[t]["adam"]["diverged"] for t in TASKS)
+    no_decay = {"lambdas": [0.1], "diverged": {"no_decay": False, "l2": [False], "adamw": [False]}}
+    assert adam_run.diverged_configs(no_decay, table) == ["SGD one_var", "SGD two_var"]  # run() warns with these
+    assert "SGD diverged" in rep._task_verdict("one_var", table) and "not ranked" in rep._task_verdict("one_var", table)
     for task in TASKS:
         sgd = table[task]["sgd"]
         if task == "classification":
@@ -293,22 +298,25 @@ def test_a_diverged_run_reads_nan_and_is_named(smoke, tmp_path, capsys):
         # the Adam configs of the same program are untouched by their diverging neighbours
         assert table[task]["adam"]["train_loss"] == pytest.approx(m["sgd_vs_adam"][task]["adam"]["train_loss"],
                                                                   rel=1e-6)
-    assert not list(tmp_path.iterdir())  # the checkpoint is removed after the sweep
+    # the sweep's checkpoint is kept until run() ends (a later sweep's interruption must not redo this one)
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint_SGD_vs_Adam.npz"]
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--b2", "1"], "--b2: must be in [0, 1)"),
-    (["--probe-lambda", "0.5", "--lambdas", "0.1,1"], "--probe-lambda: 0.5 is not one of --lambdas"),
-    (["--batch-size", "500"], "--batch-size: 500 exceeds the 160 training points"),
-    (["--long-steps", "10"], "--long-steps: must be >= 50"),
-    (["--lambdas", "0,1"], "--lambdas: must be a number > 0 and <= 1e+06, got 0"),
-    (["--lambdas", "0.1,0.1"], "--lambdas: has repeated values"),
-    (["--dim", "-3"], "--dim: must be an integer in [1, 1e+07], got -3"),
-    (["--epochs", "1000001"], "--epochs: must be an integer in [1, 1e+06], got 1000001"),
-    (["--feature-scales", "1"], "--feature-scales: give the two ends, got 1 values"),
-    (["--train-share", "1"], "--train-share 1: leaves no test points"),
-])
-def test_bad_flags_exit_2(args, needle, tmp_path, capsys):
-    assert adam.main([*args, "--out", str(tmp_path)]) == 2
+def test_every_sweep_diverged_writes_null_metrics_and_exits_0(smoke, tmp_path, capsys):
+    # every decay run and both regression tasks diverge at lr 1e30 (the bounded logistic gradient keeps
+    # classification finite); the smoke's shapes, so its compiled sweeps are reused
+    argv = [*SMALL, "--decay-lr", "1e30", "--sgd-lr", "1e30", "--adam-lr", "1e30", "--out", str(tmp_path)]
+    assert adam.main(argv) == 0
     err = capsys.readouterr().err
-    assert needle in err and err.count("\n") == 1
+    assert err.count("\n") == 1 and "adam: warning: " in err and "no decay, L2 lambda 0.01" in err
+    m = runio.read_json(tmp_path / "metrics.json")
+    d = m["adamw_vs_l2"]
+    assert d["diverged"] == {"no_decay": True, "l2": [True, True], "adamw": [True, True]}
+    assert d["l2"]["test_loss"] == [None, None] and d["best"]["l2"] == {"lambda": None, "test_loss": None}
+    for task in ("one_var", "two_var"):
+        assert m["sgd_vs_adam"][task]["sgd"]["diverged"] and m["sgd_vs_adam"][task]["sgd"]["train_loss"] is None
+    answers = rep.report(m)
+    assert "Diverged at learning rate 1e+30" in answers[3].text and "SGD and Adam diverged" in answers[4].text
+    assert not rep.checks(m)[2].passed  # the decay multiplier of a diverged run is not measured
+    for name in ("first_step.png", "adamw_vs_l2.png", "sgd_vs_adam.png"):
+        assert (tmp_path / name).stat().st_size > 0

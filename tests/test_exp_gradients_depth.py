@@ -91,21 +91,6 @@ def test_files_report_and_checks(metrics):
     assert all(c.passed for c in results), [c for c in results if not c.passed]
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["--depths", "0"], "--depths: must be an integer in [1, 200] (one padded stack holds them all), got 0"),
-    (["--depths", "5,300"], "--depths: must be an integer in [1, 200] (one padded stack holds them all), got 300"),
-    (["--scales", "-1"], "--scales: must be a number > 0 and <= 16"),
-    (["--scales", "50"], "--scales: must be a number > 0 and <= 16 (ReLU networks overflow float32 beyond), got 50"),
-    (["--width", "0"], "--width: must be an integer in [1, 4096], got 0"),
-    (["--batch", "100001"], "--batch: must be an integer in [1, 100000], got 100001"),
-    (["--activations", "relu,elu"], "--activations: must be one of"),
-])
-def test_bad_input_exits_2_with_one_line(argv, needle, tmp_path, capsys):
-    assert exp.main([*argv, "--out", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and needle in err and "Traceback" not in err
-
-
 def test_report_entries_complete_and_listed_code_ran(metrics):
     m, _ = metrics
     entries = check_report_entries(rep, m, RAN, required=ENTRY_KEYS)

@@ -55,6 +55,7 @@ def test_smoke_every_number_recomputed(smoke):
     m, c, out, _ = smoke
     for name in ("lr_regimes.png", "heteroscedastic.png", "architectures.png", "config.json", "status.json"):
         assert (out / name).exists()
+    assert not list(out.glob("checkpoint*"))  # every fit's checkpoint is kept until the run ends, then removed
     assert (m["n_train"], m["n_test"]) == (660, 340)  # 66/33 of the shipped 1,000 rows
     assert (m["n_fit"], m["n_val"]) == (528, 132)
     y, n = c["y_test"], m["n_test"]
@@ -199,10 +200,12 @@ def test_report_says_diverged_for_nan(smoke):
     assert 'Verdict "diverged"' in text and "good fit" not in text
 
 
-def test_lr_1e30_is_reported_diverged_never_a_good_fit(smoke, tmp_path):
+def test_lr_1e30_is_reported_diverged_never_a_good_fit(smoke, tmp_path, capsys):
     out = tmp_path / "lr1e30"
     # SMALL's shapes (4 rates + the schedule, 2 seeds): the smoke run's compiled programs serve this run
+    capsys.readouterr()
     assert het.main([*SMALL, "--lr", "1e30", "--out", str(out)]) == 0
+    assert "configs diverged; their numbers are null" in capsys.readouterr().err
     m = runio.read_json(out / "metrics.json")
     h = m["homoscedastic"]
     assert h["diverged"] is True and h["verdict"] == "diverged" and h["assessment"]["train"]["vs_truth"] == "diverged"
@@ -224,14 +227,17 @@ def test_lr_1e30_is_reported_diverged_never_a_good_fit(smoke, tmp_path):
     assert not next(row for row in rep.checks(m) if row.check.startswith("homoscedastic training NLL")).passed
 
 
-def test_data_of_1e30_values_diverge_and_still_plot(smoke, tmp_path):
+def test_data_of_1e30_values_diverge_and_still_plot(smoke, tmp_path, capsys):
     columns = data.load_csv(data.X_Y_PATH, ("x", "y"))
     y = columns["y"].copy()
     y[::50] = 1e30  # squared errors overflow float32: every fit diverges at its first step
     path = tmp_path / "huge.csv"
     path.write_text(data.format_csv({"x": columns["x"], "y": y}))
     out = tmp_path / "run"
+    capsys.readouterr()
     assert het.main([*SMALL, "--data", str(path), "--out", str(out)]) == 0  # 1,000 rows: the smoke run's shapes
+    err = capsys.readouterr().err  # every config diverged: one warning line, exit 0
+    assert err.count("\n") == 1 and "heteroscedastic: warning: every config diverged" in err
     for name in ("lr_regimes.png", "heteroscedastic.png", "architectures.png"):
         assert (out / name).stat().st_size > 0
     m = runio.read_json(out / "metrics.json")
@@ -260,32 +266,3 @@ def test_load_data_custom_file_has_no_truth(tmp_path):
     x, y, truth = het_run.load_data({"data": str(path)})
     assert truth is False and x.shape == y.shape == (12,)
     assert het_run.load_data({"data": None})[2] is True
-
-
-@pytest.mark.parametrize("args, needle", [
-    (["--train-fraction", "1.5"], "--train-fraction: must be a number > 0 and <= 0.99, got 1.5"),
-    (["--steps", "5"], "(a warm-up needs 10 steps), got 5"),
-    (["--lr", "-1"], "--lr: must be a number > 0"),
-    (["--hidden", "0,4"], "--hidden: must be an integer in [1, 4096], got 0"),
-    (["--arch-activations", "relu,swish"], "--arch-activations: must be one of"),
-    (["--fail-ratio", "0.9"], "--fail-ratio: must be a number in [1, 1e+06], got 0.9"),
-    (["--fail-ratio", "1"], "--fail-ratio: must be > 1"),
-    (["--lr-grid", "0.1,0.1"], "--lr-grid: has repeated values"),
-])
-def test_bad_flags_exit_2(args, needle, tmp_path, capsys):
-    assert het.main([*args, "--out", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert needle in err and err.count("\n") == 1
-
-
-@pytest.mark.parametrize("text, needle", [
-    ("x,y\n1,2\n3,oops\n", "line 3: 'oops' in column 'y' is not a number"),
-    ("u,v\n1,2\n", "line 1: missing column(s) 'x', 'y'"),
-    ("x,y\n" + "1,2\n" * 20 + "inf,1\n", "line 22: 'inf' in column 'x' is not finite"),
-])
-def test_bad_data_file_exit_2_naming_file_and_line(text, needle, tmp_path, capsys):
-    path = tmp_path / "bad.csv"
-    path.write_text(text)
-    assert het.main(["--data", str(path), "--out", str(tmp_path / "run")]) == 2
-    err = capsys.readouterr().err
-    assert needle in err and str(path) in err and err.count("\n") == 1 and "Traceback" not in err

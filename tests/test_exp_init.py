@@ -154,19 +154,3 @@ def test_report_and_checks(metrics):
     assert f"{m['single_neuron']['var_pre']:.4g} ±" in sections[0].text
     results = rep.checks(m)
     assert all(c.passed for c in results), [c for c in results if not c.passed]
-
-
-@pytest.mark.parametrize("argv, needle", [
-    (["--draws", "1"], "--draws: must be an integer in [2, 1e+07] (at least 2 draws for a standard error), got 1"),
-    (["--layers", "500"], "--layers: must be an integer in [1, 100] (2^L overflows float32 beyond ~127), got 500"),
-    (["--sigma2", "-1"], "--sigma2: must be a number > 0 and <= 1e+06, got -1"),
-    (["--m", "0"], "--m: must be an integer in [1, 10000], got 0"),
-    (["--m", "10001"], "--m: must be an integer in [1, 10000], got 10001"),
-    (["--factors", "1,4"], "--factors: must be a number > 0 and <= 2 (factor^L overflows float32"),
-    (["--factors", "1,1"], "--factors: has repeated values: 1,1"),
-    (["--smooth-sigma2", "0.5"], "--smooth-sigma2: need at least two weight variances to measure a slope"),
-])
-def test_bad_input_exits_2_with_one_line(argv, needle, tmp_path, capsys):
-    assert exp.main([*argv, "--out", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and needle in err and "Traceback" not in err

@@ -122,22 +122,6 @@ def test_batchnorm_numbers_match_a_numpy_running_average(metrics, arrays):
     assert tm["eval_self_jacobian_sigma"] <= metrics["batchnorm"]["by_data_scale"][1]["lipschitz_bound"] * (1 + 1e-4)
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["--bn-momentum", "1"], "--bn-momentum must be < 1"),
-    (["--bn-batch", "1"], "--bn-batch: must be an integer in [2, 100000] (a batch of one has zero variance), got 1"),
-    (["--depths", "0,2"], "--depths: must be an integer in [1, 64] (2^64 overflows float32 bounds), got 0"),
-    (["--depths", "1,100"], "--depths: must be an integer in [1, 64] (2^64 overflows float32 bounds), got 100"),
-    (["--pair-lr", "-1"], "--pair-lr: must be a number > 0, got -1"),
-    (["--dim", "0"], "--dim: must be an integer in [1, 4096], got 0"),
-    (["--n-iter", "100001"], "--n-iter: must be an integer in [1, 100000], got 100001"),
-    (["--bn-momentum", "2"], "--bn-momentum: must be a number in [0, 1], got 2"),
-])
-def test_bad_flags_exit_2_with_one_line(argv, needle, tmp_path, capsys):
-    assert E.main([*argv, "--out", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and needle in err and "Traceback" not in err
-
-
 def test_report_entries_complete_and_listed_code_ran(metrics):
     entries = check_report_entries(rep, metrics, RAN, required=ENTRY_KEYS)
     assert sorted({n for e in entries for n in e["code"]}) == sorted(CODE)
@@ -166,12 +150,15 @@ def test_numbers_and_wording_of_the_texts(metrics):
         assert words in text and f"{est:.3g}" in text
 
 
-def test_a_diverged_pair_search_is_reported_as_null_with_a_flag(run_dir, metrics, tmp_path):
+def test_a_diverged_pair_search_is_reported_as_null_with_a_flag(run_dir, metrics, tmp_path, capsys):
     """--pair-lr 1e30 sends the pairs to inf/NaN: null estimates and a flag, a report and failing checks, no crash.
 
     Same flags as the smoke run otherwise, so every jitted part (pair_lr is traced) reuses its compile.
     """
+    capsys.readouterr()
     assert E.main([*FLAGS, "--pair-lr", "1e30", "--out", str(tmp_path)]) == 0
+    err = capsys.readouterr().err  # every pair search diverged: one warning line naming them, exit 0
+    assert err.count("\n") == 1 and "every config diverged (the pair search at L = 1, 2, 3, --pair-lr 1e+30)" in err
     m = runio.read_json(tmp_path / "metrics.json")
     assert "nonfinite" not in m and (tmp_path / "bounds.png").stat().st_size > 0
     for row, ok in zip(m["per_depth"], metrics["per_depth"]):

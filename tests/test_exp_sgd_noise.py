@@ -133,17 +133,3 @@ def test_lr_scaling_against_analysis(smoke):
     ls = m["lr_scaling"]
     assert ls[-1]["var_linear"] / ls[0]["var_linear"] > 0.5 * ls[-1]["k"]   # grows ~k-fold
     assert 0.7 < ls[-1]["var_sqrt"] / ls[0]["var_sqrt"] < 1.3                 # stays put
-
-
-@pytest.mark.parametrize("args, needle", [
-    (["--ns", "1,10"], "--ns: must be an integer in [2, 100000], got 1"),
-    (["--batch-sizes", "2,1000"], "--batch-sizes: must be an integer in [1, 999] (below the 1000 examples"),
-    (["--batch-sizes", "4"], "--batch-sizes: need at least two"),
-    (["--ks", "1,300"], "batch size 1200 must be below the 1000 examples"),
-    (["--trials", "1"], "--trials: must be an integer in [2, 1e+08] (at least 2 draws for a standard error)"),
-    (["--base-lr", "0"], "--base-lr: must be a number > 0, got 0"),
-])
-def test_bad_flags_exit_2(args, needle, tmp_path, capsys):
-    assert sgd_noise.main([*args, "--out", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert needle in err and err.count("\n") == 1

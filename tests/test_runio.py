@@ -1,6 +1,7 @@
 import json
 import math
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -68,3 +69,56 @@ def test_unknown_type_is_an_error():
     with pytest.raises(TypeError, match="at x"):
         runio.dumps({"x": object()})
     assert math.isfinite(json.loads(runio.dumps({"y": 2.0}))["y"])
+
+
+# ------------------------------------------------------------------ run-folder ownership
+@pytest.mark.parametrize("make, needle", [
+    (lambda tmp: (tmp / "f").write_text("x") and tmp / "f" / "run", "a component of the path is a file"),
+    (lambda tmp: (tmp / "f").write_text("x") and tmp / "f", "exists and is not a folder"),
+    (lambda tmp: (tmp / "run" / "metrics.json").mkdir(parents=True) or tmp / "run", "metrics.json is a folder"),
+    (lambda tmp: "/proc", "cannot write in this folder"),
+])
+def test_check_folder_refuses_an_unusable_out(tmp_path, make, needle):
+    with pytest.raises(runio.ConfigError, match=needle):
+        runio.check_folder(Path(make(tmp_path)))
+
+
+def test_check_folder_creates_the_folder(tmp_path):
+    runio.check_folder(tmp_path / "a" / "b")
+    assert (tmp_path / "a" / "b").is_dir() and not list((tmp_path / "a" / "b").iterdir())
+
+
+def test_the_lock_refuses_a_live_owner_and_takes_over_a_dead_one(tmp_path):
+    first = runio.RunFolder(tmp_path, "x")
+    assert first.acquire() is None
+    assert (tmp_path / runio.LOCK).read_text() == f"{os.getpid()}\n"
+    with pytest.raises(runio.ConfigError, match=rf"is in use by another run \(pid {os.getpid()}\)"):
+        runio.RunFolder(tmp_path, "x").acquire()  # a second open file description: flock refuses it
+    first.release()
+    assert not (tmp_path / runio.LOCK).exists()
+    (tmp_path / runio.LOCK).write_text("999999999\n")  # a dead run's lock (no such pid)
+    again = runio.RunFolder(tmp_path, "x")
+    assert again.acquire() == f"took over {tmp_path / runio.LOCK}: its run (pid 999999999) is no longer running"
+    again.release()
+
+
+def test_start_removes_the_previous_results_and_lists_the_new_outputs(tmp_path):
+    runio.write_json(tmp_path / "status.json", {"status": "ok", "outputs": ["old.png", "curves.npz", "../x"]})
+    for name in ("old.png", "curves.npz", "metrics.json", "checkpoint.npz", "mine.txt", ".metrics.json.ab.tmp"):
+        (tmp_path / name).write_text("previous run")
+    folder = runio.RunFolder(tmp_path, "x")
+    folder.acquire()
+    folder.start({"lr": 0.1})
+    # the previous run's results are gone before this run's config is written; checkpoints and the user's files stay
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "checkpoint.npz", "config.json", "mine.txt",
+                                                         "status.json"]
+    assert runio.read_json(tmp_path / "status.json")["status"] == "running"
+    runio.save_curves(tmp_path / "curves.npz", a=np.ones(2))
+    runio.write_metrics(tmp_path, {"a": 1})
+    assert runio.read_json(tmp_path / "status.json")["outputs"] == ["curves.npz"]  # metrics.json is always a result
+    folder.finish("ok")
+    folder.release()
+    status = runio.read_json(tmp_path / "status.json")
+    assert status["status"] == "ok" and status["pid"] == os.getpid() and status["wall_time_s"] >= 0
+    runio.save_curves(tmp_path / "after.npz", a=np.ones(2))  # no run owns the folder now: nothing recorded
+    assert runio.read_json(tmp_path / "status.json")["outputs"] == ["curves.npz"]

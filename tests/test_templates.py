@@ -54,12 +54,17 @@ def test_mean_se_matches_numpy_and_ignores_nan():
     (1.0, 0.1, 1.2, 0.1, "no significant difference"),  # z = 1.4
     (1.0, 0.1, 0.5, 0.1, "lower"),
     (1.0, float("nan"), 5.0, 0.1, "no significant difference"),  # unknown uncertainty: no claim
+    # a missing (diverged) value: no verdict at all, never "no significant difference"
+    (1.0, 0.1, float("nan"), 0.1, "not comparable"),
+    (float("nan"), 0.1, 1.0, 0.1, "not comparable"),
+    (1.0, 0.1, float("inf"), float("nan"), "not comparable"),
 ])
 def test_compare_verdicts(a, se_a, b, se_b, verdict):
     result = stats.compare(a, se_a, b, se_b)
     assert result.verdict == verdict
-    assert result.difference == pytest.approx(b - a)
-    assert result.significant == (verdict != "no significant difference")
+    assert result.difference == pytest.approx(b - a, nan_ok=True)
+    assert result.significant == (verdict in ("higher", "lower"))
+    assert result.comparable == (verdict != "not comparable")
 
 
 def test_compare_paired_uses_the_spread_of_the_differences():
@@ -75,3 +80,4 @@ def test_compare_paired_uses_the_spread_of_the_differences():
     noisy = stats.compare_paired(base, base + np.array([0.3, -0.2, 0.1, -0.3, 0.2]))
     assert noisy.verdict == "no significant difference"
     assert stats.compare_paired([1.0, np.nan, 2.0], [0.0, 5.0, 1.1]).difference == pytest.approx(-0.95)
+    assert stats.compare_paired([1.0, 2.0], [np.nan, np.nan]).verdict == "not comparable"  # every pair diverged

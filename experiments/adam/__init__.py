@@ -12,7 +12,7 @@ vs nndl's Adam on one- and two-variable linear regression and a two-class
 logistic classification, train/test table and epochs to tolerance (sgd_vs_adam.png).
 """
 
-from experiments.adam.config import KEYS, get_config, validate
+from experiments.adam.config import KEYS, estimate, get_config, validate
 from nndl.run import cli
 
 NAME = "adam"
@@ -23,4 +23,4 @@ def main(argv=None) -> int:
     from experiments.adam.run import run  # jax and the maths load only when an experiment runs
 
     return cli.run_experiment(NAME, doc=__doc__, get_config=get_config, run=run, keys=KEYS, validate=validate,
-                              argv=argv)
+                              argv=argv, estimate=estimate)

@@ -83,3 +83,22 @@ def validate(config: dict) -> None:
     if not config["batch_size"] <= n_train:
         raise cli.UserError(f"--batch-size: {config['batch_size']} exceeds the {n_train} training points "
                             f"(--n-points {config['n_points']})")
+
+
+def estimate(config: dict) -> cli.Estimate:
+    """Memory and work of the AdamW-vs-L2 sweep (no decay + 2 methods x lambdas, full batch), the SGD-vs-Adam
+    sweep (3 tasks x 2 optimisers, linear models) and the constant-gradient runs (4 variants x dim coordinates)."""
+    params = cli.Estimate.dense_params([config["n_features"], *config["hidden"], 1])
+    n, n_test = config["n_train"], config["n_test"]
+    decay = cli.Estimate.sweep(
+        f"{1 + 2 * len(config['lambdas'])} decay configs x {params} parameters x {config['decay_steps']} steps",
+        configs=1 + 2 * len(config["lambdas"]), params=params, examples=n + n_test / config["decay_steps"],
+        steps=config["decay_steps"], activations=2 * (n + n_test) * sum(config["hidden"]),
+        data_bytes=4.0 * (n + n_test) * (config["n_features"] + 1))
+    linear = cli.Estimate.sweep(f"6 linear configs x {config['epochs']} epochs", configs=6, params=3,
+                                examples=config["n_points"], steps=config["epochs"],
+                                recorded=4 * config["epochs"], data_bytes=4.0 * 3 * config["n_points"] * 3)
+    constant = cli.Estimate(bytes=4.0 * config["dim"] * (8 + len(config["eps_sweep"])) + 16.0 * config["long_steps"],
+                            flops=40.0 * config["dim"] * config["long_steps"],
+                            what=f"{config['long_steps']} steps x {config['dim']} coordinates")
+    return decay + linear + constant

@@ -40,8 +40,12 @@ def loss_figure(history: np.ndarray, seed002: dict):
     ax = axes[0, 0]
     ax.plot(np.arange(history.size), history)
     sizes = seed002["sizes"]
-    ax.set(yscale="log", xlabel="SGD step (full batch, gradient by hand)", ylabel="mean ||yhat - y||^2",
-           title=f"Seed 002 net {sizes['n']}->{sizes['d']}->{sizes['K']}, lr {seed002['lr']:g}")
+    title = f"Seed 002 net {sizes['n']}->{sizes['d']}->{sizes['K']}, lr {seed002['lr']:g}"
+    if seed002.get("diverged"):  # the curve stops where the loss stops being finite
+        ax.axvline(seed002["diverged_step"], color="C3", ls="--", label=f"diverged at step {seed002['diverged_step']}")
+        ax.legend()
+        title += ": diverged"
+    ax.set(yscale="log", xlabel="SGD step (full batch, gradient by hand)", ylabel="mean ||yhat - y||^2", title=title)
     return fig
 
 

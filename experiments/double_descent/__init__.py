@@ -14,7 +14,7 @@ every data draw is a new training set, and N = 100 is the first half of each N =
 
 from __future__ import annotations
 
-from experiments.double_descent.config import KEYS, get_config, validate
+from experiments.double_descent.config import KEYS, estimate, get_config, validate
 from nndl.run import cli
 
 NAME = "double_descent"
@@ -30,4 +30,4 @@ def main(argv=None) -> int:
     from experiments.double_descent.run import run  # the sweep and its maths load only when it runs
 
     return cli.run_experiment(NAME, doc=__doc__, get_config=get_config, run=run, keys=KEYS, validate=validate,
-                              argv=argv)
+                              argv=argv, estimate=estimate)

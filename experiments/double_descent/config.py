@@ -19,7 +19,7 @@ def get_config(full: bool = False) -> dict:
 
 
 KEYS = {
-    "widths": Key("hidden widths M, e.g. 2:200:2 or 10,50,100", lo=1, hi=4096),
+    "widths": Key("hidden widths M, e.g. 2:200:2 or 10,50,100", lo=1, hi=4096, unique=True),
     "seeds": Key("init seeds per (width, N, data draw)", lo=1, hi=1000),
     "data_draws": Key("independently drawn training sets", lo=1, hi=1000),
     "epochs": Key("full-batch Adam epochs", lo=1, hi=10_000_000),
@@ -30,9 +30,9 @@ KEYS = {
                       hi=1_000_000),
     "n_test": Key("test points", lo=1, hi=10_000_000),
     "noise": Key("label noise standard deviation sigma", lo=0, hi=1e6),
-    "curve_widths": Key("widths of the (b) training curves", lo=1, hi=4096),
-    "interp_tol": Key("training MSE below which a width interpolates", positive=True),
-    "settle_tol": Key("relative change over the last 10 % of epochs that counts as settled", positive=True),
+    "curve_widths": Key("widths of the (b) training curves", lo=1, hi=4096, unique=True),
+    "interp_tol": Key("training MSE below which a width interpolates", positive=True, hi=1e6),
+    "settle_tol": Key("relative change over the last 10 % of epochs that counts as settled", positive=True, hi=1e6),
     "n_buckets": Key("max number of width buckets (padding vs compile time)", lo=1, hi=64, flag="--buckets"),
     "chunk_epochs": Key("epochs per jitted call (progress and checkpoint granularity)", lo=1, hi=10_000_000),
 }
@@ -43,3 +43,34 @@ def validate(config: dict) -> None:
         raise cli.UserError(f"--n-train-large {config['n_train_large']} must exceed --n-train {config['n_train']}")
     if config["batch_size"] is not None and config["batch_size"] > config["n_train"]:
         raise cli.UserError(f"--batch-size {config['batch_size']} exceeds --n-train {config['n_train']}")
+
+
+PLAN_WIDTHS = 256
+
+
+def estimate(config: dict) -> cli.Estimate:
+    """Memory and work of the sweep: 2 sizes x widths x data draws x seeds configs, each padded to its width
+    bucket's widest (the buckets the sweep will use), full-batch (or minibatch) Adam for `epochs` epochs."""
+    from nndl.models import padded_mlp
+    from nndl.sweep import padded_cost, plan_buckets
+
+    widths = sorted(set(config["widths"]))
+    runs = 2 * config["data_draws"] * config["seeds"]  # configs per width (each width weighs the same)
+    n, depth = config["n_train_large"], 2
+
+    def flops(w):  # forward FLOPs per example
+        return padded_mlp.flops_per_example(w, d_in=teacher.D_IN, d_out=teacher.D_OUT, depth=depth)
+
+    def params(w):
+        return padded_mlp.param_count(w, d_in=teacher.D_IN, d_out=teacher.D_OUT, depth=depth)
+
+    # the buckets the sweep will plan (padded cost); beyond PLAN_WIDTHS distinct widths planning alone takes
+    # minutes, so the unpadded cost stands in: a lower bound, which refuses only what cannot fit even unpadded
+    buckets = plan_buckets(widths, config["n_buckets"], flops) if len(widths) <= PLAN_WIDTHS else [[w] for w in widths]
+    executed = runs * padded_cost(widths, buckets, flops)[1]
+    carried = runs * padded_cost(widths, buckets, params)[1]  # parameters, padded, over every config
+    configs, batch, top = runs * len(widths), config["batch_size"] or n, max(widths)
+    data = 4.0 * config["data_draws"] * (n + config["n_test"]) * (teacher.D_IN + teacher.D_OUT)
+    return cli.Estimate(bytes=4.0 * (4 * carried + configs * (2 * batch * top * (depth + 1) + 400)) + data,
+                        flops=3.0 * executed * (n + config["n_train"]) / 2 * config["epochs"],
+                        what=f"{configs} configs x padded widths up to {top}^2 x {config['epochs']} epochs")

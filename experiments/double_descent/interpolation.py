@@ -92,8 +92,8 @@ def peak_summary(widths: list[int], test: np.ndarray, se: np.ndarray) -> dict:
         return {"peak_width": None, "peak_params": None, "peak_test_loss": None, "peak_test_loss_se": None,
                 "peak_region": None}
     i = int(np.nanargmax(test))
-    tied = [w for w, t, s in zip(widths, test, se)
-            if not stats.compare(test[i], se[i], t, s).significant]
+    comps = [stats.compare(test[i], se[i], t, s) for t, s in zip(test, se)]
+    tied = [w for w, c in zip(widths, comps) if c.comparable and not c.significant]  # a diverged width is not tied
     return {"peak_width": widths[i], "peak_params": n_params(widths[i]), "peak_test_loss": float(test[i]),
             "peak_test_loss_se": float(se[i]), "peak_region": [min(tied), max(tied)]}
 

@@ -64,6 +64,10 @@ def double_descent(m: dict, curves: dict, out: Path) -> None:
             ax.axvline(mstar, color=f"C{s}", ls="--", lw=1)
             if thr is not None:
                 ax.axvline(thr, color=f"C{s}", ls=":", lw=1.5)
+        diverged = [w for w, k in zip(widths, m["diverged_runs"][s]) if k]
+        if diverged:  # x in data, y in axes coordinates: crosses along the bottom, one row per N
+            test_ax.plot(diverged, [0.04 + 0.06 * s] * len(diverged), "x", ms=5, color=f"C{s}",
+                         transform=test_ax.get_xaxis_transform(), label=f"N = {n}: runs diverged (left out)")
     train_ax.axhline(m["interp_tol"], color="gray", ls=":", lw=1)
     test_ax.axhline(m["R_t"], color="k", ls="-", lw=0.8, label=f"$R_t$ = {m['R_t']:.3g}")
     train_ax.set(xlabel="hidden width M", ylabel="final training MSE (log)", title="(c) training MSE vs width")

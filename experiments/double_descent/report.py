@@ -16,7 +16,7 @@ TEXT = templates.beside(__file__)
 
 
 def _word(c_verdict: str) -> str:
-    return {"higher": "hurts", "lower": "helps", "no significant difference": "tie"}[c_verdict]
+    return {stats.HIGHER: "hurts", stats.LOWER: "helps", stats.TIE: "tie", stats.NOT_COMPARABLE: "none"}[c_verdict]
 
 
 def _f(value) -> float:
@@ -54,7 +54,7 @@ def speed_sentence(to_tol: dict) -> str:
     (w1, a), (w2, b) = reached[-2], reached[-1]
     c = stats.compare(a["mean"], a["se"] if a["se"] is not None else math.nan, b["mean"],
                       b["se"] if b["se"] is not None else math.nan)
-    key = {"lower": "speed_faster", "higher": "speed_slower", "no significant difference": "speed_tie"}[c.verdict]
+    key = {stats.LOWER: "speed_faster", stats.HIGHER: "speed_slower", stats.TIE: "speed_tie"}[c.verdict]
     return templates.render(TEXT, key, {"w1": w1, "w2": w2, "a": a["mean"], "b": b["mean"], "diff": c.difference,
                                         "dse": c.difference_se, "never": ", ".join(map(str, never)) or "none"})
 
@@ -97,6 +97,9 @@ def report_fields(m: dict) -> dict:
                                            for e, w in large["threshold_by_budget"].items()),
             "peak_lo": (m["peak_region"] or [None, None])[0], "peak_hi": (m["peak_region"] or [None, None])[1],
             "hurts_list": ", ".join(map(str, d["hurts_widths"])) or "none",
+            "n_configs": m["sweep"]["n_configs"],
+            "diverged_list": "; ".join(f"M = {w}: {a} / {b}" for w, a, b in zip(m["widths"], *m["diverged_runs"])
+                                       if a or b),
             "helps_list": ", ".join(map(str, d["helps_widths"])) or "none"}
 
 
@@ -137,7 +140,9 @@ def report(m: dict) -> list[Answer]:
                       ["peak test MSE", _pm(m["peak_test_loss"], m["peak_test_loss_se"])],
                       [f"test MSE at M = {m['widths'][-1]}", _pm(m["test_loss_at_max_width"],
                                                                  m["test_loss_at_max_width_se"])]] + budget_rows,
-               text=" ".join([templates.render(TEXT, "runs_text", fields), templates.render(TEXT, thr_key, fields),
+               text=" ".join([templates.render(TEXT, "runs_text", fields),
+                              templates.render(TEXT, "diverged_text", fields) if m["diverged"] else "",
+                              templates.render(TEXT, thr_key, fields),
                               templates.render(TEXT, peak_key(m), fields) if m["peak_width"] is not None else "",
                               templates.render(TEXT, settle_key, fields)]).strip(),
                code=["experiments.double_descent.interpolation.threshold",

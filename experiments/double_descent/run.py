@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from experiments.double_descent.interpolation import (
 from experiments.double_descent.plots import plot
 from nndl import stats
 from nndl.data import teacher
-from nndl.run import progress, runio
+from nndl.run import cli, progress, runio
 from nndl.sweep import Grid, derive_seeds
 from nndl.train import run_mlp_sweep
 
@@ -154,12 +153,11 @@ def run(config: dict, out: Path) -> dict:
         "to_1e-3": to_tol,
         "diverged": int(res.diverged.sum()),
         "diverged_configs": [int(i) for i in np.flatnonzero(res.diverged)],
+        "diverged_runs": runs_of(grid, bad).sum(axis=2).tolist(),  # per (N, width): runs whose loss went non-finite
         "sweep": {"n_configs": grid.size, "buckets": [[b[0], b[-1]] for b in res.buckets],
                   "padding_waste": res.padding_waste, "wall_s": wall, "flops_executed": res.flops_executed},
     }
-    if metrics["diverged"] == grid.size:
-        print(f"{NAME}: warning: every config diverged (lr {config['lr']:g}); the metrics hold nulls",
-              file=sys.stderr)
+    cli.warn_diverged(NAME, metrics["diverged"], grid.size, f" (lr {config['lr']:g})")
     curves = {"widths": widths, "sizes": sizes, "epochs": epochs, "train": train_curve_m[0], "test": test_curve_m[0],
               "train_large": train_curve_m[1], "test_large": test_curve_m[1], "final_train": train_m[0],
               "final_test": test_m[0], "train_runs": runs_of(grid, final_train), "test_runs": test,

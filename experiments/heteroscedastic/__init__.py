@@ -19,7 +19,7 @@ fit is reported as diverged (null numbers and a flag), never as a verdict on NaN
 
 from __future__ import annotations
 
-from experiments.heteroscedastic.config import KEYS, get_config, validate
+from experiments.heteroscedastic.config import KEYS, estimate, get_config, validate
 from nndl.run import cli
 
 NAME = "heteroscedastic"
@@ -32,4 +32,4 @@ def main(argv=None) -> int:
     from experiments.heteroscedastic.run import run  # jax and the maths load only when an experiment runs
 
     return cli.run_experiment(NAME, doc=__doc__, get_config=get_config, run=run, keys=KEYS, validate=validate,
-                              argv=argv)
+                              argv=argv, estimate=estimate)

@@ -17,6 +17,11 @@ from nndl.models import padded_mlp
 from nndl.run import progress
 
 
+def checkpoint_path(stem, depth: int, activation: str) -> str:
+    """The engine checkpoint of one (depth, activation) call, from the stem given to `explore_architectures`."""
+    return f"{stem}_{depth}_{activation}.npz"
+
+
 def explore_architectures(config: dict, x_fit, y_fit, x_val, y_val, x_eval, *, checkpoint=None) -> list[dict]:
     """(d) depth x activation x width x weight decay x seed, full-batch Adam at the rate of (c).
 
@@ -27,7 +32,8 @@ def explore_architectures(config: dict, x_fit, y_fit, x_val, y_val, x_eval, *, c
       config: the run's config (arch_* keys, lr, steps).
       x_fit, y_fit: the training part of the training set, (n, 1); x_val, y_val: the validation part.
       x_eval: (m, 1) inputs at which every config's predictions are returned (fit, validation, test).
-      checkpoint: a path stem for the engine's resumable checkpoints (one file per call), or None.
+      checkpoint: a path stem for the engine's resumable checkpoints (one file per call, `checkpoint_path`;
+        kept when the call finishes, for the caller to remove once the whole run has finished), or None.
 
     Returns:
       One dict per (depth, activation, width, weight_decay): per seed, train_mse and val_mse (the engine's
@@ -40,10 +46,11 @@ def explore_architectures(config: dict, x_fit, y_fit, x_val, y_val, x_eval, *, c
     groups = []
     for depth in config["arch_depths"]:
         for activation in config["arch_activations"]:
-            path = None if checkpoint is None else f"{checkpoint}_{depth}_{activation}.npz"
+            path = None if checkpoint is None else checkpoint_path(checkpoint, depth, activation)
             res = nn_train.run_mlp_sweep(flat, {"x_train": x_fit, "y_train": y_fit, "x_test": x_val, "y_test": y_val},
                                          depth=depth, activation=activation, n_buckets=1, n_record=2,
                                          chunk_epochs=chunk_steps(config["steps"]), checkpoint=path,
+                                         keep_checkpoint=True,
                                          desc=f"(d) depth {depth} {activation}", progress=progress.bar)
             preds = np.zeros((grid.size, x_eval.shape[0]), np.float32)
             for b, (spec, state) in enumerate(zip(res.specs, res.states)):
@@ -76,5 +83,5 @@ def select_architecture(groups: list[dict]) -> list[dict]:
                     "params": padded_mlp.param_count(g["width"], d_in=1, d_out=1, depth=g["depth"]),
                     "train_mse": math.nan if diverged else mean_or_nan(g["train_mse"]),
                     "val_mse": math.nan if diverged else mean_or_nan(g["val_mse"]),
-                    "diverged": diverged, "pred": pred})
+                    "diverged": diverged, "diverged_seeds": np.asarray(g["diverged"], bool), "pred": pred})
     return sorted(out, key=lambda g: (not math.isfinite(g["val_mse"]), g["val_mse"]))

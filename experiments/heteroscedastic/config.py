@@ -58,10 +58,36 @@ KEYS = {
     "warmup_fraction": Key("share of the steps spent warming up", positive=True, hi=1.0),
     "end_lr": Key("final learning rate of the cosine schedule", positive=True),
     "nll_lr": Key("(f) learning rate of the mean-and-variance network", positive=True),
-    "var_floor": Key("(f) smallest predicted variance (softplus + floor)", positive=True),
+    "var_floor": Key("(f) smallest predicted variance (softplus + floor)", positive=True, hi=1e6),
 }
 
 
 def validate(config: dict) -> None:
     if config["fail_ratio"] <= 1:
         raise cli.UserError(f"--fail-ratio: must be > 1, got {config['fail_ratio']:g}")
+
+
+def estimate(config: dict) -> cli.Estimate:
+    """Memory and work of the fits: (c) + the (d) learning-rate sweep (rates x seeds, every step recorded), the
+    architecture sweep (padded to its widest and deepest net) and the (f) NLL fit, full batch for `steps` steps on
+    the data's rows (a user's file: at most one row per 4 bytes)."""
+    import os
+
+    from nndl import data
+    from nndl.models import padded_mlp
+
+    rows = data.X_Y_ROWS if config["data"] is None else max(10, os.path.getsize(config["data"]) // 4)
+    steps, hidden = config["steps"], config["hidden"]
+    params = cli.Estimate.dense_params([1, *hidden, 1])
+    rates = len(set(config["lr_grid"]) | {config["lr"]}) + 1
+    fits = rates * config["lr_seeds"] + 2  # + the (c) model and the (f) NLL net
+    regimes = cli.Estimate.sweep(f"{fits} fits x {params} parameters x {steps} steps", configs=fits, params=params,
+                                 examples=rows, steps=steps, activations=2 * rows * sum(hidden),
+                                 recorded=2 * steps, data_bytes=4.0 * (rates * steps + 4 * rows))
+    width, depth = max(config["arch_widths"]), max(config["arch_depths"])
+    archs = (len(config["arch_depths"]) * len(config["arch_activations"]) * len(config["arch_widths"])
+             * len(config["arch_weight_decays"]) * config["arch_seeds"])
+    return regimes + cli.Estimate.sweep(
+        f"{archs} architectures x padded width {width}^2 x {depth} layers x {steps} steps", configs=archs,
+        params=padded_mlp.param_count(width, d_in=1, d_out=1, depth=depth), examples=rows, steps=steps,
+        activations=2 * rows * width * depth, recorded=4)

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.heteroscedastic import architectures, model, training
+from experiments.heteroscedastic import NAME, architectures, model, training
 from experiments.heteroscedastic.diagnostics import (
     against,
     assess,
@@ -27,13 +27,14 @@ from experiments.heteroscedastic.diagnostics import (
 )
 from experiments.heteroscedastic.plots import plot
 from nndl import data
-from nndl.run import runio
+from nndl.run import cli, runio
 
 
 def load_data(config: dict) -> tuple[np.ndarray, np.ndarray, bool]:
-    """(x, y, truth_known): the shipped set has a documented generator, a user's --data does not."""
+    """(x, y, truth_known): the shipped set has a documented generator, a user's --data does not. Values
+    beyond float32's range are refused (the fits train in float32: they would be infinite, not large)."""
     path = Path(config["data"]) if config["data"] else data.X_Y_PATH
-    columns = data.load_csv(path, ("x", "y"), min_rows=10)
+    columns = data.load_csv(path, ("x", "y"), min_rows=10, max_abs=data.files.FLOAT32_MAX)
     return columns["x"], columns["y"], config["data"] is None
 
 
@@ -140,6 +141,14 @@ def heteroscedastic(evh: dict, diverged: bool, ev: dict, y_train, y_test, x_test
     return hetero
 
 
+def checkpoints(config: dict, out: Path) -> list[Path]:
+    """The engine checkpoints of a run: kept while it runs (an interruption resumes every finished fit), removed
+    at its end."""
+    arch = [Path(architectures.checkpoint_path(out / "checkpoint_arch", d, a))
+            for d in config["arch_depths"] for a in config["arch_activations"]]
+    return [out / "checkpoint_lr.npz", *arch, out / "checkpoint_nll.npz"]
+
+
 def run(config: dict, out: Path) -> dict:
     x_all, y_all, truth_known = load_data(config)
     key = jax.random.key(config["seed"])
@@ -202,6 +211,8 @@ def run(config: dict, out: Path) -> dict:
     hetero = heteroscedastic(evh, nll_fit.diverged[0], ev, y_train, y_test, x_test, sq_ref, nll_ref, train_idx,
                              test_idx)
 
+    diverged = [*fits.diverged, *(d for g in groups for d in np.atleast_1d(g["diverged_seeds"])), *nll_fit.diverged]
+    cli.warn_diverged(NAME, int(np.sum(diverged)), len(diverged))
     metrics = {"n_train": int(train_idx.size), "n_test": int(test_idx.size), "n_fit": int(idx["fit"].size),
                "n_val": int(idx["val"].size), "noise_floor": noise_floor, "noise_floor_se": noise_floor_se,
                "truth_known": truth_known, "homoscedastic": homo, "lr_regimes": lr_regimes, "lr_sweep": lr_sweep,
@@ -224,6 +235,8 @@ def run(config: dict, out: Path) -> dict:
         metrics["oracle"] = oracle(curves, x_all, ref_sq, ref_nll, idx)
     runio.save_curves(out / "curves.npz", **curves)
     plot(curves, metrics, out)
+    for path in checkpoints(config, out):  # every fit is done: nothing left to resume
+        path.unlink(missing_ok=True)
     return metrics
 
 

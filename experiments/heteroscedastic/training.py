@@ -125,8 +125,9 @@ def train(spec: Spec, data: dict, *, keys: jax.Array, lr_rows, fit_rows, var_flo
       keys: (configs,) PRNG keys of the initial parameters.
       lr_rows, fit_rows: (configs,) rows of data["lr"] and data["fit_w"].
       var_floor: variance floor of the "mean_var" head.
-      desc, checkpoint, progress_bar: the engine's progress label, resumable checkpoint (.npz path or None)
-        and progress factory (None: silent).
+      desc, checkpoint, progress_bar: the engine's progress label, resumable checkpoint (.npz path or None;
+        kept when the fit finishes, for the caller to remove once the whole run has finished) and progress
+        factory (None: silent).
     """
     lr_rows = np.asarray(lr_rows, np.int32)
     n, steps = lr_rows.size, int(np.shape(data["lr"])[1])
@@ -135,7 +136,7 @@ def train(spec: Spec, data: dict, *, keys: jax.Array, lr_rows, fit_rows, var_flo
           "fit_row": np.asarray(fit_rows, np.int32), "var_floor": np.full(n, var_floor, np.float32)}
     arrays = {k: np.asarray(data[k], np.float32) for k in ("x", "y", "lr", "fit_w", "val_w")}
     engine = sweep.Sweep([make_task(spec)], METRICS, steps, chunk_epochs=chunk_steps(steps), n_record=steps)
-    (res,) = engine.run([hp], arrays, checkpoint=checkpoint, desc=desc, progress=progress_bar)
+    (res,) = engine.run([hp], arrays, checkpoint=checkpoint, keep_checkpoint=True, desc=desc, progress=progress_bar)
     first_bad = np.where(res.track.diverged, res.track.diverged_epoch, steps)
     after = np.arange(steps)[None, :] >= first_bad[:, None]
     curves = {name: np.where(after, np.nan, res.track.curves[:, :, c]) for c, name in enumerate(METRICS)}

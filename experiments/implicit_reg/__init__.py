@@ -12,7 +12,7 @@ then explicit weight decay, chosen on a held-out validation set, against the imp
 
 from __future__ import annotations
 
-from experiments.implicit_reg.config import KEYS, get_config, validate
+from experiments.implicit_reg.config import KEYS, estimate, get_config, validate
 from nndl.run import cli
 
 NAME = "implicit_reg"
@@ -28,4 +28,4 @@ def main(argv=None) -> int:
     from experiments.implicit_reg.run import run  # the sweeps and their maths load only when it runs
 
     return cli.run_experiment(NAME, doc=__doc__, get_config=get_config, run=run, keys=KEYS, validate=validate,
-                              argv=argv)
+                              argv=argv, estimate=estimate)

@@ -29,9 +29,9 @@ KEYS = {
     "n_val": Key("validation points per data draw (choosing the weight decay)", lo=1, hi=10_000_000),
     "n_test": Key("test points", lo=1, hi=10_000_000),
     "noise": Key("label noise standard deviation sigma", lo=0, hi=1e6),
-    "stop_loss": Key("training MSE that counts as converged", positive=True),
+    "stop_loss": Key("training MSE that counts as converged", positive=True, hi=1e6),
     "weight_decays": Key("explicit L2 strengths tried at every lr (the implicit-only runs have 0)", positive=True,
-                         unique=True),
+                         hi=1e6, unique=True),
     "wd_epochs": Key("horizon of the weight-decay runs", lo=1, hi=10_000_000),
     "chunk_epochs": Key("epochs per jitted call (progress and checkpoint granularity)", lo=1, hi=10_000_000),
 }
@@ -40,3 +40,22 @@ KEYS = {
 def validate(config: dict) -> None:
     if config["batch_size"] > config["n_train"]:
         raise cli.UserError(f"--batch-size {config['batch_size']} exceeds N = {config['n_train']}")
+
+
+def estimate(config: dict) -> cli.Estimate:
+    """Memory and work of the two sweeps: lrs x data draws x seeds implicit-only runs for `epochs` (an upper bound:
+    they stop at --stop-loss), and as many per weight decay for `wd_epochs`; minibatch SGD over N examples."""
+    from nndl.models import padded_mlp
+
+    runs = len(config["lrs"]) * config["data_draws"] * config["seeds"]
+    width, depth, n = config["width"], config["depth"], config["n_train"]
+    params = padded_mlp.param_count(width, d_in=teacher.D_IN, d_out=teacher.D_OUT, depth=depth)
+    data = 4.0 * config["data_draws"] * (n + config["n_val"] + config["n_test"]) * (teacher.D_IN + teacher.D_OUT)
+    activations = 2 * config["batch_size"] * width * (depth + 1)
+    implicit = cli.Estimate.sweep(f"{runs} configs x width {width}^2 x {depth} layers x {config['epochs']} epochs",
+                                  configs=runs, params=params, examples=n, steps=config["epochs"],
+                                  activations=activations, recorded=400, data_bytes=data)
+    decays = runs * len(config["weight_decays"])
+    return implicit + cli.Estimate.sweep(f"{decays} weight-decay configs x {config['wd_epochs']} epochs",
+                                         configs=decays, params=params, examples=n, steps=config["wd_epochs"],
+                                         activations=activations, recorded=400)

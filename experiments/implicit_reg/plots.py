@@ -7,13 +7,27 @@ from pathlib import Path
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
-from nndl.run.plotting import save_figure, subplots
+from nndl.run.plotting import placeholder, save_figure, subplots
 
 
 def plot(m: dict, curves: dict, out: Path) -> None:
     convergence(m, curves, out)
-    gradient_norms(m, curves, out)
-    weight_decay(m, out)
+    if m["kept_lrs"]:
+        gradient_norms(m, curves, out)
+    else:
+        placeholder(out / "gradient_norms.png", "no learning rate converged often enough (diverged or too slow): "
+                                                "nothing to plot")
+    if m["weight_decay"]["best"] is not None:
+        weight_decay(m, out)
+    else:
+        placeholder(out / "weight_decay.png", "every weight-decay run diverged: nothing to plot")
+
+
+def _label(m: dict, lr: float, i: int) -> str:
+    """A learning rate's legend entry: its converged share, and how many of its runs diverged."""
+    diverged = m["diverged_runs"][i]
+    return (f"μ = {lr:g} ({m['converged_fraction'][i]:.0%} converged"
+            + (f", {diverged} diverged: flat after it)" if diverged else ")"))
 
 
 def convergence(m: dict, curves: dict, out: Path) -> None:
@@ -23,7 +37,7 @@ def convergence(m: dict, curves: dict, out: Path) -> None:
         sel = np.isclose(curves["lr"], lr)
         for j, curve in enumerate(curves["train"][sel]):
             ax.loglog(curves["epochs"], curve, color=f"C{i}", alpha=0.6, lw=1,
-                      label=f"μ = {lr:g} ({m['converged_fraction'][i]:.0%} converged)" if j == 0 else None)
+                      label=_label(m, lr, i) if j == 0 else None)
     ax.axhline(m["stop_loss"], color="gray", ls=":", lw=1, label=f"target MSE {m['stop_loss']:g}")
     ax.set(xlabel="epoch", ylabel="training MSE (full data)",
            title=f"(b) SGD, {m['depth']}×{m['width']} ReLU, B = {m['batch_size']}, {m['n_runs']} runs per μ")
@@ -68,9 +82,11 @@ def weight_decay(m: dict, out: Path) -> None:
     ax = ax[0, 0]
     for i, lr in enumerate(m["lrs"]):
         rows = [r for r in wd["grid"] if r["lr"] == lr]
-        ax.errorbar([r["weight_decay"] for r in rows], [r["val_loss"] for r in rows],
+        lost = sum(r["val_loss"] is None for r in rows)
+        val = [np.nan if r["val_loss"] is None else r["val_loss"] for r in rows]
+        ax.errorbar([r["weight_decay"] for r in rows], val,
                     yerr=[2 * (r["val_loss_se"] or 0) for r in rows], fmt="o-", capsize=2, color=f"C{i}",
-                    label=f"μ = {lr:g}")
+                    label=f"μ = {lr:g}" + (f" (diverged at {lost} of {len(rows)} λ: gaps)" if lost else ""))
     if wd["best"] is not None:
         ax.plot(wd["best"]["weight_decay"], wd["best"]["val_loss"], "k*", ms=12, label="chosen (validation)")
     if wd["best_implicit"] is not None:

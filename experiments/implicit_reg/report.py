@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from experiments.implicit_reg.summary import MIN_CONVERGED
+from nndl import stats
 from nndl.report import Answer, Check
 from nndl.run import templates
 
@@ -41,9 +42,9 @@ def trend_sentences(m: dict, fields: dict) -> list[str]:
     out = [templates.render(TEXT, "slope_down" if z < -2 else "slope_up" if z > 2 else "slope_flat",
                             {**fields, "z": z})]
     tc = t["test_change"]
-    out.append(templates.render(TEXT, {"lower": "test_down", "higher": "test_up",
-                                       "no significant difference": "test_flat"}[tc["verdict"]],
-                                {**fields, "tc": {**tc, "size": abs(_f(tc["difference"]))}}))
+    key = {stats.LOWER: "test_down", stats.HIGHER: "test_up", stats.TIE: "test_flat"}.get(tc["verdict"])
+    if key is not None:  # NOT_COMPARABLE (no finite pair): no sentence about the change
+        out.append(templates.render(TEXT, key, {**fields, "tc": {**tc, "size": abs(_f(tc["difference"]))}}))
     lo, hi = _f(t["corr_low"]), _f(t["corr_high"])
     out.append(templates.render(TEXT, "corr_pos" if lo > 0 else "corr_neg" if hi < 0 else "corr_none", fields))
     return out
@@ -57,11 +58,11 @@ def weight_decay_text(m: dict, fields: dict) -> str:
         return templates.render(TEXT, "wd_none", fields)
     parts = [templates.render(TEXT, "wd_choice", {**fields, "best": best}),
              templates.render(TEXT, "wd_interior" if wd["interior"] else "wd_edge", {**fields, "best": best})]
-    if bi is not None and comp is not None:
-        parts.append(templates.render(TEXT, {"lower": "wd_beats", "higher": "wd_worse",
-                                             "no significant difference": "wd_tie"}[comp["verdict"]],
-                                      {**fields, "best": best, "bi": bi,
-                                       "comp": {**comp, "size": abs(_f(comp["difference"]))}}))
+    key = None if comp is None else {stats.LOWER: "wd_beats", stats.HIGHER: "wd_worse",
+                                     stats.TIE: "wd_tie"}.get(comp["verdict"])  # NOT_COMPARABLE: no sentence
+    if bi is not None and key is not None:
+        parts.append(templates.render(TEXT, key, {**fields, "best": best, "bi": bi,
+                                                  "comp": {**comp, "size": abs(_f(comp["difference"]))}}))
     return " ".join(parts)
 
 
@@ -72,7 +73,7 @@ def report(m: dict) -> list[Answer]:
                   f"{c:.0%}, " + (f"{e:.0f} ± {_f(se):.0f}" if e is not None else "-")]
                  for lr, c, e, se in zip(lrs, m["converged_fraction"], m["epochs_to_converge"],
                                          m["epochs_to_converge_se"])]
-    excluded = " ".join(templates.render(TEXT, "excluded", {"lr": e["lr"], "reason": e["reason"]})
+    excluded = " ".join(templates.render(TEXT, "excluded_diverged" if e["reason"] == "diverged" else "excluded", e)
                         for e in m["excluded_lrs"])
     b_text = templates.render(TEXT, "convergence_all" if not m["excluded_lrs"] else "convergence_some", fields)
     rows = [[f"μ = {lr:g}" + ("" if lr in m["kept_lrs"] else " (excluded)"),
@@ -106,9 +107,9 @@ def report(m: dict) -> list[Answer]:
 
 def checks(m: dict) -> list[Check]:
     norms = np.asarray(m["minibatch_grad_var"] + m["grad_norm_sq"], float)
+    lowest = float(np.nanmin(norms)) if np.isfinite(norms).any() else None  # None: no converged run to measure
     out = [Check("minibatch variance >= 0 and ||∇J||² >= 0 (converged runs)", reference=0,
-                 measured=float(np.nanmin(norms)), tolerance="exact (sums of squares)",
-                 passed=np.nanmin(norms) >= 0)]
+                 measured=lowest, tolerance="exact (sums of squares)", passed=lowest is not None and lowest >= 0)]
     # the stop rule reads the epoch's mean minibatch loss; the full-data MSE at the stopped parameters must
     # be of the same size (a wrong stop or a wrong evaluation would differ by orders of magnitude)
     trains = [_f(v) for lr, v in zip(m["lrs"], m["final_train_loss"]) if lr in m["kept_lrs"]]

@@ -14,7 +14,7 @@ from experiments.implicit_reg.summary import learning_rates, weight_decay_summar
 from nndl import train
 from nndl.data import teacher
 from nndl.models import padded_mlp
-from nndl.run import progress, runio
+from nndl.run import cli, progress, runio
 from nndl.sweep import Grid, derive_seeds
 
 
@@ -89,6 +89,9 @@ def run(config: dict, out: Path) -> dict:
         "weight_decay": weight_decay_summary(reg, wd_grid, imp, imp_grid, kept),
         "sweep": {"n_configs": int(imp["train"].size + reg["train"].size), "wall_s": wall},
     }
+    cli.warn_diverged(NAME, metrics["diverged"], metrics["sweep"]["n_configs"],
+                      f" (lrs {', '.join(f'{lr:g}' for lr in metrics['diverged_lrs'])})"
+                      if metrics["diverged_lrs"] else "")
     res = imp["res"]
     curves = {"epochs": res.record_epochs, "train": res.curves["train_loss"], "test": res.curves["test_loss"],
               "wd_epochs": reg["res"].record_epochs, "wd_train": reg["res"].curves["train_loss"],

@@ -98,6 +98,7 @@ def learning_rates(imp: dict, grid: Grid, stop_loss: float, epochs: int) -> tupl
                                                            "difference_se": end.difference_se,
                                                            "verdict": end.verdict}},
         "diverged_lrs": [lr for i, lr in enumerate(lrs) if diverged[i].any()],
+        "diverged_runs": diverged.sum(axis=(1, 2)).tolist(),  # per lr: runs whose loss went non-finite
     }, kept
 
 

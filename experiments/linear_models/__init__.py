@@ -25,7 +25,7 @@ optimum); the same transform is applied to validation and test data, and MSEs ar
 
 from __future__ import annotations
 
-from experiments.linear_models.config import KEYS, get_config, validate
+from experiments.linear_models.config import KEYS, estimate, get_config, validate
 from nndl.run import cli
 
 NAME = "linear_models"
@@ -38,4 +38,4 @@ def main(argv=None) -> int:
 
     use_host_devices()  # one CPU device per core for the grid's sweep, before JAX starts its backend
     return cli.run_experiment(NAME, doc=__doc__, get_config=get_config, run=run, keys=KEYS, validate=validate,
-                              argv=argv)
+                              argv=argv, estimate=estimate)

@@ -87,3 +87,31 @@ def validate(config: dict) -> None:
     if floats > MAX_SYNTHETIC:
         raise cli.UserError(f"--synthetic-train-rows/--synthetic-test-rows/--synthetic-side: the synthetic stand-in "
                             f"would hold {floats:.3g} floats; at most {MAX_SYNTHETIC:.0e}")
+
+
+def estimate(config: dict) -> cli.Estimate:
+    """Memory and work of the ridge grid (batch sizes x lrs x epochs x alphas, minibatch SGD over the training
+    rows, run again as standalone runs when --loop-per-cell is 0) and the gradient-descent fits. The features and
+    rows are the synthetic stand-in's, or read from the .npy header of a --data-dir file."""
+    import math
+
+    rows, features = config["synthetic_train_rows"], config["synthetic_side"] ** 2
+    if config["data_dir"] is not None:
+        import numpy as np
+
+        try:
+            shape = np.load(f"{config['data_dir']}/age_regression_Xtr.npy", mmap_mode="r").shape
+            rows, features = shape[0], math.prod(shape[1:])
+        except (OSError, ValueError):
+            pass  # no (usable) file: the loader reports it, or the synthetic stand-in runs
+    configs = math.prod(len(config[k]) for k in CONFIG_AXES)
+    passes = 1 if config["loop_per_cell"] else 2  # 0: every config again as a standalone run, timed
+    grid = cli.Estimate.sweep(f"{configs} configs x {features} features x {max(config['epochs'])} epochs",
+                              configs=configs * passes, params=features + 1, examples=rows,
+                              steps=max(config["epochs"]), recorded=4 * config["n_record"],
+                              data_bytes=8.0 * 3 * rows * features + 4.0 * config["synthetic_test_rows"] * features)
+    fits = cli.Estimate(bytes=8.0 * 4 * (config["logistic_steps"] + config["mae_n"] + config["mle_n"]),
+                        flops=12.0 * (config["logistic_steps"] * config["logistic_n"] + 2 * config["mae_steps"]
+                                      * config["mae_n"] + config["mle_steps"] * config["mle_n"] * 4),
+                        what=f"{config['logistic_steps']} logistic steps")
+    return grid + fits

@@ -14,7 +14,7 @@ from experiments.linear_models.config import AXES, CONFIG_AXES
 from nndl import sweep
 from nndl.models import linear
 from nndl.numerics import lstsq
-from nndl.run import cli, progress
+from nndl.run import progress
 from nndl.train import ridge as ridge_sweep
 
 
@@ -35,11 +35,12 @@ def train_grid(config: dict, arrays: dict, out: Path) -> tuple[sweep.Grid, ridge
     return grid, result, time.perf_counter() - start
 
 
-def select(val_mse: np.ndarray, diverged: np.ndarray) -> int:
-    """Index of the lowest validation MSE among configs that neither diverged nor ended non-finite."""
+def select(val_mse: np.ndarray, diverged: np.ndarray) -> int | None:
+    """Index of the lowest validation MSE among configs that neither diverged nor ended non-finite (None: every
+    config did)."""
     ok = ~diverged & np.isfinite(val_mse)
     if not ok.any():
-        raise cli.UserError("every configuration of the grid diverged: lower --lrs")
+        return None
     return int(np.flatnonzero(ok)[np.argmin(val_mse[ok])])
 
 
@@ -134,6 +135,13 @@ def run_grid_search(config: dict, arrays: dict, transform: dict, source: str, ou
     one_call, compile_s = steady_one_call_s(result.timings)
     val_mse = result.final["val_mse"]
     best = select(val_mse, result.diverged)
+    curves = {"grid_val_mse": val_mse, "grid_train_mse": result.final["train_mse"], "grid_diverged": result.diverged,
+              "grid_record_epochs": result.record_epochs, "grid_val_curves": result.curves["val_mse"],
+              **{f"grid_{k}": flat[k] for k in AXES}}
+    if best is None:  # nothing to choose, time or compare: the grid is reported as diverged
+        # every config counts: flagged by the engine, or ended with a non-finite validation MSE
+        return {"diverged": True, "data": source, "n_configs": len(val_mse), "n_diverged": len(val_mse),
+                "axes": {k: config[ck] for k, ck in zip(AXES, CONFIG_AXES)}, "lr": config["lrs"]}, curves
     chosen = {"w": result.w[best], "b": result.b[best]}
     chosen_values = grid.coords(best)
     alpha_index = int(np.unravel_index(best, grid.shape)[grid.axis("alpha")])
@@ -150,7 +158,7 @@ def run_grid_search(config: dict, arrays: dict, transform: dict, source: str, ou
                          default=0.0)
     diverged_too = all(not np.isfinite(v) for i, v in timed.items() if result.diverged[i])
     metrics = {
-        "data": source,
+        "diverged": False, "data": source,
         "position": axis_positions(grid, best, val_mse, result.diverged, result.w, result.b, arrays["x_val"],
                                    arrays["y_val"]),
         "worked_answer": worked_answer.bug(arrays, chosen_values["alpha"]),
@@ -181,9 +189,6 @@ def run_grid_search(config: dict, arrays: dict, transform: dict, source: str, ou
         "standalone_val_mse_max_rel_err": standalone_err,
         "standalone_diverged_too": diverged_too,
     }
-    curves = {"grid_val_mse": val_mse, "grid_train_mse": result.final["train_mse"], "grid_diverged": result.diverged,
-              "grid_record_epochs": result.record_epochs, "grid_val_curves": result.curves["val_mse"],
-              "best_w": chosen["w"], "best_b": chosen["b"], "ridge_w": ridge["w"], "ridge_b": ridge["b"],
-              "x_mean": transform["x_mean"], "x_scale": transform["x_scale"], "y_mean": transform["y_mean"],
-              **{f"grid_{k}": flat[k] for k in AXES}}
+    curves.update(best_w=chosen["w"], best_b=chosen["b"], ridge_w=ridge["w"], ridge_b=ridge["b"],
+                  x_mean=transform["x_mean"], x_scale=transform["x_scale"], y_mean=transform["y_mean"])
     return metrics, curves

@@ -9,16 +9,20 @@ import numpy as np
 
 from experiments.linear_models.config import AXES
 from experiments.linear_models.xor import XOR_X, XOR_Y
-from nndl.run.plotting import plt, save_figure, subplots
+from nndl.run.plotting import placeholder, plt, save_figure, subplots
 
 
 def plot(m: dict, c: dict, out: Path) -> None:
-    """Every figure of the experiment into `out`."""
-    plot_xor(m, c, out)
-    plot_grid(m, c, out)
-    plot_mae(m, c, out)
-    plot_mle(m, c, out)
-    plot_separable(m, c, out)
+    """Every figure of the experiment into `out`; a part that diverged gets a figure saying so."""
+    for part, draw, name in (("xor", plot_xor, "xor.png"), ("grid_search", plot_grid, "grid_search.png"),
+                             ("mae", plot_mae, "mae.png"), ("mle", plot_mle, "mle.png"),
+                             ("separable_logistic", plot_separable, "separable_logistic.png")):
+        if m[part]["diverged"]:
+            lr = m[part]["lr"]
+            placeholder(out / name, f"diverged (learning rate {', '.join(f'{v:g}' for v in np.ravel(lr))}): "
+                                    "nothing to plot")
+        else:
+            draw(m, c, out)
 
 
 def plot_xor(m: dict, c: dict, out: Path) -> None:

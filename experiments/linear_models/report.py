@@ -12,6 +12,21 @@ from nndl.run import templates
 
 TEXT = templates.beside(__file__)
 AXIS_LABELS = {"batch_size": "batch size", "lr": "learning rate", "epochs": "epochs", "alpha": "alpha"}
+# every part of the answer: metrics key -> (question, ids, figures, code)
+PARTS = {
+    "xor": ("seed 004 Q2: the least-squares linear model of XOR, by setting the gradient to 0", ["004 Q2"],
+            ["xor.png"], []),
+    "grid_search": ("seed 004 Q3: L2-regularised linear regression by SGD, grid search on a validation split",
+                    ["004 Q3"], ["grid_search.png"], ["nndl.models.linear.ridge_value_and_grad",
+                                                      "nndl.train.ridge.sgd_step"]),
+    "mae": ("seed 004 Q4: MAE gradients (a) for b, (b) for w, (c) a Python function for the step on b",
+            ["004 Q4(a)", "004 Q4(b)", "004 Q4(c)"], ["mae.png"],
+            ["experiments.linear_models.mae.updated_b", "experiments.linear_models.mae.mae_grad"]),
+    "mle": ("seed 004 Q5: proof that the MLE of the linear-Gaussian model is the least-squares w and mean squared "
+            "residual", ["004 Q5"], ["mle.png"], ["experiments.linear_models.gaussian.mle"]),
+    "separable_logistic": ("seed 002: logistic loss on linearly separable data has no finite minimiser",
+                           ["002 logistic"], ["separable_logistic.png"], ["experiments.linear_models.max_margin.risk"]),
+}
 
 
 def _numbers(values, spec: str = ".4g") -> str:
@@ -52,18 +67,38 @@ def timing_key(g: dict) -> str:
 
 
 def report_fields(m: dict) -> dict:
-    """The metrics plus the derived numbers the templates name."""
-    xor, g, a, mle, s = m["xor"], m["grid_search"], m["mae"], m["mle"], m["separable_logistic"]
-    lc = s["loss_vs_c"]
-    return {**m, "g": g, "best": g["best"], "a": a, "s": s, "lc": lc,
-            "w0": xor["w"][0], "w1": xor["w"][1], "gd_w0": xor["gd"]["w"][0], "gd_w1": xor["gd"]["w"][1],
-            "hessian_eigenvalues": _numbers(xor["hessian_eigenvalues"], ".3g"),
-            "half_test": g["test_mse_unregularised"] / 2, "edges": ", ".join(grid_edges(g)) or "none",
-            "mae_err": max(a["grad_b_max_err"], a["grad_w_max_err"]), "tie_share": a["n_ties"] / a["n"],
-            "mle_n": mle["n"], "mle_d": len(mle["w_closed"]),
-            "loss_first": lc["loss"][0], "loss_last": lc["loss"][-1], "c_first": lc["c"][0], "c_last": lc["c"][-1],
-            "n_c": len(lc["c"]), "final_step": f"{s['steps'][-1]:,}", "angle_first": s["angles"][0],
-            "rho_changes": _numbers(s["rho_change_per_decade"], ".2f")}
+    """The metrics plus the derived numbers the templates name (none from a part that diverged)."""
+    fields = {**m, "g": m["grid_search"], "best": m["grid_search"].get("best"), "a": m["mae"],
+              "s": m["separable_logistic"]}
+    xor, g, a, mle, s = (m[k] for k in PARTS)
+    if not _diverged(xor):
+        fields.update(w0=xor["w"][0], w1=xor["w"][1], gd_w0=xor["gd"]["w"][0], gd_w1=xor["gd"]["w"][1],
+                      hessian_eigenvalues=_numbers(xor["hessian_eigenvalues"], ".3g"))
+    if not _diverged(g):
+        fields.update(half_test=g["test_mse_unregularised"] / 2, edges=", ".join(grid_edges(g)) or "none")
+    if not _diverged(a):
+        fields.update(mae_err=max(a["grad_b_max_err"], a["grad_w_max_err"]), tie_share=a["n_ties"] / a["n"])
+    if not _diverged(mle):
+        fields.update(mle_n=mle["n"], mle_d=len(mle["w_closed"]))
+    if not _diverged(s):
+        lc = s["loss_vs_c"]
+        fields.update(lc=lc, loss_first=lc["loss"][0], loss_last=lc["loss"][-1], c_first=lc["c"][0],
+                      c_last=lc["c"][-1], n_c=len(lc["c"]), final_step=f"{s['steps'][-1]:,}",
+                      angle_first=s["angles"][0], rho_changes=_numbers(s["rho_change_per_decade"], ".2f"))
+    return fields
+
+
+def _diverged(block: dict) -> bool:
+    return bool(block.get("diverged", False))
+
+
+def diverged_answer(part: str, block: dict) -> Answer:
+    """A part that diverged: its question, the learning rate it diverged at, no numbers."""
+    question, ids, figures, code = PARTS[part]
+    lr = ", ".join(f"{v:g}" for v in np.ravel(block["lr"]))
+    key = "grid_diverged" if part == "grid_search" else "part_diverged"
+    return Answer(question=question, ids=ids, figures=figures, code=code,
+                  text=templates.render(TEXT, key, {**block, "lr": lr}))
 
 
 def _grid_answer(g: dict, f: dict) -> Answer:
@@ -83,69 +118,94 @@ def _grid_answer(g: dict, f: dict) -> Answer:
              ["test MSE (unregularised)", f"{g['test_mse_unregularised']:.2f}", "", ""],
              [f"ridge closed form, alpha {g['ridge_best']['alpha']:g}: test MSE", f"{g['ridge_best']['test_mse']:.2f}",
               "", ""]]
-    return Answer(question="seed 004 Q3: L2-regularised linear regression by SGD, grid search on a validation split",
-                  ids=["004 Q3"], figures=["grid_search.png"], header=["axis", "values", "chosen", "where"],
-                  table=rows, derivation=derivation, text=text,
-                  code=["nndl.models.linear.ridge_value_and_grad", "nndl.train.ridge.sgd_step"])
+    question, ids, figures, code = PARTS["grid_search"]
+    return Answer(question=question, ids=ids, figures=figures, header=["axis", "values", "chosen", "where"],
+                  table=rows, derivation=derivation, text=text, code=code)
+
+
+def _xor_answer(xor: dict, f: dict) -> Answer:
+    question, ids, figures, code = PARTS["xor"]
+    return Answer(question=question, ids=ids, figures=figures,
+                  table=[["w (normal equations)", f"({xor['w'][0]:.3g}, {xor['w'][1]:.3g})"], ["b", xor["b"]],
+                         ["J", xor["J"]], ["w (GD)", f"({xor['gd']['w'][0]:.3g}, {xor['gd']['w'][1]:.3g})"],
+                         ["b (GD)", xor["gd"]["b"]]],
+                  derivation=templates.render(TEXT, "xor_derivation", f), text=templates.render(TEXT, "xor_text", f),
+                  code=code)
+
+
+def _mae_answer(a: dict, f: dict) -> Answer:
+    question, ids, figures, code = PARTS["mae"]
+    return Answer(question=question, ids=ids, figures=figures,
+                  table=[["max |grad_b hand - jax.grad|", a["grad_b_max_err"]],
+                         ["max |grad_w hand - jax.grad|", a["grad_w_max_err"]],
+                         ["|updated_b - (b - lr jax.grad)|", a["update_b_err"]],
+                         [f"grad_b with {a['n_ties']} ties: sheet / jnp.abs",
+                          f"{a['grad_b_at_ties']['sheet']:.3f} / {a['grad_b_at_ties']['jnp_abs']:.3f}"],
+                         ["MAE-GD (w, b)", f"({a['mae_gd']['w']:.3f}, {a['mae_gd']['b']:.3f})"],
+                         ["MSE-GD (w, b)", f"({a['mse_gd']['w']:.3f}, {a['mse_gd']['b']:.3f})"]],
+                  derivation=templates.render(TEXT, "mae_derivation", f), text=templates.render(TEXT, "mae_text", f),
+                  code=code)
+
+
+def _mle_answer(mle: dict, f: dict) -> Answer:
+    question, ids, figures, code = PARTS["mle"]
+    return Answer(question=question, ids=ids, figures=figures,
+                  table=[["max |w_ascent - w_closed|", mle["w_max_err"]],
+                         ["|sigma2_ascent - sigma2_closed|", mle["sigma2_err"]],
+                         ["max |w_closed - w_least_squares|", mle["w_mse_max_err"]],
+                         ["sigma^2 (closed form)", mle["sigma2_closed"]]],
+                  derivation=templates.render(TEXT, "mle_derivation", f), text=templates.render(TEXT, "mle_text", f),
+                  code=code)
+
+
+def _logistic_answer(s: dict, f: dict) -> Answer:
+    question, ids, figures, code = PARTS["separable_logistic"]
+    return Answer(question=question, ids=ids, figures=figures,
+                  table=[["final ||w||", s["final_norm"]], ["d||w|| / d ln t (last decade)", s["norm_slope_per_log_t"]],
+                         ["||w_svm|| (the limit of the slope)", s["svm_norm"]],
+                         ["max over c of dL(c w_hat)/dc", s["loss_vs_c"]["dloss_dc_max"]],
+                         ["final angle to max-margin (deg)", s["final_angle_deg"]],
+                         ["GD margin / max margin", f"{s['gd_margin']:.4f} / {s['svm_margin']:.4f}"]],
+                  derivation=templates.render(TEXT, "logistic_derivation", f),
+                  text=templates.render(TEXT, "logistic_text", f), code=code)
+
+
+ANSWERS = {"xor": _xor_answer, "grid_search": _grid_answer, "mae": _mae_answer,
+           "mle": _mle_answer, "separable_logistic": _logistic_answer}
 
 
 def report(m: dict) -> list[Answer]:
-    xor, g, a, mle, s = m["xor"], m["grid_search"], m["mae"], m["mle"], m["separable_logistic"]
     f = report_fields(m)
-    return [
-        Answer(question="seed 004 Q2: the least-squares linear model of XOR, by setting the gradient to 0",
-               ids=["004 Q2"], figures=["xor.png"],
-               table=[["w (normal equations)", f"({xor['w'][0]:.3g}, {xor['w'][1]:.3g})"], ["b", xor["b"]],
-                      ["J", xor["J"]], ["w (GD)", f"({xor['gd']['w'][0]:.3g}, {xor['gd']['w'][1]:.3g})"],
-                      ["b (GD)", xor["gd"]["b"]]],
-               derivation=templates.render(TEXT, "xor_derivation", f), text=templates.render(TEXT, "xor_text", f),
-               code=[]),
-        _grid_answer(g, f),
-        Answer(question="seed 004 Q4: MAE gradients (a) for b, (b) for w, (c) a Python function for the step on b",
-               ids=["004 Q4(a)", "004 Q4(b)", "004 Q4(c)"], figures=["mae.png"],
-               table=[["max |grad_b hand - jax.grad|", a["grad_b_max_err"]],
-                      ["max |grad_w hand - jax.grad|", a["grad_w_max_err"]],
-                      ["|updated_b - (b - lr jax.grad)|", a["update_b_err"]],
-                      [f"grad_b with {a['n_ties']} ties: sheet / jnp.abs",
-                       f"{a['grad_b_at_ties']['sheet']:.3f} / {a['grad_b_at_ties']['jnp_abs']:.3f}"],
-                      ["MAE-GD (w, b)", f"({a['mae_gd']['w']:.3f}, {a['mae_gd']['b']:.3f})"],
-                      ["MSE-GD (w, b)", f"({a['mse_gd']['w']:.3f}, {a['mse_gd']['b']:.3f})"]],
-               derivation=templates.render(TEXT, "mae_derivation", f), text=templates.render(TEXT, "mae_text", f),
-               code=["experiments.linear_models.mae.updated_b", "experiments.linear_models.mae.mae_grad"]),
-        Answer(question="seed 004 Q5: proof that the MLE of the linear-Gaussian model is the least-squares w and mean "
-                        "squared residual", ids=["004 Q5"], figures=["mle.png"],
-               table=[["max |w_ascent - w_closed|", mle["w_max_err"]],
-                      ["|sigma2_ascent - sigma2_closed|", mle["sigma2_err"]],
-                      ["max |w_closed - w_least_squares|", mle["w_mse_max_err"]],
-                      ["sigma^2 (closed form)", mle["sigma2_closed"]]],
-               derivation=templates.render(TEXT, "mle_derivation", f), text=templates.render(TEXT, "mle_text", f),
-               code=["experiments.linear_models.gaussian.mle"]),
-        Answer(question="seed 002: logistic loss on linearly separable data has no finite minimiser",
-               ids=["002 logistic"], figures=["separable_logistic.png"],
-               table=[["final ||w||", s["final_norm"]], ["d||w|| / d ln t (last decade)", s["norm_slope_per_log_t"]],
-                      ["||w_svm|| (the limit of the slope)", s["svm_norm"]],
-                      ["max over c of dL(c w_hat)/dc", s["loss_vs_c"]["dloss_dc_max"]],
-                      ["final angle to max-margin (deg)", s["final_angle_deg"]],
-                      ["GD margin / max margin", f"{s['gd_margin']:.4f} / {s['svm_margin']:.4f}"]],
-               derivation=templates.render(TEXT, "logistic_derivation", f),
-               text=templates.render(TEXT, "logistic_text", f), code=["experiments.linear_models.max_margin.risk"]),
-    ]
+    return [diverged_answer(part, m[part]) if _diverged(m[part]) else ANSWERS[part](m[part], f) for part in PARTS]
 
 
 def checks(m: dict) -> list[Check]:
-    xor, g, a, mle, s = m["xor"], m["grid_search"], m["mae"], m["mle"], m["separable_logistic"]
+    """Every part's checks; a part that diverged has one failing check saying so (nothing else to measure)."""
+    rows = []
+    for part, part_rows in CHECKS.items():
+        if _diverged(m[part]):
+            rows.append((f"{PARTS[part][0].split(':')[0]}: every run finite", "finite", "diverged",
+                         f"learning rate {m[part]['lr']}", False))
+        else:
+            rows += part_rows(m[part])
+    return [Check(*row) for row in rows]
+
+
+def _xor_checks(xor: dict) -> list[tuple]:
     xor_err = max(abs(xor["w"][0]), abs(xor["w"][1]), abs(xor["b"] - 0.5), abs(xor["J"] - 0.25))
     gd_err = max(abs(xor["gd"]["w"][0]), abs(xor["gd"]["w"][1]), abs(xor["gd"]["b"] - 0.5))
-    values_per_axis = min(len(v) for v in g["axes"].values())
-    rho = np.asarray(s["rho_change_per_decade"])
-    angles = np.asarray(s["angles"])
-    rows = [
+    return [
         ("XOR normal equations: w = 0, b = 1/2, J = 1/4", 0.0, xor_err, "1e-9 (float64 solve)", xor_err < 1e-9),
         ("XOR gradient descent: w = 0, b = 1/2", 0.0, gd_err, "1e-4 (float32 GD)", gd_err < 1e-4),
         ("XOR: jax.grad of J at (0, 0, 1/2) = 0", 0.0, xor["grad_at_solution_max_abs"], "1e-6 (float32)",
          xor["grad_at_solution_max_abs"] < 1e-6),
         ("XOR: Hessian of J positive-definite (unique minimiser)", "> 0", min(xor["hessian_eigenvalues"]), "> 0",
-         min(xor["hessian_eigenvalues"]) > 0),
+         min(xor["hessian_eigenvalues"]) > 0)]
+
+
+def _grid_checks(g: dict) -> list[tuple]:
+    values_per_axis = min(len(v) for v in g["axes"].values())
+    return [
         ("grid: >= 4 values on each of the 4 axes", 4, values_per_axis, "-", values_per_axis >= 4),
         ("grid: chosen config interior on every extendable axis (alpha = 0 is a bound)", "none on an edge",
          grid_edges(g) or "none", "-", not grid_edges(g)),
@@ -161,16 +221,30 @@ def checks(m: dict) -> list[Check]:
          "strictly lower", g["test_mse_unregularised"] < g["test_target_variance"]),
         ("chosen SGD test MSE near the validation-selected closed-form ridge's", g["ridge_best"]["test_mse"],
          g["test_mse_unregularised"], "within 25 %",
-         abs(g["test_mse_unregularised"] / g["ridge_best"]["test_mse"] - 1) < 0.25),
+         abs(g["test_mse_unregularised"] / g["ridge_best"]["test_mse"] - 1) < 0.25)]
+
+
+def _mae_checks(a: dict) -> list[tuple]:
+    return [
         ("MAE grad_b (hand) = jax.grad", 0.0, a["grad_b_max_err"], "1e-5 (float32)", a["grad_b_max_err"] < 1e-5),
         ("MAE grad_w (hand) = jax.grad", 0.0, a["grad_w_max_err"], "1e-5 (float32)", a["grad_w_max_err"] < 1e-5),
         ("MAE updated_b = b - lr jax.grad (Q4c)", 0.0, a["update_b_err"], "1e-6 (float32)", a["update_b_err"] < 1e-6),
         ("MAE-GD closer to the true line than MSE-GD under outliers", a["mse_gd"]["param_err"],
-         a["mae_gd"]["param_err"], "strictly closer", a["mae_gd"]["param_err"] < a["mse_gd"]["param_err"]),
+         a["mae_gd"]["param_err"], "strictly closer", a["mae_gd"]["param_err"] < a["mse_gd"]["param_err"])]
+
+
+def _mle_checks(mle: dict) -> list[tuple]:
+    return [
         ("MLE: gradient ascent w = closed form", 0.0, mle["w_max_err"], "1e-4 (float32)", mle["w_max_err"] < 1e-4),
         ("MLE: gradient ascent sigma^2 = closed form", 0.0, mle["sigma2_err"], "1e-4 (float32)",
          mle["sigma2_err"] < 1e-4),
-        ("MLE w = least-squares w", 0.0, mle["w_mse_max_err"], "1e-9 (float64)", mle["w_mse_max_err"] < 1e-9),
+        ("MLE w = least-squares w", 0.0, mle["w_mse_max_err"], "1e-9 (float64)", mle["w_mse_max_err"] < 1e-9)]
+
+
+def _logistic_checks(s: dict) -> list[tuple]:
+    rho = np.asarray(s["rho_change_per_decade"])
+    angles = np.asarray(s["angles"])
+    return [
         ("separable: L(c w_hat) strictly decreasing in c", "decreasing", s["loss_vs_c"]["decreasing"], "-",
          s["loss_vs_c"]["decreasing"]),
         ("separable: dL(c w_hat)/dc < 0 at every c (jax.grad)", "< 0", s["loss_vs_c"]["dloss_dc_max"], "< 0",
@@ -184,4 +258,7 @@ def checks(m: dict) -> list[Check]:
         ("separable: angle to the max-margin direction shrinks", float(angles[0]), s["final_angle_deg"],
          "final < first / 2", s["final_angle_deg"] < angles[0] / 2),
     ]
-    return [Check(*row) for row in rows]
+
+
+CHECKS = {"xor": _xor_checks, "grid_search": _grid_checks, "mae": _mae_checks, "mle": _mle_checks,
+          "separable_logistic": _logistic_checks}

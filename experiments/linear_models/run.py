@@ -19,6 +19,22 @@ from nndl.numerics import lstsq
 from nndl.run import cli, runio
 from nndl.train import gradient_descent
 
+# Gradient-descent parts that can diverge at a large learning rate: (metrics key, lr key, steps key, name).
+GD_PARTS = {"xor": ("xor_lr", "xor_steps", "XOR gradient descent"), "mae": ("mae_lr", "mae_steps", "MAE/MSE-GD"),
+            "mle": ("mle_lr", "mle_steps", "MLE gradient ascent"),
+            "separable_logistic": ("logistic_lr", "logistic_steps", "separable logistic GD")}
+
+
+def finite(*trees) -> bool:
+    """Whether every leaf of every pytree is finite (a gradient-descent run that overflowed is not)."""
+    return all(bool(np.all(np.isfinite(np.asarray(x)))) for tree in trees for x in jax.tree.leaves(tree))
+
+
+def diverged(config: dict, part: str) -> tuple[dict, dict]:
+    """A part whose gradient descent overflowed: flagged, its learning rate and steps, no numbers, no curves."""
+    lr_key, steps_key, _ = GD_PARTS[part]
+    return {"diverged": True, "lr": config[lr_key], "steps": config[steps_key]}, {}
+
 
 # ------------------------------------------------------------------ Q2: XOR
 # Each part's JAX work is ONE jitted function: eager op-by-op dispatch would compile every small op.
@@ -40,8 +56,11 @@ def run_xor(config: dict) -> tuple[dict, dict]:
     closed = lstsq.least_squares(xor.XOR_X, xor.XOR_Y)
     x, y = np.float32(xor.XOR_X), np.float32(xor.XOR_Y)
     final, curve, path = xor_descent(x, y, config["xor_lr"], steps=config["xor_steps"])
+    if not finite(final, curve):
+        return diverged(config, "xor")
     grad, hessian = jax.device_get(xor_stationarity(x, y))
-    metrics = {"w": closed["w"], "b": closed["b"], "J": linear.numpy_mse(closed, xor.XOR_X, xor.XOR_Y),
+    metrics = {"diverged": False, "w": closed["w"], "b": closed["b"],
+               "J": linear.numpy_mse(closed, xor.XOR_X, xor.XOR_Y),
                "grad_at_solution_max_abs": float(np.max(np.abs(grad))), "hessian": hessian,
                "hessian_eigenvalues": np.linalg.eigvalsh(np.float64(hessian)),
                "gd": {"w": final["w"], "b": final["b"], "J": linear.numpy_mse(final, x, y),
@@ -94,13 +113,15 @@ def run_mae(config: dict) -> tuple[dict, dict]:
     x, y = np.float32(x), np.float32(y)
     grads = jax.device_get(mae_gradient_checks(x, y))
     runs = jax.device_get(mae_vs_mse_descent(x, y, config["mae_lr"], steps=config["mae_steps"]))
+    if not finite(runs):
+        return diverged(config, "mae")
     truth = {"w": 2.0, "b": 1.0}
 
     def summary(p):
         return {"w": float(p["w"][0]), "b": float(p["b"]),
                 "param_err": abs(float(p["w"][0]) - truth["w"]) + abs(float(p["b"]) - truth["b"])}
 
-    metrics = {"grad_b_max_err": max(grads["generic"]["b"], grads["ties"]["b"]),
+    metrics = {"diverged": False, "grad_b_max_err": max(grads["generic"]["b"], grads["ties"]["b"]),
                "grad_w_max_err": max(grads["generic"]["w"], grads["ties"]["w"]),
                "update_b_err": float(grads["update_b_err"]),
                "n": len(y), "n_ties": grads["n_ties"], "jax_abs_grad_at_0": grads["abs_grad_at_0"],
@@ -140,8 +161,10 @@ def run_mle(config: dict) -> tuple[dict, dict]:
     final, loglik, path, loglik_closed = jax.device_get(
         mle_ascent(np.float32(x), np.float32(y), np.float32(w_closed), np.float32(var_closed), config["mle_lr"],
                    steps=config["mle_steps"]))
+    if not finite(final, loglik):
+        return diverged(config, "mle")
     var_ascent = float(np.exp(final["log_var"]))
-    metrics = {"n": len(y), "w_closed": w_closed, "sigma2_closed": var_closed,
+    metrics = {"diverged": False, "n": len(y), "w_closed": w_closed, "sigma2_closed": var_closed,
                "w_ascent": final["w"], "sigma2_ascent": var_ascent,
                "w_max_err": float(np.max(np.abs(np.asarray(final["w"]) - w_closed))),
                "sigma2_err": abs(var_ascent - var_closed),
@@ -176,6 +199,8 @@ def run_separable(config: dict) -> tuple[dict, dict]:
     with jax.enable_x64(True):
         final, risk_curve, path, (loss_c, dloss_dc) = jax.device_get(
             logistic_descent(x, y, w_svm / np.linalg.norm(w_svm), c, config["logistic_lr"], steps=steps))
+    if not finite(final, risk_curve):
+        return diverged(config, "separable_logistic")
     trajectory = np.concatenate([path[1:], final[None]])  # row t-1: w after t steps
     t = sweep.record_epochs(steps, 60)
     w_t = trajectory[t - 1]
@@ -189,7 +214,7 @@ def run_separable(config: dict) -> tuple[dict, dict]:
     # the derivation's closed form: dL(c w_hat)/dc = -(1/n) sum_i m_i / (1 + exp(c m_i)), m_i = y_i w_hat.x_i
     unit_margins = y * (x @ (w_svm / np.linalg.norm(w_svm)))
     closed = -np.mean(unit_margins[None, :] / (1 + np.exp(c[:, None] * unit_margins[None, :])), axis=1)
-    metrics = {"steps": t, "norms": norms, "angles": angles, "final_norm": float(norms[-1]),
+    metrics = {"diverged": False, "steps": t, "norms": norms, "angles": angles, "final_norm": float(norms[-1]),
                "final_angle_deg": float(angles[-1]), "w_final": trajectory[-1], "w_svm": w_svm,
                "svm_norm": float(np.linalg.norm(w_svm)), "svm_margin": float(1 / np.linalg.norm(w_svm)),
                "gd_margin": float(margins.min()), "norm_slope_per_log_t": slope,
@@ -215,6 +240,11 @@ def run(config: dict, out: Path) -> dict:
     mle, mle_curves = run_mle(config)
     sep, sep_curves = run_separable(config)
     metrics = {"xor": xor_m, "grid_search": grid, "mae": mae_m, "mle": mle, "separable_logistic": sep}
+    lost = [f"{GD_PARTS[k][2]} (lr {metrics[k]['lr']:g})" for k in GD_PARTS if metrics[k]["diverged"]]
+    if grid["n_diverged"]:
+        lost.insert(0, f"{grid['n_diverged']} of the {grid['n_configs']} grid configs")
+    cli.warn_diverged("linear_models", grid["n_diverged"] + len(lost) - bool(grid["n_diverged"]),
+                      grid["n_configs"] + len(GD_PARTS), f": {'; '.join(lost)}" if lost else "")
     curves = {**xor_curves, **grid_curves, **mae_curves, **mle_curves, **sep_curves}
     runio.save_curves(out / "curves.npz", **curves)
     plots.plot(metrics, curves, out)

@@ -13,7 +13,7 @@ from experiments.lipschitz import estimates as lip
 from experiments.lipschitz.plots import plot
 from nndl import rand
 from nndl.models import bn_block, resnet
-from nndl.run import progress, runio
+from nndl.run import cli, progress, runio
 
 
 @partial(jax.jit, static_argnames=("n_iter", "pair_steps"))
@@ -158,6 +158,9 @@ def run(config: dict, out: Path) -> dict:
                "spectral_norms": {"max_abs_deviation_from_1": float(np.max(np.abs(all_norms - 1.0))),
                                   "max": float(np.max(all_norms))},
                "per_depth": per_depth, "batchnorm": batchnorm}
+    lost = [r["depth"] for r in per_depth if r["pair_search_diverged"]]
+    cli.warn_diverged("lipschitz", len(lost), len(per_depth),
+                      f" (the pair search at L = {', '.join(map(str, lost))}, --pair-lr {config['pair_lr']:g})")
     runio.save_curves(out / "curves.npz", **bn_curves)
     plot(metrics, bn_curves, out)
     return metrics

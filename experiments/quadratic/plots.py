@@ -51,8 +51,10 @@ def flow_figure(full: dict, curves: dict):
     a.legend(loc="lower left", fontsize=8)
     b = ax[0, 1]
     k = np.arange(curves["gd_err"].shape[1])
-    for h, err in zip(curves["gd_h"], curves["gd_err"]):
-        b.semilogy(k, np.clip(err, 1e-17, 1e17), label=f"η = {h:g}/λ_max" + (" (> 2/λ_max)" if h > 2 else ""))
+    for h, err, row in zip(curves["gd_h"], curves["gd_err"], full["gd"]):
+        lost = " overflowed: clipped at 1e17" if row.get("overflowed") else ""
+        b.semilogy(k, np.clip(err, 1e-17, 1e17),
+                   label=f"η = {h:g}/λ_max" + (f" (> 2/λ_max{';' + lost if lost else ''})" if h > 2 else lost))
     b.set(xlabel="GD step k", ylabel="‖x_k - x*‖ / ‖x0 - x*‖", title="gradient descent, stable iff η < 2/λ_max")
     b.legend(loc="lower left", fontsize=8)
     return fig

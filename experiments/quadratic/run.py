@@ -16,7 +16,7 @@ import jax.numpy as jnp
 from experiments.quadratic import flow, form
 from experiments.quadratic.config import GD_CONVERGED, step_counts
 from experiments.quadratic.plots import plot
-from nndl.run import runio
+from nndl.run import cli, runio
 
 flow_at = jax.vmap(flow.flow_exact, (None, None, None, 0))  # over times t
 expm_at = jax.vmap(flow.flow_expm, (None, None, None, 0))   # over times t
@@ -204,8 +204,11 @@ def run(config: dict, out: Path) -> dict:
         metrics = {"psd": psd, "span": rows(plain(span_arrays(prob.span_xs))),
                    "full_rank": plain(full), "rank_deficient": plain(rd)}
         curves = jax.device_get({**curves, **rd_curves})
-    metrics["full_rank"]["gd"] = [{**row, "stable_predicted": row["h"] < 2.0}
+    metrics["full_rank"]["gd"] = [{**row, "stable_predicted": row["h"] < 2.0, "overflowed": row["final_err"] is None}
                                   for row in rows(metrics["full_rank"]["gd"])]
+    lost = [row["h"] for row in metrics["full_rank"]["gd"] if row["overflowed"]]
+    cli.warn_diverged("quadratic", len(lost), len(config["gd_h"]),
+                      f" (GD at η = {', '.join(f'{h:g}' for h in lost)}/λ_max overflowed float64)")
     runio.save_curves(out / "curves.npz", **curves)
     plot(metrics, curves, out)
     return metrics
