@@ -351,9 +351,12 @@ def main() -> None:
     parser.add_argument("--replay", action="store_true",
                         help="the experiments as users run them (--quick) vs a PyTorch replay of their sweep.json; "
                              "appends a section to --out")
+    parser.add_argument("--threads", default="1,2", help="--replay: PyTorch thread counts to time (the faster counts)")
+    parser.add_argument("--experiments", default=",".join(replay.EXPERIMENTS), help="--replay: which experiments")
     args = parser.parse_args()
     if args.replay:
-        res = replay.bench(args.sample)
+        res = replay.bench(args.sample, tuple(int(t) for t in args.threads.split(",")),
+                           tuple(args.experiments.split(",")))
         text = replay.markdown(res)
         with open(args.out, "a") as f:
             f.write("\n" + text)
