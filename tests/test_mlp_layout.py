@@ -63,3 +63,16 @@ def test_sweep_layouts_agree(x64):
     for i in range(3):
         for a, b in zip(jax.tree.leaves(res["features"].params(i)), jax.tree.leaves(res["examples"].params(i))):
             np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_auto_layout_is_feature_major_only_for_wide_buckets():
+    from nndl.train.mlp_sweep import FEATURE_MAJOR_MIN_WIDTH, bucket_layout
+
+    assert bucket_layout(FEATURE_MAJOR_MIN_WIDTH) == "features" and bucket_layout(200) == "features"
+    assert bucket_layout(FEATURE_MAJOR_MIN_WIDTH - 1) == "examples" and bucket_layout(2) == "examples"
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(12, 3))
+    data = {"x_train": x[:8], "y_train": x[:8, :2], "x_test": x[8:], "y_test": x[8:, :2]}
+    res = train.run_mlp_sweep({"width": [2, FEATURE_MAJOR_MIN_WIDTH], "lr": [0.01] * 2, "epochs": [2, 2]}, data,
+                              depth=1, buckets=[[2], [FEATURE_MAJOR_MIN_WIDTH]], chunk_epochs=2)
+    assert [s.layout for s in res.specs] == ["examples", "features"]
