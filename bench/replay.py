@@ -157,12 +157,25 @@ def cpu() -> dict:
             "emulated_avx2": emulated}
 
 
-def bench(sample: int, threads: tuple[int, ...] = (1, 2), names: tuple[str, ...] = EXPERIMENTS) -> dict:
+def work_sha(blocks: list[dict]) -> str:
+    """A fingerprint of the work a sweep.json describes (its blocks, configs included)."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(blocks, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def bench(sample: int, threads: tuple[int, ...] = (1, 2), names: tuple[str, ...] = EXPERIMENTS,
+          torch_from: dict | None = None) -> dict:
     """Per experiment: nndl cold (fresh compilation cache), nndl warm (the same cache again: a rerun), and the
-    PyTorch replay at each thread count (the faster counts). The ratio is PyTorch over nndl cold."""
+    PyTorch replay at each thread count (the faster counts). The ratio is PyTorch over nndl cold.
+
+    `torch_from` (an earlier result of this function): its PyTorch seconds are reused for an experiment whose
+    sweep.json is the same work (equal `work_sha`), marked so in the result; the replay does not depend on nndl's
+    code, only on the work."""
     machine = cpu()
     print(f"[replay] {machine}, load {os.getloadavg()}", flush=True)
-    results = {"cpu": machine, "sample": sample, "torch_startup_s": torch_startup(), "experiments": {}}
+    results = {"cpu": machine, "sample": sample, "torch_startup_s": torch_startup(), "experiments": {},
+               "date": time.strftime("%Y-%m-%d %H:%M")}
     for name in names:
         path = Path(tempfile.gettempdir()) / f"{name}.sweep.json"
         load = os.getloadavg()[0]
@@ -172,19 +185,32 @@ def bench(sample: int, threads: tuple[int, ...] = (1, 2), names: tuple[str, ...]
             blocks = json.loads((Path(tmp) / "cold" / "sweep.json").read_text())
             (Path(tmp) / "cold" / "sweep.json").replace(path)
         print(f"  {name}: nndl cold {wall:.1f} s, warm {warm:.1f} s", flush=True)
-        runs = [[run_case([str(path), str(b), str(sample), str(t)]) for b in range(len(blocks))] for t in threads]
-        totals = [sum(r["estimated_s"] for r in rs) for rs in runs]
-        best = min(range(len(threads)), key=lambda t: totals[t])
-        torch_s = totals[best] + results["torch_startup_s"]
+        sha = work_sha(blocks)
+        old = (torch_from or {}).get("experiments", {}).get(name, {})
+        if old.get("sweep_sha") == sha:
+            torch = {k: old[k] for k in ("torch_s", "torch_threads", "torch_s_by_threads", "timed_configs")}
+            torch["torch_reused_from"] = torch_from.get("date", "an earlier run")
+        else:
+            runs = [[run_case([str(path), str(b), str(sample), str(t)]) for b in range(len(blocks))] for t in threads]
+            totals = [sum(r["estimated_s"] for r in rs) for rs in runs]
+            best = min(range(len(threads)), key=lambda t: totals[t])
+            torch = {"torch_s": totals[best] + results["torch_startup_s"], "torch_threads": threads[best],
+                     "torch_s_by_threads": dict(zip(map(str, threads), totals)),
+                     "timed_configs": sum(r["timed_configs"] for r in runs[best])}
+        torch_s = torch["torch_s"]
         results["experiments"][name] = {"nndl_wall_s": wall, "nndl_warm_s": warm, "load_before": load,
-                                        "torch_s": torch_s, "torch_threads": threads[best],
-                                        "torch_s_by_threads": dict(zip(map(str, threads), totals)),
+                                        **torch, "sweep_sha": sha,
                                         "ratio": torch_s / wall, "ratio_warm": torch_s / warm,
-                                        "configs": sum(b["n_configs"] for b in blocks),
-                                        "timed_configs": sum(r["timed_configs"] for r in runs[best])}
+                                        "configs": sum(b["n_configs"] for b in blocks)}
         print(f"  {name}: nndl {wall:.1f} s (warm {warm:.1f}), PyTorch {torch_s:.1f} s -> {torch_s / wall:.1f}x",
               flush=True)
     return results
+
+
+def reused(e: dict) -> str:
+    if "torch_reused_from" not in e:
+        return ""
+    return f" (reused from the replay of {e['torch_reused_from']}: the same sweep.json work)"
 
 
 def markdown(r: dict) -> str:
@@ -203,5 +229,6 @@ def markdown(r: dict) -> str:
     lines += ["", f"PyTorch timed on a stratified 1/{r['sample']} of the configs (strata of equal width, "
                   f"training size, batch size and horizon), start-up {r['torch_startup_s']:.1f} s added once; "
                   f"PyTorch seconds by thread count: "
-                  + "; ".join(f"{n} {e['torch_s_by_threads']}" for n, e in r["experiments"].items()), ""]
+                  + "; ".join(f"{n} {e['torch_s_by_threads']}" + reused(e) for n, e in r["experiments"].items()),
+              ""]
     return "\n".join(lines)

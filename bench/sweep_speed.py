@@ -353,10 +353,14 @@ def main() -> None:
                              "appends a section to --out")
     parser.add_argument("--threads", default="1,2", help="--replay: PyTorch thread counts to time (the faster counts)")
     parser.add_argument("--experiments", default=",".join(replay.EXPERIMENTS), help="--replay: which experiments")
+    parser.add_argument("--torch-from", type=Path, default=None,
+                        help="--replay: reuse the PyTorch seconds of this earlier RESULTS-replay-*.json where the "
+                             "sweep.json work is the same")
     args = parser.parse_args()
     if args.replay:
         res = replay.bench(args.sample, tuple(int(t) for t in args.threads.split(",")),
-                           tuple(args.experiments.split(",")))
+                           tuple(args.experiments.split(",")),
+                           json.loads(args.torch_from.read_text()) if args.torch_from else None)
         text = replay.markdown(res)
         with open(args.out, "a") as f:
             f.write("\n" + text)
