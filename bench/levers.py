@@ -7,12 +7,12 @@ Run:
         --variant base: --variant fm:layout=features --repeats 3
 
 A variant is `label:key=value,key=value` of extra `run_mlp_sweep` keyword arguments (values parsed as Python
-literals when they parse, else strings); `label:` alone is the code as it stands; the key `xla` adds its value
-(XLA flags, `+` for spaces) to XLA_FLAGS, e.g. `noynn:xla=--xla_cpu_experimental_ynn_fusion_type=-individual_dot`. `--epochs E` caps every
-config's horizon at E (quicker; the per-epoch cost is unchanged, the log-spaced evaluations are then
-denser). Per run it prints wall seconds, process CPU seconds (user + system, all threads: steadier than wall
-on a shared machine), XLA compile seconds (JAX's compile events), the engine's init and chunk seconds, and
-the mean final training loss (a variant must not change the results). The data are the experiment's
+literals when they parse, else strings); `label:` alone is the code as it stands; the key `xla` adds its value (XLA
+flags, `+` for spaces) to XLA_FLAGS, e.g. `noynn:xla=--xla_cpu_experimental_ynn_fusion_type=-individual_dot`.
+`--epochs E` caps every config's horizon at E (quicker; the per-epoch cost is unchanged, the log-spaced evaluations
+are then denser). Per run it prints wall seconds, process CPU seconds (user + system, all threads: steadier than
+wall on a shared machine), XLA compile seconds (JAX's compile events), the engine's init and chunk seconds, and the
+mean final training loss (a variant must not change the results). The data are the experiment's
 (`nndl.data.teacher.draws` with the sweep's seed 0 and draw count).
 """
 
