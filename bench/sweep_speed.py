@@ -6,6 +6,8 @@ Run (needs the optional extra: pip install -e ".[bench]"):
     python bench/sweep_speed.py --only dd       # one problem: dd (double descent) or lr (learning-rate sweep)
     python bench/sweep_speed.py --replay --sample 8   # double_descent/implicit_reg --quick vs PyTorch replaying
                                                       # their sweep.json (bench/replay.py)
+    python bench/sweep_speed.py --replay --sample 8 --threads 1 --torch-from bench/RESULTS-replay-avx2-baseline.json
+                                                      # nndl re-timed, PyTorch reused where the work is the same
 
 Every measurement runs in its own fresh process and is timed from outside, so
 start-up (Python, imports) and compilation count. Problems (issue 4):
