@@ -31,9 +31,15 @@ ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ("double_descent", "implicit_reg")
 
 
-def run_experiment(name: str, out: Path) -> float:
-    """Wall seconds of `python -m experiments.<name> --quick` in a fresh process."""
+def run_experiment(name: str, out: Path, cache: Path | None = None) -> float:
+    """Wall seconds of `python -m experiments.<name> --quick` in a fresh process; `cache` is the persistent
+    compilation cache folder it sees (a fresh empty one: a first run, everything compiled; the folder a
+    previous run filled: a rerun), None: no persistent cache."""
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "NNDL_PROGRESS": "0"}
+    if cache is None:
+        env["NNDL_COMPILATION_CACHE"] = "0"
+    else:
+        env["JAX_COMPILATION_CACHE_DIR"] = str(cache)
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", f"experiments.{name}", "--quick", "--out", str(out)], cwd=ROOT,
                           env=env, capture_output=True, text=True)
@@ -151,26 +157,60 @@ def cpu() -> dict:
             "emulated_avx2": emulated}
 
 
-def bench(sample: int) -> dict:
+def work_sha(blocks: list[dict]) -> str:
+    """A fingerprint of the work a sweep.json describes (its blocks, configs included)."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(blocks, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def bench(sample: int, threads: tuple[int, ...] = (1, 2), names: tuple[str, ...] = EXPERIMENTS,
+          torch_from: dict | None = None) -> dict:
+    """Per experiment: nndl cold (fresh compilation cache), nndl warm (the same cache again: a rerun), and the
+    PyTorch replay at each thread count (the faster counts). The ratio is PyTorch over nndl cold.
+
+    `torch_from` (an earlier result of this function): its PyTorch seconds are reused for an experiment whose
+    sweep.json is the same work (equal `work_sha`), marked so in the result; the replay does not depend on nndl's
+    code, only on the work."""
     machine = cpu()
-    print(f"[replay] {machine}", flush=True)
-    results = {"cpu": machine, "sample": sample, "torch_startup_s": torch_startup(), "experiments": {}}
-    for name in EXPERIMENTS:
-        with tempfile.TemporaryDirectory() as tmp:
-            wall = run_experiment(name, Path(tmp))
-            blocks = json.loads((Path(tmp) / "sweep.json").read_text())
-            (Path(tmp) / "sweep.json").replace(Path(tempfile.gettempdir()) / f"{name}.sweep.json")
+    print(f"[replay] {machine}, load {os.getloadavg()}", flush=True)
+    results = {"cpu": machine, "sample": sample, "torch_startup_s": torch_startup(), "experiments": {},
+               "date": time.strftime("%Y-%m-%d %H:%M")}
+    for name in names:
         path = Path(tempfile.gettempdir()) / f"{name}.sweep.json"
-        runs = [[run_case([str(path), str(b), str(sample), str(t)]) for b in range(len(blocks))] for t in (1, 2)]
-        totals = [sum(r["estimated_s"] for r in rs) for rs in runs]
-        best = min(range(2), key=lambda t: totals[t])
-        torch_s = totals[best] + results["torch_startup_s"]
-        results["experiments"][name] = {"nndl_wall_s": wall, "torch_s": torch_s, "torch_threads": best + 1,
-                                        "torch_1_vs_2_threads_s": totals, "ratio": torch_s / wall,
-                                        "configs": sum(b["n_configs"] for b in blocks),
-                                        "timed_configs": sum(r["timed_configs"] for r in runs[best])}
-        print(f"  {name}: nndl {wall:.1f} s, PyTorch {torch_s:.1f} s -> {torch_s / wall:.1f}x", flush=True)
+        load = os.getloadavg()[0]
+        with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as cache:
+            wall = run_experiment(name, Path(tmp) / "cold", Path(cache))
+            warm = run_experiment(name, Path(tmp) / "warm", Path(cache))
+            blocks = json.loads((Path(tmp) / "cold" / "sweep.json").read_text())
+            (Path(tmp) / "cold" / "sweep.json").replace(path)
+        print(f"  {name}: nndl cold {wall:.1f} s, warm {warm:.1f} s", flush=True)
+        sha = work_sha(blocks)
+        old = (torch_from or {}).get("experiments", {}).get(name, {})
+        if old.get("sweep_sha") == sha:
+            torch = {k: old[k] for k in ("torch_s", "torch_threads", "torch_s_by_threads", "timed_configs")}
+            torch["torch_reused_from"] = torch_from.get("date", "an earlier run")
+        else:
+            runs = [[run_case([str(path), str(b), str(sample), str(t)]) for b in range(len(blocks))] for t in threads]
+            totals = [sum(r["estimated_s"] for r in rs) for rs in runs]
+            best = min(range(len(threads)), key=lambda t: totals[t])
+            torch = {"torch_s": totals[best] + results["torch_startup_s"], "torch_threads": threads[best],
+                     "torch_s_by_threads": dict(zip(map(str, threads), totals)),
+                     "timed_configs": sum(r["timed_configs"] for r in runs[best])}
+        torch_s = torch["torch_s"]
+        results["experiments"][name] = {"nndl_wall_s": wall, "nndl_warm_s": warm, "load_before": load,
+                                        **torch, "sweep_sha": sha,
+                                        "ratio": torch_s / wall, "ratio_warm": torch_s / warm,
+                                        "configs": sum(b["n_configs"] for b in blocks)}
+        print(f"  {name}: nndl {wall:.1f} s (warm {warm:.1f}), PyTorch {torch_s:.1f} s -> {torch_s / wall:.1f}x",
+              flush=True)
     return results
+
+
+def reused(e: dict) -> str:
+    if "torch_reused_from" not in e:
+        return ""
+    return f" (reused from the replay of {e['torch_reused_from']}: the same sweep.json work)"
 
 
 def markdown(r: dict) -> str:
@@ -179,11 +219,16 @@ def markdown(r: dict) -> str:
                                                                if c["emulated_avx2"] else "")
     lines = [f"### As users run them: `--quick` vs a PyTorch replay of the same `sweep.json` ({label}, "
              f"{time.strftime('%Y-%m-%d')})", "",
-             "| experiment | configs | nndl wall s (fresh process, everything) | sequential PyTorch s | speed-up |",
-             "|---|---|---|---|---|"]
+             "| experiment | configs | nndl wall s, first run (fresh process, empty compilation cache) | nndl rerun "
+             "(warm cache) | sequential PyTorch s | speed-up (first run) | speed-up (rerun) | load before |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, e in r["experiments"].items():
-        lines.append(f"| `{name} --quick` | {e['configs']} | {e['nndl_wall_s']:.1f} | {e['torch_s']:.1f} "
-                     f"({e['torch_threads']} thread{'s' if e['torch_threads'] > 1 else ''}) | **{e['ratio']:.1f}x** |")
+        lines.append(f"| `{name} --quick` | {e['configs']} | {e['nndl_wall_s']:.1f} | {e['nndl_warm_s']:.1f} | "
+                     f"{e['torch_s']:.1f} ({e['torch_threads']} thread{'s' if e['torch_threads'] > 1 else ''}) | "
+                     f"**{e['ratio']:.1f}x** | {e['ratio_warm']:.1f}x | {e['load_before']:.2f} |")
     lines += ["", f"PyTorch timed on a stratified 1/{r['sample']} of the configs (strata of equal width, "
-                  f"training size, batch size and horizon), start-up {r['torch_startup_s']:.1f} s added once.", ""]
+                  f"training size, batch size and horizon), start-up {r['torch_startup_s']:.1f} s added once; "
+                  f"PyTorch seconds by thread count: "
+                  + "; ".join(f"{n} {e['torch_s_by_threads']}" + reused(e) for n, e in r["experiments"].items()),
+              ""]
     return "\n".join(lines)

@@ -6,6 +6,8 @@ Run (needs the optional extra: pip install -e ".[bench]"):
     python bench/sweep_speed.py --only dd       # one problem: dd (double descent) or lr (learning-rate sweep)
     python bench/sweep_speed.py --replay --sample 8   # double_descent/implicit_reg --quick vs PyTorch replaying
                                                       # their sweep.json (bench/replay.py)
+    python bench/sweep_speed.py --replay --sample 8 --threads 1 --torch-from bench/RESULTS-replay-avx2-baseline.json
+                                                      # nndl re-timed, PyTorch reused where the work is the same
 
 Every measurement runs in its own fresh process and is timed from outside, so
 start-up (Python, imports) and compilation count. Problems (issue 4):
@@ -351,9 +353,16 @@ def main() -> None:
     parser.add_argument("--replay", action="store_true",
                         help="the experiments as users run them (--quick) vs a PyTorch replay of their sweep.json; "
                              "appends a section to --out")
+    parser.add_argument("--threads", default="1,2", help="--replay: PyTorch thread counts to time (the faster counts)")
+    parser.add_argument("--experiments", default=",".join(replay.EXPERIMENTS), help="--replay: which experiments")
+    parser.add_argument("--torch-from", type=Path, default=None,
+                        help="--replay: reuse the PyTorch seconds of this earlier RESULTS-replay-*.json where the "
+                             "sweep.json work is the same")
     args = parser.parse_args()
     if args.replay:
-        res = replay.bench(args.sample)
+        res = replay.bench(args.sample, tuple(int(t) for t in args.threads.split(",")),
+                           tuple(args.experiments.split(",")),
+                           json.loads(args.torch_from.read_text()) if args.torch_from else None)
         text = replay.markdown(res)
         with open(args.out, "a") as f:
             f.write("\n" + text)

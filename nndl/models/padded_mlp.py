@@ -91,6 +91,21 @@ def apply(params: Params, x: jax.Array, width, activation: Callable = jax.nn.rel
     return h @ params[-1]["w"] + params[-1]["b"]
 
 
+def apply_features(params: Params, xt: jax.Array, width, activation: Callable = jax.nn.relu) -> jax.Array:
+    """Forward pass for a batch stored feature-major: xt (d_in, n) -> (d_out, n); column j is
+    `apply(params, xt[:, j], width)` (to float32 rounding: the same sums, another order of the library's dot).
+
+    The same net as `apply`, with activations laid out [features, examples]: each layer is ONE matmul
+    W^T H, and its backward pass is W (dZ) and H (dZ)^T. XLA's CPU backend runs these batched dots faster at
+    some shapes than the example-major H W that `vmap(apply)` gives (bench/NOTES.md).
+    """
+    h = xt
+    for layer in params[:-1]:
+        mask = (jnp.arange(layer["b"].shape[0]) < width)[:, None]
+        h = jnp.where(mask, activation(layer["w"].T @ h + layer["b"][:, None]), 0)
+    return params[-1]["w"].T @ h + params[-1]["b"][:, None]
+
+
 def param_count(width: int, *, d_in: int, d_out: int, depth: int) -> int:
     """Number of parameters (weights + biases) of the unpadded width-`width` net."""
     sizes = layer_sizes(d_in, d_out, depth, width)

@@ -98,13 +98,19 @@ def _all_finite(tree) -> jax.Array:
     return jnp.isfinite(sum(jnp.sum(x * jnp.zeros((), x.dtype)) for x in leaves))
 
 
-def _config_epoch(task: Task, metric_names: tuple[str, ...]):
-    """Returns f(carry, hp, data, e, slot, tols) -> carry for ONE config: the task's epoch plus bookkeeping."""
+def _active(track: Track, hp: HP, e) -> jax.Array:
+    """Whether a config trains in epoch e: within its horizon, not diverged, not stopped."""
+    return (e < hp["epochs"]) & ~track.diverged & (track.stopped_epoch < 0)
 
-    def step(carry: Carry, hp: HP, data, e, slot, tols):
+
+def _config_train(task: Task):
+    """Returns f(carry, hp, data, e, tols) -> carry for ONE config: the task's epoch plus bookkeeping. An
+    inactive config (`_active` false) keeps its carry exactly."""
+
+    def step(carry: Carry, hp: HP, data, e, tols):
         state, track = carry
         new_state, loss = task.epoch(state, hp, data, e)
-        active = (e < hp["epochs"]) & ~track.diverged & (track.stopped_epoch < 0)
+        active = _active(track, hp, e)
         finite = jnp.isfinite(loss) & _all_finite(new_state if task.watch is None else task.watch(new_state))
         update = active & finite
         newly_diverged = active & ~finite
@@ -118,15 +124,43 @@ def _config_epoch(task: Task, metric_names: tuple[str, ...]):
                                     track.stopped_epoch).astype(jnp.int32),
             last_loss=jnp.where(update, loss, track.last_loss),
         )
+        return Carry(state, track)
 
+    return step
+
+
+def _config_record(task: Task, metric_names: tuple[str, ...]):
+    """Returns f(carry, hp, data, slot) -> carry for ONE config: evaluate() into curves[slot] when slot >= 0."""
+
+    def step(carry: Carry, hp: HP, data, slot):
         def record(curves):
-            values = task.evaluate(state, hp, data)
+            values = task.evaluate(carry.state, hp, data)
             row = jnp.stack([jnp.asarray(values[k], curves.dtype) for k in metric_names])
             return curves.at[slot].set(row)
 
         # `slot` does not depend on the config, so under vmap this stays a real cond.
-        curves = jax.lax.cond(slot >= 0, record, lambda c: c, track.curves)
-        return Carry(state, track._replace(curves=curves))
+        curves = jax.lax.cond(slot >= 0, record, lambda c: c, carry.track.curves)
+        return Carry(carry.state, carry.track._replace(curves=curves))
+
+    return step
+
+
+def _bucket_epoch(task: Task, metric_names: tuple[str, ...]):
+    """Returns f(carry, hp, data, e, slot, tols) -> carry for a BUCKET (config axis first): every config's
+    epoch, skipped as a whole when no config of the bucket is active (all stopped, diverged or past their
+    horizon: the epoch would change nothing, see `_config_train`), then the recorded evaluation.
+
+    The skip is what lets a sweep whose configs stop at a training loss (`stop_loss`) end its work when the
+    slowest config has stopped, not at the horizon: the host still runs every chunk, but an idle epoch costs
+    one reduction and a branch.
+    """
+    train = jax.vmap(_config_train(task), in_axes=(0, 0, None, None, None))
+    record = jax.vmap(_config_record(task, metric_names), in_axes=(0, 0, None, None))
+
+    def step(carry: Carry, hp: HP, data, e, slot, tols):
+        live = jnp.any(jax.vmap(_active, in_axes=(0, 0, None))(carry.track, hp, e))
+        carry = jax.lax.cond(live, lambda c: train(c, hp, data, e, tols), lambda c: c, carry)
+        return record(carry, hp, data, slot)
 
     return step
 
@@ -174,7 +208,7 @@ def _chunk_all(tasks: tuple[Task, ...], metric_names: tuple[str, ...], sharding,
     """
     out = []
     for task, carry, hp in zip(tasks, carries, hps):
-        many = jax.vmap(_config_epoch(task, metric_names), in_axes=(0, 0, None, None, None, None))
+        many = _bucket_epoch(task, metric_names)
 
         def body(c, xs, many=many, hp=hp):
             e, slot = xs

@@ -46,6 +46,9 @@ class Spec(NamedTuple):
       init_width: width at which the initial weights are drawn before slicing to max_width
         (0: max_width). Buckets of one sweep share it, so their inits compile as ONE program;
         the result does not depend on it (padded init is prefix-consistent).
+      layout: how a batch's activations are stored: "examples" ([n, features]: `vmap` of
+        `padded_mlp.apply`) or "features" ([features, n]: `padded_mlp.apply_features`). The same
+        results to float32 rounding; the speed of XLA's batched dots differs (bench/NOTES.md).
     """
 
     d_in: int
@@ -61,6 +64,7 @@ class Spec(NamedTuple):
     activation: str = "relu"
     dtype: str = "float32"
     init_width: int = 0
+    layout: str = "examples"
 
     @property
     def full_batch(self) -> bool:
@@ -95,8 +99,10 @@ def select_data(spec: Spec, data: dict, hp: dict) -> dict:
 
 
 def predict(spec: Spec, params, x: jax.Array, width) -> jax.Array:
-    """Predictions for a batch x: (n, d_in) -> (n, d_out)."""
+    """Predictions for a batch x: (n, d_in) -> (n, d_out), computed in the spec's layout."""
     act = activations.get(spec.activation)
+    if spec.layout == "features":
+        return padded_mlp.apply_features(params, x.T, width, act).T
     return jax.vmap(lambda xi: padded_mlp.apply(params, xi, width, act))(x)
 
 
