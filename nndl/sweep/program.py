@@ -147,20 +147,19 @@ def _config_record(task: Task, metric_names: tuple[str, ...]):
 
 def _bucket_epoch(task: Task, metric_names: tuple[str, ...]):
     """Returns f(carry, hp, data, e, slot, tols) -> carry for a BUCKET (config axis first): every config's
-    epoch, skipped as a whole when no config of the bucket is active (all stopped, diverged or past their
-    horizon: the epoch would change nothing, see `_config_train`), then the recorded evaluation.
+    epoch, then the recorded evaluation.
 
-    The skip is what lets a sweep whose configs stop at a training loss (`stop_loss`) end its work when the
-    slowest config has stopped, not at the horizon: the host still runs every chunk, but an idle epoch costs
-    one reduction and a branch.
+    Epochs of configs that no longer train (stopped, diverged or past their horizon) are computed and discarded
+    (`_config_train` keeps their carry exactly). Skipping a whole bucket's idle epoch with a `lax.cond` was
+    measured: the predicate (a reduction over the sharded config axis every epoch) made per-kernel-bound sweeps
+    12-19 % slower (bench/NOTES.md); the engine ends a sweep at the first chunk boundary after which nothing can
+    change (`nndl.sweep.early_exit`) instead.
     """
     train = jax.vmap(_config_train(task), in_axes=(0, 0, None, None, None))
     record = jax.vmap(_config_record(task, metric_names), in_axes=(0, 0, None, None))
 
     def step(carry: Carry, hp: HP, data, e, slot, tols):
-        live = jnp.any(jax.vmap(_active, in_axes=(0, 0, None))(carry.track, hp, e))
-        carry = jax.lax.cond(live, lambda c: train(c, hp, data, e, tols), lambda c: c, carry)
-        return record(carry, hp, data, slot)
+        return record(train(carry, hp, data, e, tols), hp, data, slot)
 
     return step
 
