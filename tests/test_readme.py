@@ -14,7 +14,7 @@ def _readme() -> str:
 def test_readme_commands_come_first():
     blocks = re.findall(r"```bash\n(.*?)```", _readme(), re.S)
     assert blocks[0].strip() == 'python -m pip install -e ".[test]" && python -m experiments all --quick'
-    assert blocks[1].strip() == 'python -m pip install -e ".[test]" && python -m pytest'
+    assert blocks[1].strip() == 'python -m pip install -e ".[test,notebooks]" && python -m pytest'  # what .ci/run runs
 
 
 def test_readme_sweep_example_runs(tmp_path, monkeypatch, capsys):
