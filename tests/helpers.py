@@ -118,3 +118,20 @@ def check_template(sections: dict[str, str], fields: dict, per_section: dict[str
         for name in templates.field_names(body):
             templates.lookup(own, name)  # raises TemplateError naming the missing field
         _assert_text(f"template section {key!r}", templates.fill(body, own))
+
+
+def toy_experiment(argv: list[str], run=None) -> int:
+    """A minimal experiment through cli.run_experiment with hand-written flags (the harness's own validators);
+    `run(config, out)` defaults to returning the width and lr as metrics."""
+    from nndl.run import cli
+
+    def get_config(full):
+        return {"width": 100 if full else 10, "lr": 0.1, "seed": 0}
+
+    def add(parser):
+        parser.add_argument("--width", type=cli.positive_int, default=None)
+        parser.add_argument("--lr", type=cli.positive_float, default=None)
+
+    return cli.run_experiment("toy", doc="Toy.\nmore", get_config=get_config,
+                              run=run or (lambda c, out: {"w": c["width"], "lr": c["lr"]}), add_arguments=add,
+                              argv=argv)

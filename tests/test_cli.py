@@ -4,20 +4,11 @@ import pytest
 
 from experiments import ORDER
 from nndl.run import cli, runio
-from tests.helpers import run_module
+from tests.helpers import run_module, toy_experiment
 
 
 def _run(argv, tmp_path, run=None):
-    def get_config(full):
-        return {"width": 100 if full else 10, "lr": 0.1, "seed": 0}
-
-    def add(parser):
-        parser.add_argument("--width", type=cli.positive_int, default=None)
-        parser.add_argument("--lr", type=cli.positive_float, default=None)
-
-    return cli.run_experiment("toy", doc="Toy.\nmore", get_config=get_config,
-                              run=run or (lambda c, out: {"w": c["width"], "lr": c["lr"]}),
-                              add_arguments=add, argv=[*argv, "--out", str(tmp_path)])
+    return toy_experiment([*argv, "--out", str(tmp_path)], run)
 
 
 def test_flags_override_mode_defaults(tmp_path):

@@ -27,7 +27,7 @@ from experiments import ORDER, load
 from nndl import data
 from nndl.run import cli, runio
 from nndl.sweep import checkpoint
-from tests.helpers import ROOT, run_module
+from tests.helpers import ROOT, run_module, toy_experiment
 from tests.test_linear_models_age_data import BAD_FILES, write_age_files
 
 # tiny runs (a few seconds each) for the rows that get past the flags
@@ -55,19 +55,6 @@ class Case:
     lines: int = 1
     check: Callable[[Path, str], None] | None = field(default=None, repr=False)
     foreign_lock: bool = False  # the folder's lock belongs to another (killed) process, not to this run
-
-
-def _toy(argv: list[str]) -> int:
-    """A minimal experiment through cli.run_experiment with hand-written flags (the harness's own validators)."""
-    def get_config(full):
-        return {"width": 100 if full else 10, "lr": 0.1, "seed": 0}
-
-    def add(parser):
-        parser.add_argument("--width", type=cli.positive_int, default=None)
-        parser.add_argument("--lr", type=cli.positive_float, default=None)
-
-    return cli.run_experiment("toy", doc="Toy.\nmore", get_config=get_config,
-                              run=lambda c, out: {"w": c["width"], "lr": c["lr"]}, add_arguments=add, argv=argv)
 
 
 # ------------------------------------------------------------------------------------------------ files
@@ -488,7 +475,7 @@ def test_hostile_case(label, tmp_path, capsys, monkeypatch):
     argv = [*case.argv, *extra, "--out", out_text]
     capsys.readouterr()
     try:
-        code = _toy(argv) if case.name == "toy" else load(case.name).main(argv)
+        code = toy_experiment(argv) if case.name == "toy" else load(case.name).main(argv)
     finally:
         while HOLDERS:
             holder = HOLDERS.pop()

@@ -123,51 +123,45 @@ def _grid_answer(g: dict, f: dict) -> Answer:
                   table=rows, derivation=derivation, text=text, code=code)
 
 
+def _templated_answer(part: str, key: str, table: list, f: dict) -> Answer:
+    """The answer to PARTS[part]: `table` with the `<key>_derivation` and `<key>_text` templates filled from f."""
+    question, ids, figures, code = PARTS[part]
+    return Answer(question=question, ids=ids, figures=figures, table=table,
+                  derivation=templates.render(TEXT, f"{key}_derivation", f),
+                  text=templates.render(TEXT, f"{key}_text", f), code=code)
+
+
 def _xor_answer(xor: dict, f: dict) -> Answer:
-    question, ids, figures, code = PARTS["xor"]
-    return Answer(question=question, ids=ids, figures=figures,
-                  table=[["w (normal equations)", f"({xor['w'][0]:.3g}, {xor['w'][1]:.3g})"], ["b", xor["b"]],
-                         ["J", xor["J"]], ["w (GD)", f"({xor['gd']['w'][0]:.3g}, {xor['gd']['w'][1]:.3g})"],
-                         ["b (GD)", xor["gd"]["b"]]],
-                  derivation=templates.render(TEXT, "xor_derivation", f), text=templates.render(TEXT, "xor_text", f),
-                  code=code)
+    return _templated_answer("xor", "xor", [
+        ["w (normal equations)", f"({xor['w'][0]:.3g}, {xor['w'][1]:.3g})"], ["b", xor["b"]], ["J", xor["J"]],
+        ["w (GD)", f"({xor['gd']['w'][0]:.3g}, {xor['gd']['w'][1]:.3g})"], ["b (GD)", xor["gd"]["b"]]], f)
 
 
 def _mae_answer(a: dict, f: dict) -> Answer:
-    question, ids, figures, code = PARTS["mae"]
-    return Answer(question=question, ids=ids, figures=figures,
-                  table=[["max |grad_b hand - jax.grad|", a["grad_b_max_err"]],
-                         ["max |grad_w hand - jax.grad|", a["grad_w_max_err"]],
-                         ["|updated_b - (b - lr jax.grad)|", a["update_b_err"]],
-                         [f"grad_b with {a['n_ties']} ties: sheet / jnp.abs",
-                          f"{a['grad_b_at_ties']['sheet']:.3f} / {a['grad_b_at_ties']['jnp_abs']:.3f}"],
-                         ["MAE-GD (w, b)", f"({a['mae_gd']['w']:.3f}, {a['mae_gd']['b']:.3f})"],
-                         ["MSE-GD (w, b)", f"({a['mse_gd']['w']:.3f}, {a['mse_gd']['b']:.3f})"]],
-                  derivation=templates.render(TEXT, "mae_derivation", f), text=templates.render(TEXT, "mae_text", f),
-                  code=code)
+    return _templated_answer("mae", "mae", [
+        ["max |grad_b hand - jax.grad|", a["grad_b_max_err"]],
+        ["max |grad_w hand - jax.grad|", a["grad_w_max_err"]],
+        ["|updated_b - (b - lr jax.grad)|", a["update_b_err"]],
+        [f"grad_b with {a['n_ties']} ties: sheet / jnp.abs",
+         f"{a['grad_b_at_ties']['sheet']:.3f} / {a['grad_b_at_ties']['jnp_abs']:.3f}"],
+        ["MAE-GD (w, b)", f"({a['mae_gd']['w']:.3f}, {a['mae_gd']['b']:.3f})"],
+        ["MSE-GD (w, b)", f"({a['mse_gd']['w']:.3f}, {a['mse_gd']['b']:.3f})"]], f)
 
 
 def _mle_answer(mle: dict, f: dict) -> Answer:
-    question, ids, figures, code = PARTS["mle"]
-    return Answer(question=question, ids=ids, figures=figures,
-                  table=[["max |w_ascent - w_closed|", mle["w_max_err"]],
-                         ["|sigma2_ascent - sigma2_closed|", mle["sigma2_err"]],
-                         ["max |w_closed - w_least_squares|", mle["w_mse_max_err"]],
-                         ["sigma^2 (closed form)", mle["sigma2_closed"]]],
-                  derivation=templates.render(TEXT, "mle_derivation", f), text=templates.render(TEXT, "mle_text", f),
-                  code=code)
+    return _templated_answer("mle", "mle", [
+        ["max |w_ascent - w_closed|", mle["w_max_err"]], ["|sigma2_ascent - sigma2_closed|", mle["sigma2_err"]],
+        ["max |w_closed - w_least_squares|", mle["w_mse_max_err"]],
+        ["sigma^2 (closed form)", mle["sigma2_closed"]]], f)
 
 
 def _logistic_answer(s: dict, f: dict) -> Answer:
-    question, ids, figures, code = PARTS["separable_logistic"]
-    return Answer(question=question, ids=ids, figures=figures,
-                  table=[["final ||w||", s["final_norm"]], ["d||w|| / d ln t (last decade)", s["norm_slope_per_log_t"]],
-                         ["||w_svm|| (the limit of the slope)", s["svm_norm"]],
-                         ["max over c of dL(c w_hat)/dc", s["loss_vs_c"]["dloss_dc_max"]],
-                         ["final angle to max-margin (deg)", s["final_angle_deg"]],
-                         ["GD margin / max margin", f"{s['gd_margin']:.4f} / {s['svm_margin']:.4f}"]],
-                  derivation=templates.render(TEXT, "logistic_derivation", f),
-                  text=templates.render(TEXT, "logistic_text", f), code=code)
+    return _templated_answer("separable_logistic", "logistic", [
+        ["final ||w||", s["final_norm"]], ["d||w|| / d ln t (last decade)", s["norm_slope_per_log_t"]],
+        ["||w_svm|| (the limit of the slope)", s["svm_norm"]],
+        ["max over c of dL(c w_hat)/dc", s["loss_vs_c"]["dloss_dc_max"]],
+        ["final angle to max-margin (deg)", s["final_angle_deg"]],
+        ["GD margin / max margin", f"{s['gd_margin']:.4f} / {s['svm_margin']:.4f}"]], f)
 
 
 ANSWERS = {"xor": _xor_answer, "grid_search": _grid_answer, "mae": _mae_answer,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,9 +74,7 @@ def check_writable(root: Path) -> None:
     name may be taken by something that is not a file.
     """
     try:
-        fd, probe = tempfile.mkstemp(dir=root, prefix=".report-write-check.")
-        os.close(fd)
-        os.unlink(probe)
+        runio.probe_writable(root)
     except OSError as e:
         raise ConfigError(f"cannot write the report into {root}: {e.strerror or e}") from e
     for name in OUTPUTS:

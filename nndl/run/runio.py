@@ -170,11 +170,17 @@ def check_folder(out: Path) -> None:
         if (path.exists() or path.is_symlink()) and not path.is_file():
             raise ConfigError(f"--out {out}: {name} is a folder or not a regular file; the run writes a file there")
     try:
-        fd, probe = tempfile.mkstemp(dir=out, prefix=".write-test-")
-        os.close(fd)
-        os.unlink(probe)
+        probe_writable(out)
     except OSError as e:
         raise ConfigError(f"--out {out}: cannot write in this folder ({e.strerror or e})") from None
+
+
+def probe_writable(folder: Path) -> None:
+    """Makes and removes a temporary file in `folder`: raises OSError where nothing can be written there
+    (permissions, a read-only file system), whatever the folder's mode bits claim."""
+    fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-test-")
+    os.close(fd)
+    os.unlink(probe)
 
 
 def _pid_in(fd: int) -> int | None:
