@@ -166,6 +166,13 @@ def test_more_data_wording_follows_the_uncertainty(smoke):
     some = copy.deepcopy(m)
     some["more_data_hurts"]["hurts_widths"] = [10]
     assert "raises the test MSE significantly" in text(some)
+    # the sentence about the widest picked width follows that width's own verdict, never a fixed "helps"
+    assert "far_beyond" in some["more_data_hurts"]["roles"]
+    for diff, se, words in [(-0.05, 0.01, "the larger set helps again"),
+                            (-0.0086, 0.013, "do not differ significantly"), (0.05, 0.01, "still raises the test MSE")]:
+        worded = _with_d(some, diff, se)
+        assert words in text(worded), (diff, se)
+        assert "as classical intuition says" not in text(worded) or (diff < 0 and abs(diff) > 2 * se)
 
 
 def test_speed_and_peak_wording():

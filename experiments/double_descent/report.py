@@ -113,6 +113,11 @@ def report(m: dict) -> list[Answer]:
                "threshold_budget" if budget_moves(m["threshold_by_budget"]) else "threshold_stable")
     settle_key = "settled_all" if not m["convergence"]["unsettled_widths"][0] else "settled_not"
     hurts_key = "hurts_found" if d["hurts_widths"] else "hurts_not_found"
+    far_text = ""
+    if d["hurts_widths"] and "far_beyond" in d["roles"]:  # the widest picked width, worded by its own verdict
+        i = d["roles"].index("far_beyond")
+        far_text = " " + templates.render(TEXT, f"far_{_word(d['verdict'][i])}", {
+            **fields, "far_w": d["widths"][i], "far_diff": d["difference"][i], "far_dse": d["difference_se"][i]})
     return [
         Answer(question="(a) the theoretical optimal test error R_t", ids=["001 CA1(a)", "001 CA1(b.1)"],
                derivation=templates.render(TEXT, "rt_derivation", fields),
@@ -156,7 +161,7 @@ def report(m: dict) -> list[Answer]:
                                                              d["test_loss_n_small_se"], d["test_loss_n_large"],
                                                              d["test_loss_n_large_se"], d["difference"],
                                                              d["difference_se"])],
-               text=" ".join(more_data_sentences(m)) + " " + templates.render(TEXT, hurts_key, fields),
+               text=" ".join(more_data_sentences(m)) + " " + templates.render(TEXT, hurts_key, fields) + far_text,
                code=["experiments.double_descent.interpolation.pick_widths", "nndl.stats.compare_paired"]),
     ]
 
