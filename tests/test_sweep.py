@@ -357,6 +357,33 @@ def test_a_sweep_that_cannot_change_any_more_skips_its_remaining_chunks_exactly(
             np.testing.assert_array_equal(a, b)
 
 
+def test_retired_slices_equal_the_full_scan(monkeypatch):
+    """slice_configs: slices of a bucket whose configs have all stopped are not called again; their remaining
+    slots hold the settled row. Equal to running every slice to the end (same programs, same shapes), including a
+    bucket smaller than one slice."""
+    data = make_data(n=6, d_in=3)
+    grid = {"width": [64] * 6 + [8], "lr": [0.02, 0.02, 0.01, 0.01, 0.01, 0.01, 0.01], "seed": list(range(7)),
+            "epochs": [600] * 7, "stop_loss": [0.1, 0.1, 0.1, 0.1, 0.0, 0.0, 0.0]}  # two slices stop, one trains on
+
+    def run():
+        return train.run_mlp_sweep(grid, data, depth=2, chunk_epochs=50, n_record=30, buckets=[[8], [64]],
+                                   slice_configs=2)
+
+    early = run()
+    assert early.stopped_epoch[:4].max() < 500 and (early.stopped_epoch[4:] == -1).all()
+    assert early.engine.timings["retired_calls"] >= 2
+    monkeypatch.setattr(early_exit, "settled_slot", lambda *args: None)  # every slice to the end
+    full = run()
+    assert full.engine.timings["retired_calls"] == 0
+    for name in ("train_loss", "test_loss"):
+        np.testing.assert_array_equal(early.final[name], full.final[name])
+        np.testing.assert_array_equal(early.curves[name], full.curves[name])
+    np.testing.assert_array_equal(early.stopped_epoch, full.stopped_epoch)
+    for i in range(7):
+        for a, b in zip(jax.tree.leaves(early.params(i)), jax.tree.leaves(full.params(i))):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_settled_slot_waits_for_a_recorded_final_state():
     from nndl.sweep.program import new_track
 

@@ -82,6 +82,7 @@ def double_descent(m: dict, curves: dict, out: Path) -> None:
 def budget_heatmap(m: dict, curves: dict, out: Path) -> None:
     large, widths, epochs = m["n_large"], m["widths"], curves["epochs"]
     fig, axes = subplots(2, 2, width=3.6, height=3.0, sharex=True, sharey=True)
+    meshes = {}
     for s, n in enumerate([m["constraints"] // 8, large["n_train"]]):
         by_budget = (m if s == 0 else large)["threshold_by_budget"]
         suffix = "" if s == 0 else "_large"
@@ -89,10 +90,9 @@ def budget_heatmap(m: dict, curves: dict, out: Path) -> None:
             ax = axes[s, c]
             with np.errstate(divide="ignore", invalid="ignore"):
                 z = np.log10(curves[what + suffix])
-            mesh = ax.pcolormesh(epochs, widths, z, shading="nearest", cmap="viridis",
-                                 vmin=(-4 if what == "train" else np.log10(m["R_t"]) - 0.2),
-                                 vmax=(0 if what == "train" else np.log10(m["R_t"]) + 1.0))
-            fig.colorbar(mesh, ax=ax, label=f"log10 {what} MSE")
+            meshes[what] = ax.pcolormesh(epochs, widths, z, shading="nearest", cmap="viridis",
+                                         vmin=(-4 if what == "train" else np.log10(m["R_t"]) - 0.2),
+                                         vmax=(0 if what == "train" else np.log10(m["R_t"]) + 1.0))
             ax.set_xscale("log")
             ax.minorticks_off()  # the cells carry the resolution; log minor ticks only cost drawing time
             ax.axhline((m if s == 0 else large)["counting_width"], color="w", ls="--", lw=1)
@@ -104,6 +104,8 @@ def budget_heatmap(m: dict, curves: dict, out: Path) -> None:
                 ax.set_xlabel("epochs (budget)")
             if c == 0:
                 ax.set_ylabel("width M")
+    for c, what in enumerate(("train", "test")):  # one colour scale per column: both N share it
+        fig.colorbar(meshes[what], ax=axes[:, c], label=f"log10 {what} MSE", shrink=0.6)
     if axes[0, 0].get_legend_handles_labels()[0]:
         axes[0, 0].legend(fontsize=7, loc="upper right")
     save_figure(fig, out / "budget_heatmap.png")

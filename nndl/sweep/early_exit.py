@@ -7,6 +7,9 @@ when every config's last update lies behind the epochs already run AND a record 
 recorded, the rest of the scan would only copy that recorded row into the remaining slots: `fill_curves` does
 that on the host and the chunks are not run. Results are those of the full scan (the copied row is a value the
 same compiled program computed from the same state).
+
+In sliced mode (`Sweep.run(slice_configs=...)`) the same rule retires one slice of a bucket at a time: `retire`
+fills the slice's remaining slots with its settled row and the engine stops calling it.
 """
 
 from __future__ import annotations
@@ -52,3 +55,14 @@ def fill_curves(track: Track, last_slot: int) -> Track:
     curves = np.array(track.curves)
     curves[:, last_slot + 1:] = curves[:, last_slot:last_slot + 1]
     return track._replace(curves=curves)
+
+
+def retire(track: Track, epochs: np.ndarray, rows: slice, epochs_done: int, record: np.ndarray) -> bool:
+    """Whether the configs `rows` of a bucket have settled after `epochs_done` epochs; if so their remaining curve
+    slots are filled in place (`track.curves`, a host array) with their last recorded row, as the scan would."""
+    part = track._replace(**{k: np.asarray(v)[rows] for k, v in track._asdict().items()})
+    slot = settled_slot([part], [np.asarray(epochs)[rows]], epochs_done, record)
+    if slot is None:
+        return False
+    track.curves[rows, slot + 1:] = track.curves[rows, slot:slot + 1]
+    return True

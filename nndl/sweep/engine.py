@@ -192,7 +192,8 @@ class Sweep:
 
     def run(self, hps: Sequence[dict[str, np.ndarray]], data: Any, *, checkpoint: str | Path | None = None,
             keep_checkpoint: bool = False, desc: str = "sweep", on_chunk: Callable[[int], None] | None = None,
-            progress: Callable | None = None, max_configs_per_call: int | None = None) -> list[BucketResult]:
+            progress: Callable | None = None, max_configs_per_call: int | None = None,
+            slice_configs: int | None = None) -> list[BucketResult]:
         """Runs every bucket's configs; `hps[b][name]` is a 1-D array over bucket b's configs.
 
         Each hp dict needs at least `seed` (int) and `epochs` (int); everything else is the task's.
@@ -205,6 +206,10 @@ class Sweep:
         larger buckets run in slices, with their carries kept on the host between calls; the
         results are those of one call. Default: `configure()`'s value, else from the device's free
         memory and `bytes_per_config` where the backend reports memory (GPU/TPU), else no cap.
+        `slice_configs` runs every bucket in slices of that many consecutive configs (the smaller of it and the
+        memory cap wins) and retires a slice once its configs have settled (`early_exit`): its later chunks are
+        not run. A call costs in proportion to its configs, stopped or not, so configs that stop together (e.g.
+        one learning rate) placed next to each other stop costing at their own stop, not the slowest config's.
 
         Several processes (`jax.distributed`): every process calls this with the same arguments;
         the configs are sharded over every process's devices, results are gathered to every
@@ -223,7 +228,8 @@ class Sweep:
         fp = self.fingerprint(hps, data)
         if max_configs_per_call is None:
             max_configs_per_call = DEFAULTS["max_configs_per_call"] or self.auto_max_configs(hps, data)
-        padded, slice_size = self.plan(sizes, max_configs_per_call)
+        caps = [k for k in (max_configs_per_call, slice_configs) if k is not None]
+        padded, slice_size = self.plan(sizes, min(caps) if caps else None)
         hps = [{k: np.concatenate([v, np.repeat(v[-1:], q - len(v), axis=0)]) for k, v in hp.items()}
                for hp, q in zip(hps, padded)]
         sharding = config_sharding(self.devices)
@@ -234,7 +240,7 @@ class Sweep:
         else:
             calls = [((b, s, s + slice_size),) for b, q in enumerate(padded) for s in range(0, q, slice_size)]
         self.timings = {"init_s": 0.0, "chunk_s": [], "checkpoint_s": 0.0, "calls_per_chunk": len(calls),
-                        "skipped_chunks": 0}
+                        "skipped_chunks": 0, "retired_calls": 0}
 
         def hp_rows(call):
             return tuple(hosts.to_global({k: v[s:e] for k, v in hps[b].items()}, sharding) for b, s, e in call)
@@ -255,7 +261,7 @@ class Sweep:
                 device = jax.block_until_ready(carries)
             else:
                 for carry, (b, _, _) in zip(carries, call):
-                    part = hosts.to_host(carry)
+                    part = jax.tree.map(np.array, hosts.to_host(carry))  # writable: chunks write into it
                     host[b] = part if host[b] is None else jax.tree.map(
                         lambda a, x: np.concatenate([a, x]), host[b], part)
         self.timings["init_s"] = time.perf_counter() - t0
@@ -273,13 +279,14 @@ class Sweep:
                 if slice_size is None:
                     device = hosts.to_global(tuple(carries), sharding)
                 else:
-                    host = list(carries)
+                    host = [jax.tree.map(np.array, c) for c in carries]  # writable copies
                 start_chunk = done
                 if hosts.is_main():
                     print(f"{desc}: resuming from {path} after epoch {done * self.chunk_epochs}", file=sys.stderr)
         tols = np.asarray(self.tolerances, np.asarray(host_carries()[0].track.last_loss).dtype
                           if slice_size is not None else device[0].track.last_loss.dtype)
         progress = progress if (progress is not None and hosts.is_main()) else silent
+        retired = set()  # sliced mode: the calls whose configs have all settled (their chunks are not run)
         with progress(self.n_chunks * self.chunk_epochs, desc, initial=start_chunk * self.chunk_epochs) as pbar:
             for chunk in range(start_chunk, self.n_chunks):
                 t0 = time.perf_counter()
@@ -290,13 +297,18 @@ class Sweep:
                     device = jax.block_until_ready(jitted("chunk")(self.tasks, self.metric_names, sharding, device,
                                                                    call_hps[0], data, epochs, slots, tols))
                 else:
-                    for call, ghp in zip(calls, call_hps):
+                    for i, (call, ghp) in enumerate(zip(calls, call_hps)):
+                        if i in retired:
+                            self.timings["retired_calls"] += 1
+                            continue
                         (b, s, e), = call
                         carry = hosts.to_global(jax.tree.map(lambda x, s=s, e=e: x[s:e], host[b]), sharding)
                         out, = jitted("chunk")((self.tasks[b],), self.metric_names, sharding, (carry,), ghp, data,
                                                epochs, slots, tols)
                         part = hosts.to_host(out)
                         jax.tree.map(lambda a, x, s=s, e=e: a.__setitem__(slice(s, e), x), host[b], part)
+                        if early_exit.retire(host[b].track, hps[b]["epochs"], slice(s, e), window.stop, self.record):
+                            retired.add(i)
                 t1 = time.perf_counter()
                 if path is not None:
                     saved = host_carries()  # a collective gather: every process takes part

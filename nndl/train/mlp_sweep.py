@@ -131,6 +131,7 @@ def run_mlp_sweep(
     on_chunk=None,
     progress=None,
     max_configs_per_call: int | None = None,
+    slice_configs: int | None = None,
     layout: str = "auto",
 ) -> SweepResult:
     """Trains every config of `grid` in one jitted call per chunk of epochs.
@@ -159,6 +160,8 @@ def run_mlp_sweep(
       on_chunk: called with the number of chunks done after each chunk.
       progress: progress-bar factory (`nndl.sweep.Sweep.run`); None shows nothing.
       max_configs_per_call: cap on configs per jitted call (`nndl.sweep.Sweep.run`); None: the default.
+      slice_configs: run in slices of this many consecutive configs of the grid, each retired once its configs
+        have stopped (`nndl.sweep.Sweep.run`): put configs that stop together next to each other.
       layout: activation layout of every bucket ("examples" or "features", `nndl.train.mlp.Spec`), or "auto":
         per bucket, `bucket_layout(max_width)` (feature-major only where it was measured faster).
     """
@@ -202,7 +205,7 @@ def run_mlp_sweep(
     hps = [{k: grid[k][m] for k in HP_KEYS} for m in members]
     results = sweep.run(hps, arrays, checkpoint=checkpoint,
                         keep_checkpoint=keep_checkpoint, desc=desc, on_chunk=on_chunk,
-                        progress=progress, max_configs_per_call=max_configs_per_call)
+                        progress=progress, max_configs_per_call=max_configs_per_call, slice_configs=slice_configs)
 
     def per_bucket(b, m, res):
         past = sweep.record[None, :] > grid["epochs"][m][:, None]
