@@ -23,6 +23,7 @@ from nndl.errors import NndlError
 from nndl.report import RUN_SUMMARY, write_report
 from nndl.run import runio
 from nndl.run.cli import EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USER_ERROR, Parser, UserError, print_error
+from nndl.sweep import programs as sweep_programs
 
 
 def list_experiments() -> None:
@@ -67,6 +68,7 @@ def run_all(full: bool, root: Path, seed: int) -> int:
             status = 1
         finally:
             jax.clear_caches()
+            sweep_programs.clear()
             gc.collect()
         print(f"[{i}/{len(names)}] {name}: {'ok' if status == 0 else f'FAILED (exit {status})'} "
               f"in {time.perf_counter() - t0:.1f} s", flush=True)

@@ -15,6 +15,7 @@ import jax
 
 from nndl import sweep
 from nndl.errors import ConfigError
+from nndl.sweep import programs as sweep_programs
 
 CACHE_ENV = "NNDL_COMPILATION_CACHE"  # "0" turns the persistent compilation cache off
 
@@ -60,7 +61,9 @@ def cache_dir() -> Path | None:
 
 
 def enable_compilation_cache() -> Path | None:
-    """Turns on JAX's persistent compilation cache (every program that took >= 0.2 s to compile is kept)."""
+    """Turns on JAX's persistent compilation cache (every program that took >= 0.2 s to compile is kept) and,
+    in a folder inside it, the engine's store of compiled programs (`nndl.sweep.programs`: a rerun of a sweep
+    also skips tracing and lowering)."""
     path = cache_dir()
     if path is None:
         return None
@@ -71,6 +74,7 @@ def enable_compilation_cache() -> Path | None:
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    sweep_programs.configure(path / "nndl-programs")  # the engine's executables: a rerun skips tracing too
     return path
 
 

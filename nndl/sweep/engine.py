@@ -36,7 +36,7 @@ import jax
 import numpy as np
 
 from nndl.sweep import checkpoint as ckpt
-from nndl.sweep import early_exit, hosts
+from nndl.sweep import early_exit, hosts, programs
 from nndl.sweep.devices import config_sharding, replicated
 from nndl.sweep.program import HP, BucketResult, Carry, SharedInit, Task, Track, jitted, new_track, record_epochs
 
@@ -252,7 +252,7 @@ class Sweep:
         for call, ghp in zip(calls, call_hps):
             tasks = tuple(self.tasks[b] for b, _, _ in call)
             # laid out like the chunk program's carry (XLA may return some leaves replicated): one layout, one compile
-            states = jax.device_put(jitted("init")(tasks, ghp), sharding)
+            states = jax.device_put(programs.call("init", (tasks,), ghp), sharding)
             carries = tuple(Carry(state, hosts.to_global(new_track(e - s, jax.tree.leaves(state)[0].dtype,
                                                                    len(self.tolerances), len(self.record),
                                                                    len(self.metric_names)), sharding))
@@ -294,8 +294,8 @@ class Sweep:
                 epochs = np.arange(window.start, window.stop, dtype=np.int32)
                 slots = self._slots[window]
                 if slice_size is None:
-                    device = jax.block_until_ready(jitted("chunk")(self.tasks, self.metric_names, sharding, device,
-                                                                   call_hps[0], data, epochs, slots, tols))
+                    device = jax.block_until_ready(programs.call("chunk", (self.tasks, self.metric_names, sharding),
+                                                                 device, call_hps[0], data, epochs, slots, tols))
                 else:
                     for i, (call, ghp) in enumerate(zip(calls, call_hps)):
                         if i in retired:
@@ -303,8 +303,8 @@ class Sweep:
                             continue
                         (b, s, e), = call
                         carry = hosts.to_global(jax.tree.map(lambda x, s=s, e=e: x[s:e], host[b]), sharding)
-                        out, = jitted("chunk")((self.tasks[b],), self.metric_names, sharding, (carry,), ghp, data,
-                                               epochs, slots, tols)
+                        out, = programs.call("chunk", ((self.tasks[b],), self.metric_names, sharding), (carry,), ghp,
+                                             data, epochs, slots, tols)
                         part = hosts.to_host(out)
                         jax.tree.map(lambda a, x, s=s, e=e: a.__setitem__(slice(s, e), x), host[b], part)
                         if early_exit.retire(host[b].track, hps[b]["epochs"], slice(s, e), window.stop, self.record):

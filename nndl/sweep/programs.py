@@ -1,0 +1,172 @@
+"""The engine's compiled programs, kept across processes: a rerun skips tracing, lowering AND compiling.
+
+JAX's persistent compilation cache (`nndl.run.scale`) saves the XLA compile of a rerun, but it is keyed on the
+lowered program, so every run still traces and lowers the engine's init and chunk programs (about a second for a
+small double-descent sweep, as long as the run itself). Here the compiled executable is stored
+(`jax.experimental.serialize_executable`) under a key built from everything the traced program depends on:
+
+- the program kind and the static arguments: each task's `name` (the `Task` contract: equal names are the same
+  computation, e.g. `repr(spec)`), the metric names and the config sharding;
+- the structure, shapes, dtypes and shardings of the array arguments;
+- the source code: every .py file of the `nndl` and `experiments` packages (hashed; editing a line changes the
+  key, so a stale program is never loaded);
+- the environment: Python, jax, jaxlib, optax, flax and numpy versions, every `jax.config` value, `XLA_FLAGS`,
+  the devices, and the CPU's feature flags (an executable is compiled for this CPU's instruction set).
+
+Only on CPU in a single process (the tested setting). Any failure to read or deserialize an entry removes it and
+compiles afresh; a failure to store one only costs the next run its compile. Off unless `configure(folder)` was
+called (the command line does, beside the compilation cache; `NNDL_COMPILATION_CACHE=0` turns both off).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import pickle
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from nndl.sweep.program import jitted
+
+FORMAT = 1  # bump when the stored entry's layout changes
+_STATE: dict[str, Any] = {"folder": None, "environment": None}
+_LOADED: dict[str, Any] = {}  # key -> compiled executable, this process
+STATS = {"loaded": 0, "compiled": 0, "stored": 0, "dropped": 0}
+
+
+def configure(folder: str | os.PathLike | None) -> None:
+    """Keeps compiled programs in `folder` (created on first store); None turns the store off."""
+    _STATE["folder"] = None if folder is None else Path(folder)
+    clear()
+
+
+def clear() -> None:
+    """Forgets the executables loaded in this process (they stay on disk)."""
+    _LOADED.clear()
+
+
+def enabled() -> bool:
+    return (_STATE["folder"] is not None and jax.default_backend() == "cpu" and jax.process_count() == 1)
+
+
+@functools.cache
+def _package_source(name: str) -> str | None:
+    """sha256 over every .py file of package `name` (relative path and bytes); None if it is not imported."""
+    module = sys.modules.get(name)
+    if module is None or not getattr(module, "__file__", None):
+        return None
+    digest = hashlib.sha256()
+    root = Path(module.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        digest.update(f"{path.relative_to(root).as_posix()}\0".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _sources() -> tuple:
+    """The code a task can come from: nndl, and experiments once imported (tasks of experiments live there)."""
+    return tuple((name, _package_source(name)) for name in ("nndl", "experiments") if name in sys.modules)
+
+
+def _cpu_flags() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def environment() -> str:
+    """What every key shares: versions and CPU (computed once), devices, XLA flags and jax.config (per call)."""
+    if _STATE["environment"] is None:
+        versions = {}
+        for dist in ("jax", "jaxlib", "optax", "flax", "numpy"):
+            try:
+                versions[dist] = metadata.version(dist)
+            except metadata.PackageNotFoundError:
+                versions[dist] = None
+        _STATE["environment"] = repr((FORMAT, sys.version, versions, _cpu_flags()))
+    devices = [(d.platform, d.device_kind, d.id) for d in jax.devices()]
+    config = sorted((k, repr(v)) for k, v in jax.config.values.items())  # per call: a test may change one
+    return repr((_STATE["environment"], devices, os.environ.get("XLA_FLAGS", ""), config))
+
+
+def _leaf(x) -> str:
+    """Shape, dtype and physical layout (which device holds which slice: equivalent shardings, e.g. any spec on
+    one device, read the same) of one array argument."""
+    shape, dtype = np.shape(x), (x.dtype if hasattr(x, "dtype") else np.result_type(x))
+    sharding = getattr(x, "sharding", None)
+    layout = "-" if sharding is None else (
+        sorted((d.id, repr(idx)) for d, idx in sharding.devices_indices_map(shape).items()), sharding.memory_kind)
+    return f"{shape}:{dtype}:{getattr(x, 'weak_type', False)}:{layout}"
+
+
+def key(kind: str, static: tuple, dynamic: tuple) -> str:
+    """The store key of program `kind` called with `static` (tasks first) and `dynamic` arguments."""
+    tasks, *rest = static
+    names = tuple((t.name, t.shared_init.group if t.shared_init is not None else None) for t in tasks)
+    leaves, tree = jax.tree.flatten(dynamic)
+    text = repr((kind, names, tuple(repr(r) for r in rest), str(tree), [_leaf(x) for x in leaves], environment(),
+                 _sources()))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _path(k: str, kind: str) -> Path:
+    return _STATE["folder"] / f"{kind}-{k}.bin"
+
+
+def _load(path: Path):
+    if not path.is_file():
+        return None
+    from jax.experimental import serialize_executable
+
+    try:
+        serialized, in_tree, out_tree = pickle.loads(path.read_bytes())
+        return serialize_executable.deserialize_and_load(serialized, in_tree, out_tree)
+    except Exception:  # a truncated, foreign or stale entry: drop it and compile afresh
+        STATS["dropped"] += 1
+        path.unlink(missing_ok=True)
+        return None
+
+
+def _store(path: Path, compiled) -> None:
+    from jax.experimental import serialize_executable
+
+    try:
+        blob = pickle.dumps(serialize_executable.serialize(compiled))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(blob)
+        os.replace(tmp, path)  # atomic: a concurrent reader sees the old entry or the whole new one
+        STATS["stored"] += 1
+    except Exception:  # an unwritable folder or an executable that cannot be serialised: compile next time
+        pass
+
+
+def call(kind: str, static: tuple, *dynamic):
+    """`jitted(kind)(*static, *dynamic)`, with the compiled program kept across processes where enabled."""
+    if not enabled():
+        return jitted(kind)(*static, *dynamic)
+    k = key(kind, static, dynamic)
+    compiled = _LOADED.get(k)
+    if compiled is None:
+        path = _path(k, kind)
+        compiled = _load(path)
+        if compiled is None:
+            compiled = jitted(kind).lower(*static, *dynamic).compile()
+            STATS["compiled"] += 1
+            _store(path, compiled)
+        else:
+            STATS["loaded"] += 1
+        _LOADED[k] = compiled
+    return compiled(*dynamic)
