@@ -60,6 +60,16 @@ def test_a_damaged_entry_is_dropped_and_compiled_afresh(store):
     np.testing.assert_array_equal(reference.final["test_loss"], again.final["test_loss"])
 
 
+def test_the_store_keeps_the_most_recently_used_entries(tmp_path):
+    for i, size in enumerate([300, 200, 100, 400]):
+        path = tmp_path / f"chunk-{i}.bin"
+        path.write_bytes(b"x" * size)
+        os.utime(path, (1000 + i, 1000 + i))
+    os.utime(tmp_path / "chunk-0.bin", (2000, 2000))  # the oldest entry was loaded last
+    programs.prune(tmp_path, 750)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chunk-0.bin", "chunk-3.bin"]  # 1 and 2 were oldest
+
+
 def test_off_without_a_folder(tmp_path):
     programs.configure(None)
     before = dict(programs.STATS)

@@ -14,7 +14,8 @@ small double-descent sweep, as long as the run itself). Here the compiled execut
   the devices, and the CPU's feature flags (an executable is compiled for this CPU's instruction set).
 
 Only on CPU in a single process (the tested setting). Any failure to read or deserialize an entry removes it and
-compiles afresh; a failure to store one only costs the next run its compile. Off unless `configure(folder)` was
+compiles afresh; a failure to store one only costs the next run its compile; the store keeps the most recently
+used entries within `MAX_BYTES` (each source edit makes new keys). Off unless `configure(folder)` was
 called (the command line does, beside the compilation cache; `NNDL_COMPILATION_CACHE=0` turns both off).
 """
 
@@ -36,6 +37,7 @@ import numpy as np
 from nndl.sweep.program import jitted
 
 FORMAT = 1  # bump when the stored entry's layout changes
+MAX_BYTES = 512 * 2**20  # the store keeps the most recently used entries within this size (an edit makes new keys)
 _STATE: dict[str, Any] = {"folder": None, "environment": None}
 _LOADED: dict[str, Any] = {}  # key -> compiled executable, this process
 STATS = {"loaded": 0, "compiled": 0, "stored": 0, "dropped": 0}
@@ -132,7 +134,9 @@ def _load(path: Path):
 
     try:
         serialized, in_tree, out_tree = pickle.loads(path.read_bytes())
-        return serialize_executable.deserialize_and_load(serialized, in_tree, out_tree)
+        compiled = serialize_executable.deserialize_and_load(serialized, in_tree, out_tree)
+        os.utime(path)  # recently used: pruned last
+        return compiled
     except Exception:  # a truncated, foreign or stale entry: drop it and compile afresh
         STATS["dropped"] += 1
         path.unlink(missing_ok=True)
@@ -149,8 +153,26 @@ def _store(path: Path, compiled) -> None:
         tmp.write_bytes(blob)
         os.replace(tmp, path)  # atomic: a concurrent reader sees the old entry or the whole new one
         STATS["stored"] += 1
+        prune(path.parent, MAX_BYTES)
     except Exception:  # an unwritable folder or an executable that cannot be serialised: compile next time
         pass
+
+
+def prune(folder: Path, max_bytes: int) -> None:
+    """Removes the least recently used entries until the folder's entries fit in `max_bytes`."""
+    entries = []
+    for p in folder.glob("*.bin"):
+        try:
+            st = p.stat()
+        except OSError:  # removed meanwhile by another process
+            continue
+        entries.append((st.st_mtime, st.st_size, p))
+    total = sum(size for _, size, _ in entries)
+    for _, size, p in sorted(entries):
+        if total <= max_bytes:
+            break
+        p.unlink(missing_ok=True)
+        total -= size
 
 
 def call(kind: str, static: tuple, *dynamic):
