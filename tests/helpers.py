@@ -26,9 +26,15 @@ def calls_recorded(names):
     """Records which of the functions named by dotted `names` are entered (Python frames) inside the block.
 
     Yields the set of names called so far. A jitted function counts when it is traced, which is when its
-    Python body runs. Uses sys.setprofile/threading.setprofile with a set lookup per call.
+    Python body runs; JAX's in-memory caches are cleared on entry, so a function another test of this worker
+    process traced already is traced (and recorded) again. Uses sys.setprofile/threading.setprofile with a set
+    lookup per call.
     """
+    import jax
+
     from nndl.report.collect import resolve
+
+    jax.clear_caches()
 
     targets = {inspect.unwrap(resolve(n)).__code__: n for n in names if hasattr(inspect.unwrap(resolve(n)), "__code__")}
     classes = [n for n in names if inspect.isclass(resolve(n))]

@@ -70,6 +70,14 @@ def test_the_store_keeps_the_most_recently_used_entries(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chunk-0.bin", "chunk-3.bin"]  # 1 and 2 were oldest
 
 
+def test_a_program_that_ignores_every_input_is_not_stored():
+    """JAX compiles a program that ignores all its inputs for one device, and a loaded copy fails on inputs over
+    several devices: such a program runs from memory only. Ignoring some inputs is fine (kept indices survive)."""
+    x = np.ones(3, np.float32)
+    assert programs.storable(jax.jit(lambda a, b: a * 2).lower(x, x).compile())
+    assert not programs.storable(jax.jit(lambda a, b: np.float32(1.0)).lower(x, x).compile())
+
+
 def test_off_without_a_folder(tmp_path):
     programs.configure(None)
     before = dict(programs.STATS)
@@ -112,7 +120,8 @@ def test_the_source_hash_reads_every_module_of_the_package():
 
 
 def test_a_second_process_loads_what_the_first_stored(tmp_path):
-    """The real use: two fresh processes on one cache folder; the second traces nothing (no compile events)."""
+    """The real use: two fresh processes (two host devices each) on one cache folder; the second loads both
+    programs and traces neither."""
     script = (
         "import json, sys, jax\n"
         "from jax import monitoring\n"
@@ -124,7 +133,8 @@ def test_a_second_process_loads_what_the_first_stored(tmp_path):
         "res = run()\n"
         "print(json.dumps({'stats': programs.STATS, 'traced': sum('jaxpr_trace' in e for e in events),"
         " 'test': res.final['test_loss'].tolist()}))\n")
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT),  # configs over two devices
+           "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     outs = []
     for _ in range(2):
         proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / "programs")], cwd=ROOT, env=env,

@@ -143,6 +143,13 @@ def _load(path: Path):
         return None
 
 
+def storable(compiled) -> bool:
+    """Whether `compiled` survives serialisation. JAX drops the inputs a program ignores; when it ignores every
+    input (e.g. an init that draws nothing from its hyperparameters) it is compiled for one device, and the loaded
+    executable then fails on arguments spread over several (jax 0.10.2). Such a program is not stored."""
+    return bool(getattr(compiled._executable, "_kept_var_idx", None))
+
+
 def _store(path: Path, compiled) -> None:
     from jax.experimental import serialize_executable
 
@@ -187,7 +194,8 @@ def call(kind: str, static: tuple, *dynamic):
         if compiled is None:
             compiled = jitted(kind).lower(*static, *dynamic).compile()
             STATS["compiled"] += 1
-            _store(path, compiled)
+            if storable(compiled):
+                _store(path, compiled)  # else: used in this process only (it knows its dropped inputs)
         else:
             STATS["loaded"] += 1
         _LOADED[k] = compiled
