@@ -15,8 +15,10 @@ small double-descent sweep, as long as the run itself). Here the compiled execut
 
 Only on CPU in a single process (the tested setting). Any failure to read or deserialize an entry removes it and
 compiles afresh; a failure to store one only costs the next run its compile; the store keeps the most recently
-used entries within `MAX_BYTES` (each source edit makes new keys). Off unless `configure(folder)` was
-called (the command line does, beside the compilation cache; `NNDL_COMPILATION_CACHE=0` turns both off).
+used entries within `MAX_BYTES` (each source edit makes new keys). Loading an entry runs code from the cache
+folder, as JAX's own compilation cache does: it is the user's own folder, not a place to share. Off unless
+`configure(folder)` was called (the command line does, beside the compilation cache; `NNDL_COMPILATION_CACHE=0`
+turns both off).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import os
 import pickle
 import platform
 import sys
+import zlib
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -36,7 +39,7 @@ import numpy as np
 
 from nndl.sweep.program import jitted
 
-FORMAT = 1  # bump when the stored entry's layout changes
+FORMAT = 2  # bump when the stored entry's layout changes (2: zlib-compressed pickle)
 MAX_BYTES = 512 * 2**20  # the store keeps the most recently used entries within this size (an edit makes new keys)
 _STATE: dict[str, Any] = {"folder": None, "environment": None}
 _LOADED: dict[str, Any] = {}  # key -> compiled executable, this process
@@ -133,7 +136,7 @@ def _load(path: Path):
     from jax.experimental import serialize_executable
 
     try:
-        serialized, in_tree, out_tree = pickle.loads(path.read_bytes())
+        serialized, in_tree, out_tree = pickle.loads(zlib.decompress(path.read_bytes()))
         compiled = serialize_executable.deserialize_and_load(serialized, in_tree, out_tree)
         os.utime(path)  # recently used: pruned last
         return compiled
@@ -154,7 +157,7 @@ def _store(path: Path, compiled) -> None:
     from jax.experimental import serialize_executable
 
     try:
-        blob = pickle.dumps(serialize_executable.serialize(compiled))
+        blob = zlib.compress(pickle.dumps(serialize_executable.serialize(compiled)), 1)  # ~3x smaller
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_bytes(blob)
