@@ -60,6 +60,23 @@ def test_a_damaged_entry_is_dropped_and_compiled_afresh(store):
     np.testing.assert_array_equal(reference.final["test_loss"], again.final["test_loss"])
 
 
+def test_a_loaded_program_that_refuses_its_arguments_is_dropped_and_compiled(store, monkeypatch):
+    """A loaded executable that the runtime refuses before running (INVALID_ARGUMENT, as a program JAX compiled for
+    fewer devices) costs a compile, not the run."""
+    _, before = store
+    reference = run()
+    programs.clear()
+
+    def refusing(*args):
+        raise jax.errors.JaxRuntimeError("INVALID_ARGUMENT: Attempted to execute with 2 argument lists when local "
+                                         "device count is 1")
+
+    monkeypatch.setattr(programs, "_load", lambda path: refusing if path.exists() else None)
+    again = run()
+    assert delta(before) == {"loaded": 0, "compiled": 4, "stored": 4, "dropped": 2}
+    np.testing.assert_array_equal(reference.final["test_loss"], again.final["test_loss"])
+
+
 def test_the_store_keeps_the_most_recently_used_entries(tmp_path):
     for i, size in enumerate([300, 200, 100, 400]):
         path = tmp_path / f"chunk-{i}.bin"

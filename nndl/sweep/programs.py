@@ -156,16 +156,16 @@ def storable(compiled) -> bool:
 def _store(path: Path, compiled) -> None:
     from jax.experimental import serialize_executable
 
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         blob = zlib.compress(pickle.dumps(serialize_executable.serialize(compiled)), 1)  # ~3x smaller
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_bytes(blob)
         os.replace(tmp, path)  # atomic: a concurrent reader sees the old entry or the whole new one
         STATS["stored"] += 1
         prune(path.parent, MAX_BYTES)
     except Exception:  # an unwritable folder or an executable that cannot be serialised: compile next time
-        pass
+        tmp.unlink(missing_ok=True)
 
 
 def prune(folder: Path, max_bytes: int) -> None:
@@ -191,15 +191,27 @@ def call(kind: str, static: tuple, *dynamic):
         return jitted(kind)(*static, *dynamic)
     k = key(kind, static, dynamic)
     compiled = _LOADED.get(k)
-    if compiled is None:
-        path = _path(k, kind)
-        compiled = _load(path)
-        if compiled is None:
-            compiled = jitted(kind).lower(*static, *dynamic).compile()
-            STATS["compiled"] += 1
-            if storable(compiled):
-                _store(path, compiled)  # else: used in this process only (it knows its dropped inputs)
+    if compiled is not None:
+        return compiled(*dynamic)
+    path = _path(k, kind)
+    loaded = _load(path)
+    if loaded is not None:
+        try:
+            out = loaded(*dynamic)
+        except jax.errors.JaxRuntimeError as e:
+            if "INVALID_ARGUMENT" not in str(e):
+                raise
+            # refused before running (the arguments do not fit the loaded executable, as in `storable`): the
+            # entry is dropped and the program compiled afresh below
+            STATS["dropped"] += 1
+            path.unlink(missing_ok=True)
         else:
             STATS["loaded"] += 1
-        _LOADED[k] = compiled
+            _LOADED[k] = loaded
+            return out
+    compiled = jitted(kind).lower(*static, *dynamic).compile()
+    STATS["compiled"] += 1
+    if storable(compiled):
+        _store(path, compiled)  # else: used in this process only (it knows its dropped inputs)
+    _LOADED[k] = compiled
     return compiled(*dynamic)
