@@ -330,6 +330,19 @@ def test_configs_in_slices_equal_one_call():
     np.testing.assert_array_equal(sliced.first_below, one.first_below)
 
 
+def assert_same_results(early, full, configs):
+    """The same program on the same shapes, only fewer calls of it: bit-identical curves, finals, bookkeeping
+    and the parameters of `configs`."""
+    for name in ("train_loss", "test_loss"):
+        np.testing.assert_array_equal(early.final[name], full.final[name])
+        np.testing.assert_array_equal(early.curves[name], full.curves[name])
+    np.testing.assert_array_equal(early.first_below, full.first_below)
+    np.testing.assert_array_equal(early.stopped_epoch, full.stopped_epoch)
+    for i in configs:
+        for a, b in zip(jax.tree.leaves(early.params(i)), jax.tree.leaves(full.params(i))):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_a_sweep_that_cannot_change_any_more_skips_its_remaining_chunks_exactly(monkeypatch):
     """Once every config has stopped (stop_loss), diverged or passed its horizon and its final state is recorded,
     the engine skips the remaining chunks and copies that recorded row: the results of the full scan."""
@@ -346,15 +359,7 @@ def test_a_sweep_that_cannot_change_any_more_skips_its_remaining_chunks_exactly(
     monkeypatch.setattr(early_exit, "settled_slot", lambda *args: None)  # the full scan
     full = run()
     assert full.engine.timings["skipped_chunks"] == 0
-    # the same program on the same shapes, only fewer calls of it: bit-identical
-    for name in ("train_loss", "test_loss"):
-        np.testing.assert_array_equal(early.final[name], full.final[name])
-        np.testing.assert_array_equal(early.curves[name], full.curves[name])
-    np.testing.assert_array_equal(early.first_below, full.first_below)
-    np.testing.assert_array_equal(early.stopped_epoch, full.stopped_epoch)
-    for i in range(3):
-        for a, b in zip(jax.tree.leaves(early.params(i)), jax.tree.leaves(full.params(i))):
-            np.testing.assert_array_equal(a, b)
+    assert_same_results(early, full, configs=range(3))
 
 
 def test_retired_slices_equal_the_full_scan(monkeypatch):
@@ -375,13 +380,7 @@ def test_retired_slices_equal_the_full_scan(monkeypatch):
     monkeypatch.setattr(early_exit, "settled_slot", lambda *args: None)  # every slice to the end
     full = run()
     assert full.engine.timings["retired_calls"] == 0
-    for name in ("train_loss", "test_loss"):
-        np.testing.assert_array_equal(early.final[name], full.final[name])
-        np.testing.assert_array_equal(early.curves[name], full.curves[name])
-    np.testing.assert_array_equal(early.stopped_epoch, full.stopped_epoch)
-    for i in range(7):
-        for a, b in zip(jax.tree.leaves(early.params(i)), jax.tree.leaves(full.params(i))):
-            np.testing.assert_array_equal(a, b)
+    assert_same_results(early, full, configs=range(7))
 
 
 def test_settled_slot_waits_for_a_recorded_final_state():

@@ -50,10 +50,15 @@ def settled_slot(tracks, epochs, epochs_done: int, record: np.ndarray) -> int | 
     return last_slot
 
 
+def _fill_rows(curves: np.ndarray, rows: slice, last_slot: int) -> None:
+    """In place: every slot after `last_slot` of configs `rows` holds their row recorded at `last_slot`."""
+    curves[rows, last_slot + 1:] = curves[rows, last_slot:last_slot + 1]
+
+
 def fill_curves(track: Track, last_slot: int) -> Track:
     """`track` with every slot after `last_slot` holding the row recorded at `last_slot`."""
     curves = np.array(track.curves)
-    curves[:, last_slot + 1:] = curves[:, last_slot:last_slot + 1]
+    _fill_rows(curves, slice(None), last_slot)
     return track._replace(curves=curves)
 
 
@@ -64,5 +69,5 @@ def retire(track: Track, epochs: np.ndarray, rows: slice, epochs_done: int, reco
     slot = settled_slot([part], [np.asarray(epochs)[rows]], epochs_done, record)
     if slot is None:
         return False
-    track.curves[rows, slot + 1:] = track.curves[rows, slot:slot + 1]
+    _fill_rows(track.curves, rows, slot)
     return True
