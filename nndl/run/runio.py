@@ -136,15 +136,13 @@ def load_curves(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def save_figure(fig, path: str | os.PathLike, *, dpi: int = 130) -> Path:
-    """Saves a matplotlib figure (format from the suffix) atomically and closes it. A figure laid out by
-    constrained layout already fits its labels, legends and colorbars, so it is drawn once; a tight bounding box
-    (a second, measuring draw) only where something escapes that layout: no layout engine, or figure-level text."""
+    """Saves a matplotlib figure (format from the suffix) atomically and closes it. Always with a tight bounding
+    box: constrained layout cannot fit a title wider than the figure, which would be cut off otherwise."""
     import matplotlib.pyplot as plt
 
     path = Path(path)
     buf = io.BytesIO()
-    tight = fig.get_layout_engine() is None or bool(fig.texts)
-    fig.savefig(buf, format=path.suffix.lstrip(".") or "png", dpi=dpi, bbox_inches="tight" if tight else None)
+    fig.savefig(buf, format=path.suffix.lstrip(".") or "png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     return atomic_write_bytes(path, buf.getvalue())
 
